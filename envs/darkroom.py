@@ -1,0 +1,240 @@
+"""Dark Room: a 2D grid where the goal is invisible and can only be inferred from reward.
+
+Description
+    The agent walks a ``size x size`` room (9x9 by default, as in Laskin et al. 2022, Sec. 4.1).
+    It sees only its own ``(x, y)`` position; the goal cell is the *task*, hidden from the
+    observation, so a policy must find it by exploring and remember it across episodes.
+
+Action Space
+    ``Discrete(5)``: 0 no-op, 1 up (y - 1), 2 down (y + 1), 3 left (x - 1), 4 right (x + 1).
+    Moves into a wall leave the agent where it is.
+
+Observation Space
+    ``MultiDiscrete([size, size])``: the agent's ``(x, y)``.
+
+Starting State
+    The centre cell ``(size // 2, size // 2)`` at every reset.
+
+Rewards
+    1.0 on every step that ends with the agent on the goal, else 0.0.
+
+Episode End
+    Truncation after ``episode_length`` steps (20 by default). There is no termination.
+
+Task / Reset Arguments
+    The goal is sticky: a plain ``reset()`` (as SB3 and Gymnasium auto-resets call it) keeps it.
+    Set it with ``gym.make("DarkRoom-v0", goal=(x, y))`` or ``reset(options={"goal": (x, y)})``;
+    when never set, it is drawn from the env's own ``np_random`` at the first reset.
+    ``info["goal"]`` reports it. :data:`TRAIN_GOALS` / :data:`TEST_GOALS` split the 81 goals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+SIZE = 9
+EPISODE_LENGTH = 20
+
+Goal = tuple[int, int]
+
+# Row i is the (dx, dy) of action i: no-op, up, down, left, right.
+MOVES = np.array([[0, 0], [0, -1], [0, 1], [-1, 0], [1, 0]], dtype=np.int64)
+
+
+def all_goals(size: int = SIZE) -> list[Goal]:
+    """Every cell of the room, in row-major ``(x, y)`` order."""
+    return [(x, y) for y in range(size) for x in range(size)]
+
+
+def is_test_goal(goal: Goal, size: int = SIZE) -> bool:
+    """The split rule: a goal is held out when its row-major index is a multiple of 5.
+
+    A fixed arithmetic rule (rather than a seeded shuffle) keeps the split readable, spreads the
+    held-out goals over the whole room and at every distance from the start, and gives
+    17 test / 64 train goals on the 9x9 room (21% / 79%).
+    """
+    x, y = goal
+    return (y * size + x) % 5 == 0
+
+
+TRAIN_GOALS: tuple[Goal, ...] = tuple(g for g in all_goals() if not is_test_goal(g))
+TEST_GOALS: tuple[Goal, ...] = tuple(g for g in all_goals() if is_test_goal(g))
+
+
+def optimal_return(goal: Goal, size: int = SIZE, episode_length: int = EPISODE_LENGTH) -> float:
+    """Best achievable return: walk the Manhattan distance ``d``, then stay on the goal.
+
+    Rewards come on steps ``d .. episode_length``, i.e. ``episode_length + 1 - d`` of them, except
+    at the start cell itself where all ``episode_length`` steps pay.
+    """
+    centre = size // 2
+    distance = abs(goal[0] - centre) + abs(goal[1] - centre)
+    return float(min(episode_length, episode_length + 1 - distance))
+
+
+def _check_goal(goal: Any, size: int) -> Goal:
+    """Turn ``goal`` into a tuple of two ints inside the room, or say why it is not one."""
+    try:
+        x, y = (int(v) for v in goal)
+    except (TypeError, ValueError):
+        raise ValueError(f"goal must be a pair of ints (x, y), got {goal!r}") from None
+    if not (0 <= x < size and 0 <= y < size):
+        raise ValueError(f"goal {goal!r} is outside the {size}x{size} room")
+    return x, y
+
+
+class DarkRoomEnv(gym.Env[np.ndarray, np.int64]):
+    """Single Dark Room; see the module docstring for the full definition."""
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        goal: Goal | None = None,
+        size: int = SIZE,
+        episode_length: int = EPISODE_LENGTH,
+        render_mode: str | None = None,
+    ) -> None:
+        if size < 2 or episode_length < 1:
+            raise ValueError(f"need size >= 2 and episode_length >= 1, got {size}, {episode_length}")
+        self.size = size
+        self.episode_length = episode_length
+        self.render_mode = render_mode
+        self.goal: Goal | None = None if goal is None else _check_goal(goal, size)
+        self.action_space = spaces.Discrete(5)
+        self.observation_space = spaces.MultiDiscrete([size, size])
+        self._pos = np.array([size // 2, size // 2], dtype=np.int64)
+        self._t = 0
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        options = dict(options or {})
+        new_goal = options.pop("goal", None)
+        if options:
+            raise ValueError(f"unknown reset options {sorted(options)}; DarkRoom accepts 'goal'")
+        if new_goal is not None:
+            self.goal = _check_goal(new_goal, self.size)
+        elif self.goal is None:
+            self.goal = tuple(int(v) for v in self.np_random.integers(0, self.size, size=2))
+        self._pos = np.array([self.size // 2, self.size // 2], dtype=np.int64)
+        self._t = 0
+        return self._pos.copy(), {"goal": self.goal}
+
+    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self.goal is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        if not self.action_space.contains(action):
+            raise ValueError(f"action {action!r} is not in {self.action_space}")
+        self._pos = np.clip(self._pos + MOVES[int(action)], 0, self.size - 1)
+        self._t += 1
+        on_goal = self._pos[0] == self.goal[0] and self._pos[1] == self.goal[1]
+        truncated = self._t >= self.episode_length
+        return self._pos.copy(), float(on_goal), False, truncated, {"goal": self.goal}
+
+    def render(self) -> str | np.ndarray | None:
+        """``ansi``: the room as text (A agent, G goal); ``rgb_array``: the same as an image."""
+        if self.render_mode is None:
+            return None
+        grid = np.zeros((self.size, self.size), dtype=np.uint8)  # indexed [y, x]
+        if self.goal is not None:
+            grid[self.goal[1], self.goal[0]] = 1
+        grid[self._pos[1], self._pos[0]] = 2
+        if self.render_mode == "ansi":
+            return "\n".join("".join(".GA"[c] for c in row) for row in grid)
+        colours = np.array([[30, 30, 30], [40, 200, 40], [220, 60, 60]], dtype=np.uint8)
+        return np.kron(colours[grid], np.ones((16, 16, 1), dtype=np.uint8))
+
+
+class DarkRoomVectorEnv(gym.vector.VectorEnv):
+    """``num_envs`` Dark Rooms stepped together in numpy, each with its own goal.
+
+    Used through ``gym.make_vec("DarkRoom-v0", num_envs=N, vectorization_mode="vector_entry_point")``.
+    ``goals`` (one per env, or one for all) fixes the tasks; otherwise each env draws its goal
+    from ``np_random`` at the first reset. Reset option ``{"goals": [...]}`` changes them.
+    Autoreset follows Gymnasium's documented modes: ``NEXT_STEP`` (default) or ``SAME_STEP``.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(
+        self,
+        num_envs: int,
+        goals: list[Goal] | Goal | None = None,
+        size: int = SIZE,
+        episode_length: int = EPISODE_LENGTH,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+    ) -> None:
+        self.num_envs = num_envs
+        self.size = size
+        self.episode_length = episode_length
+        self.autoreset_mode = AutoresetMode(autoreset_mode)
+        if self.autoreset_mode == AutoresetMode.DISABLED:
+            raise ValueError("DarkRoomVectorEnv supports NEXT_STEP and SAME_STEP autoreset")
+        self.metadata = {"autoreset_mode": self.autoreset_mode}
+        self.single_action_space = spaces.Discrete(5)
+        self.single_observation_space = spaces.MultiDiscrete([size, size])
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.goals: np.ndarray | None = None if goals is None else self._check_goals(goals)
+        self._pos = np.full((num_envs, 2), size // 2, dtype=np.int64)
+        self._t = np.zeros(num_envs, dtype=np.int64)
+        self._needs_reset = np.zeros(num_envs, dtype=bool)
+
+    def _check_goals(self, goals: Any) -> np.ndarray:
+        arr = np.asarray(goals, dtype=np.int64)
+        if arr.shape == (2,):
+            arr = np.tile(arr, (self.num_envs, 1))
+        if arr.shape != (self.num_envs, 2):
+            raise ValueError(f"goals must have shape ({self.num_envs}, 2), got {arr.shape}")
+        if arr.min() < 0 or arr.max() >= self.size:
+            raise ValueError(f"goals must lie inside the {self.size}x{self.size} room")
+        return arr
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        options = dict(options or {})
+        new_goals = options.pop("goals", None)
+        if options:
+            raise ValueError(f"unknown reset options {sorted(options)}; accepts 'goals'")
+        if new_goals is not None:
+            self.goals = self._check_goals(new_goals)
+        elif self.goals is None:
+            self.goals = self.np_random.integers(0, self.size, size=(self.num_envs, 2))
+        self._pos[:] = self.size // 2
+        self._t[:] = 0
+        self._needs_reset[:] = False
+        return self._pos.copy(), {"goal": self.goals.copy()}
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+        if self.goals is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,) or not self.action_space.contains(actions.astype(np.int64)):
+            raise ValueError(f"actions must be {self.num_envs} ints in [0, 5), got {actions!r}")
+        stepping = ~self._needs_reset
+        self._pos = np.where(
+            stepping[:, None], np.clip(self._pos + MOVES[actions], 0, self.size - 1), self.size // 2
+        )
+        self._t = np.where(stepping, self._t + 1, 0)
+        rewards = np.where(stepping, (self._pos == self.goals).all(axis=1), 0).astype(np.float64)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        truncated = stepping & (self._t >= self.episode_length)
+        info: dict[str, Any] = {"goal": self.goals.copy()}
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            self._needs_reset = truncated.copy()
+        elif truncated.any():
+            info["final_obs"] = np.where(truncated[:, None], self._pos, 0)
+            info["_final_obs"] = truncated.copy()
+            self._pos[truncated] = self.size // 2
+            self._t[truncated] = 0
+        return self._pos.copy(), rewards, terminated, truncated, info
