@@ -1,0 +1,169 @@
+"""``ad-agent`` command line: parse, call the library, show progress bars and tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from ad_agent.collect import collect, pending_jobs
+from ad_agent.pipeline import (
+    block_means,
+    collection_jobs,
+    distill,
+    evaluate_held_out,
+    optimal_mean_return,
+    source_config,
+)
+from ad_agent.policy import InContextPolicy
+from ad_agent.presets import PRESETS, get_preset
+
+
+def _collect(args: argparse.Namespace) -> None:
+    preset = get_preset(args.env)
+    jobs = collection_jobs(preset, args.seed, args.runs_per_task, args.num_tasks)
+    done = len(jobs) - len(pending_jobs(jobs, args.out))
+    finals: list[float] = []
+    with tqdm(total=len(jobs), initial=done, desc="collect", unit="run") as bar:
+
+        def progress(summary: dict[str, Any]) -> None:
+            finals.append(summary["final_return"])
+            bar.set_postfix(final_return=f"{np.mean(finals):.2f}")
+            bar.update()
+
+        collect(jobs, source_config(preset, args.steps), args.out, args.workers, progress)
+    print(f"{len(jobs)} source runs in {args.out} ({done} were already there)")
+
+
+def _train(args: argparse.Namespace) -> InContextPolicy:
+    preset = get_preset(args.env)
+    steps = args.train_steps or preset.train.steps
+    with tqdm(total=steps, desc="train", unit="step") as bar:
+
+        def progress(record: dict[str, float]) -> None:
+            bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['accuracy']:.2f}")
+            bar.update()
+
+        policy, _ = distill(preset, args.data, args.seed, steps, args.device, progress)
+    policy.save(args.policy)
+    print(f"policy saved to {args.policy}")
+    return policy
+
+
+def _evaluate(args: argparse.Namespace, policy: InContextPolicy | None = None) -> dict[str, Any]:
+    policy = policy or InContextPolicy.load(args.policy, device=args.device)
+    preset = get_preset(policy.spec.env_id)
+    episodes = args.episodes or preset.eval_episodes
+    trials = args.trials or preset.eval_trials_per_task
+    with tqdm(total=episodes * (policy.spec.max_episode_steps or 0) or None, desc="evaluate", unit="step") as bar:
+        returns = evaluate_held_out(policy, preset, args.seed, episodes, trials, on_step=bar.update)
+    optimal = optimal_mean_return(preset)
+    blocks = block_means(returns)
+    print(
+        f"\nIn-context RL on {len(preset.test_tasks)} held-out tasks x {trials} trial(s), frozen weights "
+        f"(optimal mean return {optimal:.2f}):"
+    )
+    print(f"{'episodes':>10} | {'mean return':>11} | {'% of optimal':>12}")
+    for label, mean in blocks.items():
+        print(f"{label:>10} | {mean:11.2f} | {100 * mean / optimal:11.1f}%")
+    result = {
+        "env_id": preset.env_id,
+        "policy": str(args.policy),
+        "seed": args.seed,
+        "trials_per_task": trials,
+        "optimal_mean_return": optimal,
+        "block_means": blocks,
+        "per_episode_mean": returns.mean(axis=0).tolist(),
+        "per_episode_std": returns.std(axis=0).tolist(),
+    }
+    return result
+
+
+def _evaluate_command(args: argparse.Namespace) -> None:
+    result = _evaluate(args)
+    if args.json:
+        _write_json(args.json, result)
+
+
+def _run(args: argparse.Namespace) -> None:
+    workdir = Path(args.workdir or Path("runs") / args.env)
+    args.out = args.data = workdir / "histories"
+    args.policy = workdir / "policy"
+    args.json = args.json or workdir / "results.json"
+    clock = time.perf_counter()
+    _collect(args)
+    t_collect = time.perf_counter() - clock
+    policy = _train(args)
+    t_train = time.perf_counter() - clock - t_collect
+    result = _evaluate(args, policy)
+    t_total = time.perf_counter() - clock
+    result["wall_seconds"] = {
+        "collect": t_collect,
+        "train": t_train,
+        "evaluate": t_total - t_collect - t_train,
+        "total": t_total,
+    }
+    result["command"] = "ad-agent " + " ".join(sys.argv[1:])
+    _write_json(args.json, result)
+    print(f"wall time: collect {t_collect:.0f}s, train {t_train:.0f}s, total {t_total:.0f}s")
+
+
+def _write_json(path: str | Path, data: dict[str, Any]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+    print(f"results written to {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ad-agent", description="Algorithm Distillation, end to end.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    env_help = f"environment id (presets: {', '.join(sorted(PRESETS))})"
+    collect_p = argparse.ArgumentParser(add_help=False)
+    collect_p.add_argument("--env", default="DarkRoom-v0", help=env_help)
+    collect_p.add_argument("--runs-per-task", type=int, default=None, help="source runs per train task")
+    collect_p.add_argument("--num-tasks", type=int, default=None, help="use only the first N train tasks")
+    collect_p.add_argument("--steps", type=int, default=None, help="environment steps per source run")
+    collect_p.add_argument("--workers", type=int, default=None, help="parallel processes (default: all cores)")
+    train_p = argparse.ArgumentParser(add_help=False)
+    train_p.add_argument("--train-steps", type=int, default=None, help="gradient steps (default: preset)")
+    eval_p = argparse.ArgumentParser(add_help=False)
+    eval_p.add_argument("--episodes", type=int, default=None, help="episodes per trial (default: preset)")
+    eval_p.add_argument("--trials", type=int, default=None, help="trials per held-out task (default: preset)")
+    eval_p.add_argument("--json", default=None, help="write the results here as JSON")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--seed", type=int, default=0, help="seeds data, model and evaluation (default 0)")
+    common.add_argument("--device", default="auto", help="torch device; auto = CUDA if present")
+
+    p = sub.add_parser("collect", parents=[collect_p, common], help="record source learners' histories")
+    p.add_argument("--out", required=True, help="dataset folder (re-running resumes)")
+    p = sub.add_parser("train", parents=[train_p, common], help="distill histories into a policy")
+    p.add_argument("--env", default="DarkRoom-v0", help=env_help)
+    p.add_argument("--data", required=True, help="dataset folder written by collect")
+    p.add_argument("--policy", required=True, help="policy folder to write")
+    p = sub.add_parser("evaluate", parents=[eval_p, common], help="in-context RL on held-out tasks")
+    p.add_argument("--policy", required=True, help="policy folder written by train")
+    p = sub.add_parser("run", parents=[collect_p, train_p, eval_p, common], help="collect -> train -> evaluate")
+    p.add_argument("--workdir", default=None, help="histories, policy and results go here (default runs/ENV)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"collect": _collect, "train": _train, "evaluate": _evaluate_command, "run": _run}
+    try:
+        handlers[args.command](args)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        print(f"ad-agent {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

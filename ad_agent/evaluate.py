@@ -1,0 +1,54 @@
+"""The in-context evaluation protocol (paper Sec. 4.3), batched over tasks.
+
+Each task is fixed for a whole trial; the policy starts with an empty context and plays
+``episodes`` consecutive episodes, with frozen weights. All trials run at once: one vector env
+step and one batched ``act`` per time step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from ad_agent.policy import InContextPolicy
+
+
+def evaluate(
+    policy: InContextPolicy,
+    env_id: str,
+    tasks: Sequence[Any],
+    episodes: int,
+    task_kwarg: str = "goal",
+    seed: int = 0,
+    on_step: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Per-episode returns, shaped ``(len(tasks), episodes)``; repeat a task to get more trials."""
+    if episodes < 1 or not tasks:
+        raise ValueError("need at least one task and one episode")
+    vec_env = SyncVectorEnv(
+        [partial(gym.make, env_id, **{task_kwarg: task}) for task in tasks],
+        autoreset_mode=AutoresetMode.SAME_STEP,
+    )
+    n = len(tasks)
+    obs, _ = vec_env.reset(seed=seed)
+    policy.reset(batch_size=n, seed=seed)
+    returns = np.zeros((n, episodes))
+    episode = np.zeros(n, dtype=np.int64)
+    reward = np.zeros(n)
+    start = np.ones(n, dtype=bool)
+    while (episode < episodes).any():
+        actions = policy.act(obs, reward, episode_start=start)
+        obs, reward, terminated, truncated, _ = vec_env.step(actions)
+        playing = np.flatnonzero(episode < episodes)
+        returns[playing, episode[playing]] += reward[playing]
+        start = terminated | truncated
+        episode += start
+        if on_step:
+            on_step(1)
+    vec_env.close()
+    return returns

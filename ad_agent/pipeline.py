@@ -1,0 +1,110 @@
+"""The three steps of Algorithm Distillation on one environment, as library calls.
+
+collect (source learners on train tasks) -> distill (train the transformer) -> evaluate (frozen
+policy on held-out tasks). The CLI wraps each step; ``ad-agent run`` chains them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ad_agent.collect import Job, collect, make_jobs
+from ad_agent.evaluate import evaluate
+from ad_agent.histories import FlatHistories, read_metadata, run_files
+from ad_agent.policy import InContextPolicy, PolicySpec
+from ad_agent.presets import Preset, max_episode_steps, model_config_for
+from ad_agent.sources.sb3 import SourceConfig
+from ad_agent.train import train
+
+Progress = Callable[[dict[str, Any]], None]
+
+# Episode blocks of the summary table: (first, last) episode, 1-based and inclusive.
+DEFAULT_BLOCKS = ((1, 5), (6, 10), (11, 20), (21, 30), (31, 40), (41, 50))
+
+
+def collection_jobs(
+    preset: Preset, seed: int, runs_per_task: int | None = None, num_tasks: int | None = None
+) -> list[Job]:
+    """Source runs for the preset's train tasks (the first ``num_tasks`` of them, if given)."""
+    tasks = list(preset.train_tasks)[:num_tasks] if num_tasks else preset.train_tasks
+    return make_jobs(preset.env_id, tasks, runs_per_task or preset.runs_per_task, seed, preset.task_kwarg, "train")
+
+
+def source_config(preset: Preset, total_timesteps: int | None = None) -> SourceConfig:
+    """The preset's source learner, optionally with another step budget per run."""
+    if total_timesteps is None:
+        return preset.source
+    return dataclasses.replace(preset.source, total_timesteps=total_timesteps)
+
+
+def collect_histories(
+    preset: Preset,
+    out_dir: str | Path,
+    seed: int,
+    workers: int | None = None,
+    on_progress: Progress | None = None,
+) -> list[dict[str, Any]]:
+    """Run the source learner on every train task; already written runs are kept (resume)."""
+    return collect(collection_jobs(preset, seed), preset.source, out_dir, workers, on_progress)
+
+
+def distill(
+    preset: Preset,
+    data_dir: str | Path,
+    seed: int,
+    steps: int | None = None,
+    device: str = "auto",
+    on_progress: Progress | None = None,
+) -> tuple[InContextPolicy, list[dict[str, float]]]:
+    """Train the preset's model on the histories in ``data_dir``."""
+    model_config = model_config_for(preset.env_id, **preset.model)
+    train_config = dataclasses.replace(preset.train, seed=seed, device=device, steps=steps or preset.train.steps)
+    files = run_files(data_dir)
+    data = FlatHistories.load(data_dir, n_actions=model_config.n_actions)
+    env_ids = {meta["env_id"] for meta in data.metadata}
+    if env_ids != {preset.env_id}:
+        raise ValueError(f"{data_dir} holds histories of {sorted(env_ids)}, not {preset.env_id}")
+    model, log = train(data, model_config, train_config, on_progress=on_progress)
+    provenance = {
+        "data_dir": str(data_dir),
+        "n_runs": len(files),
+        "n_streams": int(len(data.stream_lengths)),
+        "n_steps": int(data.actions.shape[0]),
+        "source": read_metadata(files[0])["source"],
+        "train": dataclasses.asdict(train_config),
+        "final_loss": log[-1]["loss"],
+    }
+    spec = PolicySpec(model_config, preset.env_id, max_episode_steps(preset.env_id), provenance)
+    return InContextPolicy(model, spec, device=device), log
+
+
+def evaluate_held_out(
+    policy: InContextPolicy,
+    preset: Preset,
+    seed: int,
+    episodes: int | None = None,
+    trials_per_task: int | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Returns ``(n_test_tasks * trials, episodes)`` of the frozen policy on held-out tasks."""
+    tasks = list(preset.test_tasks) * (trials_per_task or preset.eval_trials_per_task)
+    return evaluate(policy, preset.env_id, tasks, episodes or preset.eval_episodes, preset.task_kwarg, seed, on_step)
+
+
+def optimal_mean_return(preset: Preset) -> float:
+    """Mean optimal return over the held-out tasks, the scale for '% of optimal'."""
+    return float(np.mean([preset.optimal_return(task) for task in preset.test_tasks]))
+
+
+def block_means(returns: np.ndarray, blocks: tuple[tuple[int, int], ...] = DEFAULT_BLOCKS) -> dict[str, float]:
+    """Mean return over trials and over each block of episodes, clipped to the episodes played."""
+    per_episode = returns.mean(axis=0)
+    n = len(per_episode)
+    return {
+        f"{first}-{min(last, n)}": float(per_episode[first - 1 : last].mean()) for first, last in blocks if first <= n
+    }

@@ -1,0 +1,78 @@
+"""Named, per-environment defaults for the whole pipeline: one place to read what ``run`` does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+from gymnasium import spaces
+
+import envs
+from ad_agent.model import ModelConfig
+from ad_agent.sources.sb3 import DARKROOM_PPO, SourceConfig
+from ad_agent.train import TrainConfig
+
+
+@dataclass
+class Preset:
+    """Everything ``ad-agent run`` needs for one environment."""
+
+    env_id: str
+    task_kwarg: str
+    train_tasks: Sequence[Any]
+    test_tasks: Sequence[Any]
+    source: SourceConfig
+    runs_per_task: int
+    optimal_return: Callable[[Any], float]
+    model: dict[str, Any] = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval_episodes: int = 50
+    eval_trials_per_task: int = 4
+
+
+PRESETS: dict[str, Preset] = {
+    "DarkRoom-v0": Preset(
+        env_id="DarkRoom-v0",
+        task_kwarg="goal",
+        train_tasks=envs.TRAIN_GOALS,
+        test_tasks=envs.TEST_GOALS,
+        source=DARKROOM_PPO,
+        runs_per_task=2,
+        optimal_return=envs.optimal_return,
+        model=dict(context_len=200, d_model=64, n_layers=4, n_heads=4, d_ff=256, dropout=0.1),
+        train=TrainConfig(steps=1200, batch_size=64, peak_lr=1e-3),
+    ),
+}
+
+
+def get_preset(env_id: str) -> Preset:
+    if env_id not in PRESETS:
+        raise ValueError(f"no preset for {env_id!r}; available: {sorted(PRESETS)}")
+    return PRESETS[env_id]
+
+
+def model_config_for(env_id: str, **overrides: Any) -> ModelConfig:
+    """A model config whose input and output sizes come from the env's own spaces."""
+    env = gym.make(env_id)
+    obs_space, act_space = env.observation_space, env.action_space
+    env.close()
+    if isinstance(obs_space, spaces.MultiDiscrete):
+        nvec = tuple(int(n) for n in obs_space.nvec.reshape(-1))
+    elif isinstance(obs_space, spaces.Discrete):
+        nvec = (int(obs_space.n),)
+    else:
+        raise TypeError(f"{env_id}: observation space {obs_space} is not (Multi)Discrete")
+    if not isinstance(act_space, spaces.Discrete):
+        raise TypeError(f"{env_id}: action space {act_space} is not Discrete")
+    return ModelConfig(obs_nvec=nvec, n_actions=int(act_space.n), **overrides)
+
+
+def max_episode_steps(env_id: str) -> int | None:
+    """The env's fixed horizon, from its spec or its own ``episode_length``, if it has one."""
+    env = gym.make(env_id)
+    horizon = env.spec.max_episode_steps if env.spec else None
+    horizon = horizon or getattr(env.unwrapped, "episode_length", None)
+    env.close()
+    return horizon
