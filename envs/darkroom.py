@@ -222,9 +222,7 @@ class DarkRoomVectorEnv(gym.vector.VectorEnv):
         if actions.shape != (self.num_envs,) or not self.action_space.contains(actions.astype(np.int64)):
             raise ValueError(f"actions must be {self.num_envs} ints in [0, 5), got {actions!r}")
         stepping = ~self._needs_reset
-        self._pos = np.where(
-            stepping[:, None], np.clip(self._pos + MOVES[actions], 0, self.size - 1), self.size // 2
-        )
+        self._pos = np.where(stepping[:, None], np.clip(self._pos + MOVES[actions], 0, self.size - 1), self.size // 2)
         self._t = np.where(stepping, self._t + 1, 0)
         rewards = np.where(stepping, (self._pos == self.goals).all(axis=1), 0).astype(np.float64)
         terminated = np.zeros(self.num_envs, dtype=bool)

@@ -108,8 +108,9 @@ def test_action_outside_space_is_refused(action):
 @pytest.mark.parametrize("mode", ["NextStep", "SameStep"])
 def test_vector_env_matches_single_envs(mode):
     goal_list = [(0, 0), (4, 3), (8, 8), (2, 6)]
-    vec = gym.make_vec("DarkRoom-v0", num_envs=4, vectorization_mode="vector_entry_point",
-                       goals=goal_list, autoreset_mode=mode)
+    vec = gym.make_vec(
+        "DarkRoom-v0", num_envs=4, vectorization_mode="vector_entry_point", goals=goal_list, autoreset_mode=mode
+    )
     ref = gym.vector.SyncVectorEnv([lambda g=g: DarkRoomEnv(goal=g) for g in goal_list], autoreset_mode=mode)
     rng = np.random.default_rng(0)
     obs_v, _ = vec.reset(seed=0)
@@ -117,7 +118,7 @@ def test_vector_env_matches_single_envs(mode):
     for _ in range(70):
         actions = rng.integers(0, 5, size=4)
         out_v, out_r = vec.step(actions), ref.step(actions)
-        for a, b in zip(out_v[:4], out_r[:4]):
+        for a, b in zip(out_v[:4], out_r[:4], strict=True):
             np.testing.assert_array_equal(a, b)
         if mode == "SameStep" and "final_obs" in out_r[4]:
             mask = out_r[4]["_final_obs"]

@@ -1,0 +1,14 @@
+import pytest
+
+from ad_agent.model import ADTransformer, ModelConfig
+from ad_agent.policy import InContextPolicy, PolicySpec
+
+
+@pytest.fixture
+def policy() -> InContextPolicy:
+    """An untrained but valid DarkRoom policy with a short context (weights seeded)."""
+    import torch
+
+    torch.manual_seed(0)
+    config = ModelConfig(obs_nvec=(9, 9), n_actions=5, context_len=12, d_model=32, n_layers=2, d_ff=64)
+    return InContextPolicy(ADTransformer(config), PolicySpec(config, "DarkRoom-v0", max_episode_steps=20), "cpu")

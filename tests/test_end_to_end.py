@@ -1,0 +1,35 @@
+"""The whole pipeline through the CLI, at toy scale: collect -> train -> evaluate."""
+
+import json
+
+import pytest
+
+from ad_agent.cli import main
+from ad_agent.policy import InContextPolicy
+
+
+@pytest.mark.slow
+def test_cli_run_then_steps_resume_and_reload(tmp_path, capsys):
+    workdir = tmp_path / "run"
+    toy = ["--num-tasks", "2", "--runs-per-task", "1", "--steps", "14080", "--workers", "1"]
+    assert main(["run", *toy, "--train-steps", "3", "--episodes", "6", "--trials", "1", "--workdir", str(workdir)]) == 0
+    result = json.loads((workdir / "results.json").read_text())
+    assert list(result["block_means"]) == ["1-5", "6-6"] and len(result["per_episode_mean"]) == 6
+    assert len(list((workdir / "histories").glob("*.h5"))) == 2
+    assert "1-5 |" in capsys.readouterr().out
+
+    # collect again: nothing is redone; evaluate the saved policy from its folder
+    assert main(["collect", *toy, "--out", str(workdir / "histories")]) == 0
+    assert "(2 were already there)" in capsys.readouterr().out
+    policy = InContextPolicy.load(workdir / "policy")
+    assert policy.spec.provenance["n_runs"] == 2 and policy.spec.env_id == "DarkRoom-v0"
+    out_json = tmp_path / "eval.json"
+    assert main(["evaluate", "--policy", str(workdir / "policy"), "--episodes", "2", "--json", str(out_json)]) == 0
+    assert len(json.loads(out_json.read_text())["per_episode_mean"]) == 2
+
+
+def test_cli_reports_bad_input_without_traceback(tmp_path, capsys):
+    assert main(["evaluate", "--policy", str(tmp_path / "missing")]) == 2
+    assert "error: not a saved policy" in capsys.readouterr().err
+    assert main(["collect", "--env", "NoSuchEnv-v0", "--out", str(tmp_path)]) == 2
+    assert "no preset for 'NoSuchEnv-v0'" in capsys.readouterr().err
