@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ad_agent.collect import Job, collect, make_jobs
+from ad_agent.collect import Job, make_jobs
 from ad_agent.evaluate import evaluate
 from ad_agent.histories import FlatHistories, read_metadata, run_files
 from ad_agent.policy import InContextPolicy, PolicySpec
@@ -40,17 +40,6 @@ def source_config(preset: Preset, total_timesteps: int | None = None) -> SourceC
     if total_timesteps is None:
         return preset.source
     return dataclasses.replace(preset.source, total_timesteps=total_timesteps)
-
-
-def collect_histories(
-    preset: Preset,
-    out_dir: str | Path,
-    seed: int,
-    workers: int | None = None,
-    on_progress: Progress | None = None,
-) -> list[dict[str, Any]]:
-    """Run the source learner on every train task; already written runs are kept (resume)."""
-    return collect(collection_jobs(preset, seed), preset.source, out_dir, workers, on_progress)
 
 
 def distill(
