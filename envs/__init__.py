@@ -2,13 +2,32 @@
 
 from gymnasium.envs.registration import register, registry
 
-from envs.darkroom import TEST_GOALS, TRAIN_GOALS, DarkRoomEnv, DarkRoomVectorEnv, optimal_return
+from envs.core import TaskEnv
+from envs.darkroom import (
+    TEST_GOALS,
+    TRAIN_GOALS,
+    DarkRoomEnv,
+    DarkRoomHardEnv,
+    DarkRoomHardVectorEnv,
+    DarkRoomVectorEnv,
+    optimal_return,
+)
 
-__all__ = ["DarkRoomEnv", "DarkRoomVectorEnv", "TEST_GOALS", "TRAIN_GOALS", "optimal_return"]
+__all__ = [
+    "DarkRoomEnv",
+    "DarkRoomHardEnv",
+    "DarkRoomHardVectorEnv",
+    "DarkRoomVectorEnv",
+    "TEST_GOALS",
+    "TRAIN_GOALS",
+    "TaskEnv",
+    "optimal_return",
+]
 
-if "DarkRoom-v0" not in registry:
-    register(
-        id="DarkRoom-v0",
-        entry_point="envs.darkroom:DarkRoomEnv",
-        vector_entry_point="envs.darkroom:DarkRoomVectorEnv",
-    )
+_IDS = {
+    "DarkRoom-v0": ("DarkRoomEnv", "DarkRoomVectorEnv"),
+    "DarkRoomHard-v0": ("DarkRoomHardEnv", "DarkRoomHardVectorEnv"),
+}
+for _id, (_single, _vector) in _IDS.items():
+    if _id not in registry:
+        register(id=_id, entry_point=f"envs.darkroom:{_single}", vector_entry_point=f"envs.darkroom:{_vector}")

@@ -16,20 +16,22 @@ Starting State
     The centre cell ``(size // 2, size // 2)`` at every reset.
 
 Rewards
-    1.0 on every step that ends with the agent on the goal, else 0.0.
+    1.0 on every step that ends with the agent on the goal, else 0.0. In Dark Room Hard
+    (``DarkRoomHard-v0``: 17x17, ``reward_once=True``) only the first such step of an episode pays.
 
 Episode End
     Truncation after ``episode_length`` steps (20 by default). There is no termination.
 
 Task / Reset Arguments
-    The goal is sticky: a plain ``reset()`` (as SB3 and Gymnasium auto-resets call it) keeps it.
-    Set it with ``gym.make("DarkRoom-v0", goal=(x, y))`` or ``reset(options={"goal": (x, y)})``;
-    when never set, it is drawn from the env's own ``np_random`` at the first reset.
-    ``info["goal"]`` reports it. :data:`TRAIN_GOALS` / :data:`TEST_GOALS` split the 81 goals.
+    The task is the goal cell ``(x, y)``, sticky as :mod:`envs.core` describes: set it with
+    ``gym.make("DarkRoom-v0", goal=(x, y))`` (or ``task=``) or ``reset(options={"goal": (x, y)})``
+    (or ``"task"``); never set, it is drawn from the env's ``np_random`` at the first reset.
+    ``info["task"]`` reports it. :data:`TRAIN_GOALS` / :data:`TEST_GOALS` split the 81 goals.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import gymnasium as gym
@@ -38,7 +40,10 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from envs.core import TaskEnv
+
 SIZE = 9
+HARD_SIZE = 17
 EPISODE_LENGTH = 20
 
 Goal = tuple[int, int]
@@ -67,15 +72,58 @@ TRAIN_GOALS: tuple[Goal, ...] = tuple(g for g in all_goals() if not is_test_goal
 TEST_GOALS: tuple[Goal, ...] = tuple(g for g in all_goals() if is_test_goal(g))
 
 
-def optimal_return(goal: Goal, size: int = SIZE, episode_length: int = EPISODE_LENGTH) -> float:
+def optimal_return(
+    goal: Goal, size: int = SIZE, episode_length: int = EPISODE_LENGTH, reward_once: bool = False
+) -> float:
     """Best achievable return: walk the Manhattan distance ``d``, then stay on the goal.
 
     Rewards come on steps ``d .. episode_length``, i.e. ``episode_length + 1 - d`` of them, except
-    at the start cell itself where all ``episode_length`` steps pay.
+    at the start cell itself where all ``episode_length`` steps pay. With ``reward_once`` it is 1
+    when the goal can be reached in time, else 0.
     """
     centre = size // 2
     distance = abs(goal[0] - centre) + abs(goal[1] - centre)
-    return float(min(episode_length, episode_length + 1 - distance))
+    if reward_once:
+        return float(max(distance, 1) <= episode_length)
+    return float(max(0, min(episode_length, episode_length + 1 - distance)))
+
+
+@lru_cache(maxsize=8)
+def _random_returns(size: int, episode_length: int, reward_once: bool) -> np.ndarray:
+    """Exact expected return of the uniform random policy for every goal, indexed ``[y, x]``.
+
+    Dynamic programming over the walker's position distribution (no sampling): with reward on
+    every step it is the expected number of visits; with ``reward_once``, the probability of a
+    first visit, tracked per goal by removing the mass that has already reached it.
+    """
+    n = size * size
+    cells = np.array([(x, y) for y in range(size) for x in range(size)])
+    step = np.zeros((n, n))
+    for move in MOVES:
+        nxt = np.clip(cells + move, 0, size - 1)
+        step[np.arange(n), nxt[:, 1] * size + nxt[:, 0]] += 1 / len(MOVES)
+    start = np.zeros(n)
+    start[(size // 2) * size + size // 2] = 1.0
+    if not reward_once:
+        dist, visits = start, np.zeros(n)
+        for _ in range(episode_length):
+            dist = dist @ step
+            visits += dist
+        return visits.reshape(size, size)
+    not_yet = np.tile(start, (n, 1))  # row g: mass that has not reached goal g
+    hits = np.zeros(n)
+    for _ in range(episode_length):
+        not_yet = not_yet @ step
+        hits += not_yet[np.arange(n), np.arange(n)]
+        not_yet[np.arange(n), np.arange(n)] = 0.0
+    return hits.reshape(size, size)
+
+
+def random_return(
+    goal: Goal, size: int = SIZE, episode_length: int = EPISODE_LENGTH, reward_once: bool = False
+) -> float:
+    """Expected return of the uniform random policy on ``goal`` (exact, see ``_random_returns``)."""
+    return float(_random_returns(size, episode_length, reward_once)[goal[1], goal[0]])
 
 
 def _check_goal(goal: Any, size: int) -> Goal:
@@ -89,55 +137,72 @@ def _check_goal(goal: Any, size: int) -> Goal:
     return x, y
 
 
-class DarkRoomEnv(gym.Env[np.ndarray, np.int64]):
+class DarkRoomEnv(TaskEnv[Goal]):
     """Single Dark Room; see the module docstring for the full definition."""
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    task_alias = "goal"
 
     def __init__(
         self,
         goal: Goal | None = None,
         size: int = SIZE,
         episode_length: int = EPISODE_LENGTH,
+        reward_once: bool = False,
         render_mode: str | None = None,
+        task: Goal | None = None,
     ) -> None:
         if size < 2 or episode_length < 1:
             raise ValueError(f"need size >= 2 and episode_length >= 1, got {size}, {episode_length}")
+        if goal is not None and task is not None:
+            raise ValueError("give either goal= or task=, not both")
         self.size = size
         self.episode_length = episode_length
+        self.reward_once = reward_once
         self.render_mode = render_mode
-        self.goal: Goal | None = None if goal is None else _check_goal(goal, size)
         self.action_space = spaces.Discrete(5)
         self.observation_space = spaces.MultiDiscrete([size, size])
         self._pos = np.array([size // 2, size // 2], dtype=np.int64)
         self._t = 0
+        self._reached = False
+        super().__init__(goal if goal is not None else task)
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        super().reset(seed=seed)
-        options = dict(options or {})
-        new_goal = options.pop("goal", None)
-        if options:
-            raise ValueError(f"unknown reset options {sorted(options)}; DarkRoom accepts 'goal'")
-        if new_goal is not None:
-            self.goal = _check_goal(new_goal, self.size)
-        elif self.goal is None:
-            self.goal = tuple(int(v) for v in self.np_random.integers(0, self.size, size=2))
+    @property
+    def goal(self) -> Goal | None:
+        return self.task
+
+    def check_task(self, task: Any) -> Goal:
+        return _check_goal(task, self.size)
+
+    def sample_task(self, rng: np.random.Generator) -> Goal:
+        x, y = rng.integers(0, self.size, size=2)
+        return int(x), int(y)
+
+    def all_tasks(self) -> list[Goal]:
+        return all_goals(self.size)
+
+    def is_test_task(self, task: Goal) -> bool:
+        return is_test_goal(task, self.size)
+
+    def optimal_return(self, task: Goal) -> float:
+        return optimal_return(task, self.size, self.episode_length, self.reward_once)
+
+    def random_return(self, task: Goal) -> float:
+        return random_return(task, self.size, self.episode_length, self.reward_once)
+
+    def _start_episode(self) -> np.ndarray:
         self._pos = np.array([self.size // 2, self.size // 2], dtype=np.int64)
         self._t = 0
-        return self._pos.copy(), {"goal": self.goal}
+        self._reached = False
+        return self._pos.copy()
 
-    def step(self, action: int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        if self.goal is None:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        if not self.action_space.contains(action):
-            raise ValueError(f"action {action!r} is not in {self.action_space}")
+    def _transition(self, action: int) -> tuple[np.ndarray, float, bool, bool]:
         self._pos = np.clip(self._pos + MOVES[int(action)], 0, self.size - 1)
         self._t += 1
-        on_goal = self._pos[0] == self.goal[0] and self._pos[1] == self.goal[1]
-        truncated = self._t >= self.episode_length
-        return self._pos.copy(), float(on_goal), False, truncated, {"goal": self.goal}
+        on_goal = bool(self._pos[0] == self.task[0] and self._pos[1] == self.task[1])
+        reward = float(on_goal and not (self.reward_once and self._reached))
+        self._reached |= on_goal
+        return self._pos.copy(), reward, False, self._t >= self.episode_length
 
     def render(self) -> str | np.ndarray | None:
         """``ansi``: the room as text (A agent, G goal); ``rgb_array``: the same as an image."""
@@ -170,11 +235,13 @@ class DarkRoomVectorEnv(gym.vector.VectorEnv):
         goals: list[Goal] | Goal | None = None,
         size: int = SIZE,
         episode_length: int = EPISODE_LENGTH,
+        reward_once: bool = False,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
         self.num_envs = num_envs
         self.size = size
         self.episode_length = episode_length
+        self.reward_once = reward_once
         self.autoreset_mode = AutoresetMode(autoreset_mode)
         if self.autoreset_mode == AutoresetMode.DISABLED:
             raise ValueError("DarkRoomVectorEnv supports NEXT_STEP and SAME_STEP autoreset")
@@ -186,6 +253,7 @@ class DarkRoomVectorEnv(gym.vector.VectorEnv):
         self.goals: np.ndarray | None = None if goals is None else self._check_goals(goals)
         self._pos = np.full((num_envs, 2), size // 2, dtype=np.int64)
         self._t = np.zeros(num_envs, dtype=np.int64)
+        self._reached = np.zeros(num_envs, dtype=bool)
         self._needs_reset = np.zeros(num_envs, dtype=bool)
 
     def _check_goals(self, goals: Any) -> np.ndarray:
@@ -212,8 +280,9 @@ class DarkRoomVectorEnv(gym.vector.VectorEnv):
             self.goals = self.np_random.integers(0, self.size, size=(self.num_envs, 2))
         self._pos[:] = self.size // 2
         self._t[:] = 0
+        self._reached[:] = False
         self._needs_reset[:] = False
-        return self._pos.copy(), {"goal": self.goals.copy()}
+        return self._pos.copy(), {"task": self.goals.copy()}
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
         if self.goals is None:
@@ -224,10 +293,12 @@ class DarkRoomVectorEnv(gym.vector.VectorEnv):
         stepping = ~self._needs_reset
         self._pos = np.where(stepping[:, None], np.clip(self._pos + MOVES[actions], 0, self.size - 1), self.size // 2)
         self._t = np.where(stepping, self._t + 1, 0)
-        rewards = np.where(stepping, (self._pos == self.goals).all(axis=1), 0).astype(np.float64)
+        on_goal = stepping & (self._pos == self.goals).all(axis=1)
+        rewards = (on_goal & ~(self.reward_once & self._reached)).astype(np.float64)
+        self._reached = stepping & (self._reached | on_goal)
         terminated = np.zeros(self.num_envs, dtype=bool)
         truncated = stepping & (self._t >= self.episode_length)
-        info: dict[str, Any] = {"goal": self.goals.copy()}
+        info: dict[str, Any] = {"task": self.goals.copy()}
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             self._needs_reset = truncated.copy()
         elif truncated.any():
@@ -235,4 +306,28 @@ class DarkRoomVectorEnv(gym.vector.VectorEnv):
             info["_final_obs"] = truncated.copy()
             self._pos[truncated] = self.size // 2
             self._t[truncated] = 0
+            self._reached[truncated] = False
         return self._pos.copy(), rewards, terminated, truncated, info
+
+
+class DarkRoomHardEnv(DarkRoomEnv):
+    """Dark Room Hard (paper Sec. 4.1): 17x17, 20 steps, reward 1 only on first reaching the goal.
+
+    A hard-exploration variant: the return is at most 1 and a random walk from the centre rarely
+    reaches a far goal in 20 steps. Everything else is as in :class:`DarkRoomEnv`.
+    """
+
+    def __init__(self, goal: Goal | None = None, render_mode: str | None = None, task: Goal | None = None) -> None:
+        super().__init__(goal, HARD_SIZE, EPISODE_LENGTH, reward_once=True, render_mode=render_mode, task=task)
+
+
+class DarkRoomHardVectorEnv(DarkRoomVectorEnv):
+    """:class:`DarkRoomHardEnv` x ``num_envs`` in numpy, as :class:`DarkRoomVectorEnv`."""
+
+    def __init__(
+        self,
+        num_envs: int,
+        goals: list[Goal] | Goal | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+    ) -> None:
+        super().__init__(num_envs, goals, HARD_SIZE, EPISODE_LENGTH, reward_once=True, autoreset_mode=autoreset_mode)
