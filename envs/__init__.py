@@ -12,6 +12,7 @@ from envs.darkroom import (
     DarkRoomVectorEnv,
     optimal_return,
 )
+from envs.dm import as_dm_env
 
 __all__ = [
     "DarkRoomEnv",
@@ -21,6 +22,7 @@ __all__ = [
     "TEST_GOALS",
     "TRAIN_GOALS",
     "TaskEnv",
+    "as_dm_env",
     "optimal_return",
 ]
 

@@ -175,3 +175,12 @@ def test_vector_env_matches_single_envs(env_id, size, once, mode):
         if mode == "SameStep" and "final_obs" in out_r[4]:
             mask = out_r[4]["_final_obs"]
             np.testing.assert_array_equal(out_v[4]["final_obs"][mask], np.stack(out_r[4]["final_obs"][mask]))
+
+
+@pytest.mark.parametrize("env_id", ["DarkRoom-v0", "DarkRoomHard-v0"])
+def test_sb3_learner_trains_on_it_without_wrappers(env_id):
+    from stable_baselines3 import PPO
+
+    model = PPO("MlpPolicy", gym.make(env_id, goal=(3, 3)), n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    model.learn(total_timesteps=128)
+    assert model.num_timesteps == 128
