@@ -25,6 +25,11 @@ from ad_agent.policy import InContextPolicy
 from ad_agent.presets import PRESETS, get_preset
 
 
+def _given(value: int | None, default: int) -> int:
+    """The option's value when given (0 included, so bad values reach the library's checks)."""
+    return default if value is None else value
+
+
 def _collect(args: argparse.Namespace) -> None:
     preset = get_preset(args.env)
     jobs = collection_jobs(preset, args.seed, args.runs_per_task, args.num_tasks)
@@ -43,7 +48,7 @@ def _collect(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> InContextPolicy:
     preset = get_preset(args.env)
-    steps = args.train_steps or preset.train.steps
+    steps = _given(args.train_steps, preset.train.steps)
     with tqdm(total=steps, desc="train", unit="step") as bar:
 
         def progress(record: dict[str, float]) -> None:
@@ -59,8 +64,8 @@ def _train(args: argparse.Namespace) -> InContextPolicy:
 def _evaluate(args: argparse.Namespace, policy: InContextPolicy | None = None) -> dict[str, Any]:
     policy = policy or InContextPolicy.load(args.policy, device=args.device)
     preset = get_preset(policy.spec.env_id)
-    episodes = args.episodes or preset.eval_episodes
-    trials = args.trials or preset.eval_trials_per_task
+    episodes = _given(args.episodes, preset.eval_episodes)
+    trials = _given(args.trials, preset.eval_trials_per_task)
     with tqdm(total=episodes * (policy.spec.max_episode_steps or 0) or None, desc="evaluate", unit="step") as bar:
         returns = evaluate_held_out(policy, preset, args.seed, episodes, trials, on_step=bar.update)
     optimal = optimal_mean_return(preset)

@@ -40,6 +40,8 @@ def make_jobs(
     env_id: str, tasks: Sequence[Any], runs_per_task: int, seed: int, task_kwarg: str, split: str
 ) -> list[Job]:
     """Jobs for every task x run, with seeds derived from ``seed`` so each job's is distinct."""
+    if runs_per_task < 1 or not tasks:
+        raise ValueError(f"need at least one task and one run per task, got {len(tasks)} tasks, {runs_per_task} runs")
     jobs = []
     for task_index, task in enumerate(tasks):
         for run in range(runs_per_task):

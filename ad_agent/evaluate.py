@@ -29,7 +29,7 @@ def evaluate(
 ) -> np.ndarray:
     """Per-episode returns, shaped ``(len(tasks), episodes)``; repeat a task to get more trials."""
     if episodes < 1 or not tasks:
-        raise ValueError("need at least one task and one episode")
+        raise ValueError(f"need at least one task and one episode, got {len(tasks)} tasks, {episodes} episodes")
     vec_env = SyncVectorEnv(
         [partial(gym.make, env_id, **{task_kwarg: task}) for task in tasks],
         autoreset_mode=AutoresetMode.SAME_STEP,

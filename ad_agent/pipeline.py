@@ -32,7 +32,8 @@ def collection_jobs(
 ) -> list[Job]:
     """Source runs for the preset's train tasks (the first ``num_tasks`` of them, if given)."""
     tasks = list(preset.train_tasks)[:num_tasks] if num_tasks else preset.train_tasks
-    return make_jobs(preset.env_id, tasks, runs_per_task or preset.runs_per_task, seed, preset.task_kwarg, "train")
+    runs = preset.runs_per_task if runs_per_task is None else runs_per_task
+    return make_jobs(preset.env_id, tasks, runs, seed, preset.task_kwarg, "train")
 
 
 def source_config(preset: Preset, total_timesteps: int | None = None) -> SourceConfig:
@@ -52,7 +53,9 @@ def distill(
 ) -> tuple[InContextPolicy, list[dict[str, float]]]:
     """Train the preset's model on the histories in ``data_dir``."""
     model_config = model_config_for(preset.env_id, **preset.model)
-    train_config = dataclasses.replace(preset.train, seed=seed, device=device, steps=steps or preset.train.steps)
+    train_config = dataclasses.replace(
+        preset.train, seed=seed, device=device, steps=preset.train.steps if steps is None else steps
+    )
     files = run_files(data_dir)
     data = FlatHistories.load(data_dir, n_actions=model_config.n_actions)
     env_ids = {meta["env_id"] for meta in data.metadata}
@@ -81,8 +84,12 @@ def evaluate_held_out(
     on_step: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Returns ``(n_test_tasks * trials, episodes)`` of the frozen policy on held-out tasks."""
-    tasks = list(preset.test_tasks) * (trials_per_task or preset.eval_trials_per_task)
-    return evaluate(policy, preset.env_id, tasks, episodes or preset.eval_episodes, preset.task_kwarg, seed, on_step)
+    trials = preset.eval_trials_per_task if trials_per_task is None else trials_per_task
+    if trials < 1:
+        raise ValueError(f"trials per task must be >= 1, got {trials}")
+    tasks = list(preset.test_tasks) * trials
+    episodes = preset.eval_episodes if episodes is None else episodes
+    return evaluate(policy, preset.env_id, tasks, episodes, preset.task_kwarg, seed, on_step)
 
 
 def optimal_mean_return(preset: Preset) -> float:

@@ -33,3 +33,22 @@ def test_cli_reports_bad_input_without_traceback(tmp_path, capsys):
     assert "error: not a saved policy" in capsys.readouterr().err
     assert main(["collect", "--env", "NoSuchEnv-v0", "--out", str(tmp_path)]) == 2
     assert "no preset for 'NoSuchEnv-v0'" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "nowhere"), "--policy", str(tmp_path / "p")]) == 2
+    assert "history dataset folder" in capsys.readouterr().err
+    assert main(["collect", "--runs-per-task", "0", "--out", str(tmp_path / "h")]) == 2
+    assert "one run per task, got 64 tasks, 0 runs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, match", [("--episodes", "0 episodes"), ("--trials", "trials per task must be >= 1")])
+def test_cli_refuses_zero_episodes_or_trials(policy_dir, capsys, option, match):
+    assert main(["evaluate", "--policy", str(policy_dir), option, "0"]) == 2
+    assert match in capsys.readouterr().err
+
+
+@pytest.fixture
+def policy_dir(tmp_path):
+    from ad_agent.model import ADTransformer, ModelConfig
+    from ad_agent.policy import PolicySpec
+
+    config = ModelConfig(obs_nvec=(9, 9), n_actions=5, context_len=8, d_model=16, n_layers=1, n_heads=2, d_ff=16)
+    return InContextPolicy(ADTransformer(config), PolicySpec(config, "DarkRoom-v0", 20), "cpu").save(tmp_path / "p")
