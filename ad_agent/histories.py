@@ -79,11 +79,6 @@ def write_run(path: str | Path, streams: Streams, metadata: dict[str, Any]) -> P
     return path
 
 
-def read_metadata(path: str | Path) -> dict[str, Any]:
-    with h5py.File(path, "r") as f:
-        return json.loads(f.attrs["metadata"])
-
-
 def read_run(path: str | Path) -> tuple[Streams, dict[str, Any]]:
     """Load one run written by :func:`write_run`, checking its format version."""
     path = Path(path)

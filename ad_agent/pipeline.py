@@ -15,7 +15,7 @@ import numpy as np
 
 from ad_agent.collect import Job, make_jobs
 from ad_agent.evaluate import evaluate
-from ad_agent.histories import FlatHistories, read_metadata, run_files
+from ad_agent.histories import FlatHistories
 from ad_agent.policy import InContextPolicy, PolicySpec
 from ad_agent.presets import Preset, max_episode_steps, model_config_for
 from ad_agent.sources.sb3 import SourceConfig
@@ -56,7 +56,6 @@ def distill(
     train_config = dataclasses.replace(
         preset.train, seed=seed, device=device, steps=preset.train.steps if steps is None else steps
     )
-    files = run_files(data_dir)
     data = FlatHistories.load(data_dir, n_actions=model_config.n_actions)
     env_ids = {meta["env_id"] for meta in data.metadata}
     if env_ids != {preset.env_id}:
@@ -64,10 +63,10 @@ def distill(
     model, log = train(data, model_config, train_config, on_progress=on_progress)
     provenance = {
         "data_dir": str(data_dir),
-        "n_runs": len(files),
+        "n_runs": len(data.metadata),
         "n_streams": int(len(data.stream_lengths)),
         "n_steps": int(data.actions.shape[0]),
-        "source": read_metadata(files[0])["source"],
+        "source": data.metadata[0]["source"],
         "train": dataclasses.asdict(train_config),
         "final_loss": log[-1]["loss"],
     }
