@@ -26,10 +26,14 @@ __all__ = [
     "optimal_return",
 ]
 
+# id -> (module, single-env class, numpy vector-env class)
 _IDS = {
-    "DarkRoom-v0": ("DarkRoomEnv", "DarkRoomVectorEnv"),
-    "DarkRoomHard-v0": ("DarkRoomHardEnv", "DarkRoomHardVectorEnv"),
+    "DarkRoom-v0": ("envs.darkroom", "DarkRoomEnv", "DarkRoomVectorEnv"),
+    "DarkRoomHard-v0": ("envs.darkroom", "DarkRoomHardEnv", "DarkRoomHardVectorEnv"),
+    "DarkKeyToDoor-v0": ("envs.darkkeytodoor", "DarkKeyToDoorEnv", "DarkKeyToDoorVectorEnv"),
+    "AdversarialBandit-v0": ("envs.bandit", "AdversarialBanditEnv", "AdversarialBanditVectorEnv"),
+    "PixelWatermaze-v0": ("envs.watermaze", "PixelWatermazeEnv", "PixelWatermazeVectorEnv"),
 }
-for _id, (_single, _vector) in _IDS.items():
+for _id, (_module, _single, _vector) in _IDS.items():
     if _id not in registry:
-        register(id=_id, entry_point=f"envs.darkroom:{_single}", vector_entry_point=f"envs.darkroom:{_vector}")
+        register(id=_id, entry_point=f"{_module}:{_single}", vector_entry_point=f"{_module}:{_vector}")

@@ -42,13 +42,14 @@ class TaskEnv(gym.Env, Generic[TaskT]):
     def sample_task(self, rng: np.random.Generator) -> TaskT:
         """Draw a task from the full task distribution."""
 
-    @abstractmethod
     def all_tasks(self) -> list[TaskT]:
-        """Every task, in a fixed order (for envs with finitely many)."""
+        """Every task, in a fixed order. Envs with finitely many tasks implement this and
+        :meth:`is_test_task`; envs with a continuous task space override :meth:`tasks` instead."""
+        raise NotImplementedError(f"{type(self).__name__} has no finite task list; use tasks(split)")
 
-    @abstractmethod
     def is_test_task(self, task: TaskT) -> bool:
         """The deterministic split rule: held-out tasks are never used for training."""
+        raise NotImplementedError(f"{type(self).__name__} defines its split in tasks(split)")
 
     @abstractmethod
     def optimal_return(self, task: TaskT) -> float:
