@@ -6,59 +6,18 @@ never changes its weights: whatever it learns about a new task, it learns in con
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from ad_agent.model import ADTransformer, ModelConfig
+from ad_agent import policy_file
+from ad_agent.model import ADTransformer
+from ad_agent.policy_file import PolicySpec
 from ad_agent.train import resolve_device
 
-FORMAT_VERSION = 1
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "policy.json"
-
-
-@dataclass
-class PolicySpec:
-    """What a saved policy says about itself, besides its weights."""
-
-    model: ModelConfig
-    env_id: str
-    max_episode_steps: int | None = None
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        import ad_agent
-
-        return {
-            "format_version": FORMAT_VERSION,
-            "package_version": ad_agent.__version__,
-            "model": self.model.to_dict(),
-            "env_id": self.env_id,
-            "max_episode_steps": self.max_episode_steps,
-            "provenance": self.provenance,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PolicySpec:
-        version = data.get("format_version")
-        if version != FORMAT_VERSION:
-            raise ValueError(f"policy format_version {version!r} is not supported (expected {FORMAT_VERSION})")
-        try:
-            return cls(
-                model=ModelConfig.from_dict(data["model"]),
-                env_id=data["env_id"],
-                max_episode_steps=data.get("max_episode_steps"),
-                provenance=data.get("provenance", {}),
-            )
-        except (KeyError, TypeError) as err:
-            raise ValueError(f"policy config is incomplete or malformed: {err!r}") from err
+__all__ = ["InContextPolicy", "PolicySpec"]
 
 
 class InContextPolicy:
@@ -89,14 +48,16 @@ class InContextPolicy:
         self.batch_size = batch_size
         self._generator = torch.Generator()
         self._generator.manual_seed(seed if seed is not None else int(torch.randint(2**31, (1,))))
-        n_obs = len(self._nvec)
-        self._obs = torch.zeros((batch_size, 0, n_obs), dtype=torch.long, device=self.device)
-        self._prev_actions = torch.zeros((batch_size, 0), dtype=torch.long, device=self.device)
-        self._prev_rewards = torch.zeros((batch_size, 0), dtype=torch.float32, device=self.device)
-        self._starts = torch.zeros((batch_size, 0), dtype=torch.bool, device=self.device)
+        self._cache = self.model.new_cache(batch_size)
         self._last_actions = np.full(batch_size, self.spec.model.n_actions, dtype=np.int64)
         self._steps_in_episode = np.zeros(batch_size, dtype=np.int64)
+        self._carried_rewards = np.zeros(batch_size, dtype=np.float32)  # used instead of act's reward
         self._fresh = True
+
+    @property
+    def context_steps(self) -> int:
+        """How many past steps the context holds now (at most ``context_len``)."""
+        return min(self._cache.next_position, self.context_len)
 
     def act(
         self,
@@ -106,15 +67,16 @@ class InContextPolicy:
         episode_start: Any = None,
         deterministic: bool = False,
     ) -> int | np.ndarray:
-        """Choose the next action(s); a single observation gives an int, a batch an array."""
+        """Choose the next action(s); a single observation gives an int, a batch an array.
+
+        Only the new step goes through the model: earlier steps are read from the attention cache.
+        """
         obs_arr, single = self._check_obs(obs)
         rewards = self._check_rewards(reward)
         starts = self._episode_starts(episode_start)
         if self._fresh:
-            rewards[:] = 0.0
-        self._append(obs_arr, rewards, starts)
-        with torch.inference_mode():
-            logits = self.model(self._obs, self._prev_actions, self._prev_rewards, self._starts)[:, -1]
+            rewards = self._carried_rewards
+        logits = self._forward(obs_arr[:, None], self._last_actions[:, None], rewards[:, None], starts[:, None])
         if deterministic:
             actions = logits.argmax(-1).cpu().numpy()
         else:
@@ -124,17 +86,44 @@ class InContextPolicy:
         self._fresh = False
         return int(actions[0]) if single else actions
 
-    def _append(self, obs: np.ndarray, rewards: np.ndarray, starts: np.ndarray) -> None:
-        keep = self.context_len - 1
+    def action_probabilities(self) -> np.ndarray:
+        """The action distribution of the last :meth:`act` call, ``(batch, n_actions)``."""
+        return torch.softmax(self._last_logits.float(), -1).cpu().numpy()
 
-        def push(buffer: torch.Tensor, value: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-            new = torch.as_tensor(value, dtype=dtype, device=self.device).unsqueeze(1)
-            return torch.cat([buffer[:, -keep:] if keep else buffer[:, :0], new], dim=1)
+    def prime(
+        self, observations: Any, actions: Any, rewards: Any, episode_starts: Any = None
+    ) -> None:
+        """Pre-fill the context with a given history (a demonstration, part of a learning history).
 
-        self._obs = push(self._obs, obs, torch.long)
-        self._prev_actions = push(self._prev_actions, self._last_actions, torch.long)
-        self._prev_rewards = push(self._prev_rewards, rewards, torch.float32)
-        self._starts = push(self._starts, starts, torch.bool)
+        ``observations`` ``(T, n_obs)``, ``actions`` ``(T,)``, ``rewards`` ``(T,)``, each step an
+        (o, a, r) triple; the same history is given to every task of the batch (or pass a leading
+        batch axis). The history must end with a whole episode: the next :meth:`act` starts a new
+        one. ``episode_starts`` defaults to every ``max_episode_steps`` steps from the first.
+        """
+        if self._cache.next_position:
+            raise ValueError("prime() must come right after reset(), before the first act()")
+        obs, acts, rews, starts = self._check_history(observations, actions, rewards, episode_starts)
+        prev_actions = np.concatenate([self._last_actions[:, None], acts[:, :-1]], axis=1)
+        prev_rewards = np.concatenate([self._carried_rewards[:, None], rews[:, :-1]], axis=1)
+        for chunk in range(0, obs.shape[1], self.context_len):  # bounded attention memory
+            part = slice(chunk, chunk + self.context_len)
+            self._forward(obs[:, part], prev_actions[:, part], prev_rewards[:, part], starts[:, part])
+        self._last_actions = acts[:, -1].astype(np.int64)
+        self._carried_rewards = rews[:, -1].copy()
+
+    def _forward(self, obs: np.ndarray, prev_actions: np.ndarray, prev_rewards: np.ndarray, starts: np.ndarray):
+        """Run new steps ``(B, T, ...)`` through the model against the cache; logits of the last one."""
+        device = self.device
+        with torch.inference_mode():
+            logits = self.model(
+                torch.as_tensor(obs, dtype=torch.long, device=device),
+                torch.as_tensor(prev_actions, dtype=torch.long, device=device),
+                torch.as_tensor(prev_rewards, dtype=torch.float32, device=device),
+                torch.as_tensor(starts, dtype=torch.bool, device=device),
+                cache=self._cache,
+            )[:, -1]
+        self._last_logits = logits
+        return logits
 
     def _episode_starts(self, episode_start: Any) -> np.ndarray:
         if episode_start is None:
@@ -155,13 +144,49 @@ class InContextPolicy:
         if arr.shape != (self.batch_size, n_obs):
             expected = f"({n_obs},)" if self.batch_size == 1 else f"({self.batch_size}, {n_obs})"
             raise ValueError(f"observation has shape {np.shape(obs)}, expected {expected}")
-        if not np.issubdtype(arr.dtype, np.integer):
-            if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-                raise ValueError(f"observation must hold integers, got {obs!r}")
-            arr = arr.astype(np.int64)
+        return self._check_obs_values(arr, obs), single
+
+    def _check_obs_values(self, arr: np.ndarray, given: Any) -> np.ndarray:
+        """``arr`` as int64 if every entry is a valid component of the observation space."""
+        whole = np.issubdtype(arr.dtype, np.integer) or (
+            np.issubdtype(arr.dtype, np.number) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))
+        )
+        if not whole:
+            raise ValueError(f"observation must hold integers, got {given!r}")
+        arr = arr.astype(np.int64)
         if (arr < 0).any() or (arr >= self._nvec).any():
-            raise ValueError(f"observation {obs!r} is outside the observation space (sizes {self._nvec.tolist()})")
-        return arr, single
+            raise ValueError(f"observation {given!r} is outside the observation space (sizes {self._nvec.tolist()})")
+        return arr
+
+    def _check_history(
+        self, observations: Any, actions: Any, rewards: Any, episode_starts: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A history for :meth:`prime` as ``(B, T, ...)`` arrays, or a ``ValueError`` naming the problem."""
+        n_obs, b = len(self._nvec), self.batch_size
+        obs = np.asarray(observations)
+        if obs.ndim == 2:
+            obs = np.broadcast_to(obs, (b, *obs.shape))
+        if obs.ndim != 3 or obs.shape[0] != b or obs.shape[2] != n_obs or obs.shape[1] == 0:
+            raise ValueError(f"history observations have shape {np.shape(observations)}, expected (T, {n_obs})")
+        steps = obs.shape[1]
+
+        def per_step(name: str, value: Any) -> np.ndarray:
+            arr = np.asarray(value)
+            if arr.shape not in ((steps,), (b, steps)):
+                raise ValueError(f"history {name} have shape {arr.shape}, expected ({steps},) like the observations")
+            return np.broadcast_to(arr, (b, steps))
+
+        acts, rews = per_step("actions", actions), per_step("rewards", rewards).astype(np.float32)
+        if not np.issubdtype(acts.dtype, np.integer) or (acts < 0).any() or (acts >= self.spec.model.n_actions).any():
+            raise ValueError(f"history actions must be ints in [0, {self.spec.model.n_actions})")
+        if not np.all(np.isfinite(rews)):
+            raise ValueError("history rewards must be finite")
+        if episode_starts is None:
+            if not self.spec.max_episode_steps:
+                raise ValueError(f"{self.spec.env_id} has no fixed episode length: give episode_starts")
+            episode_starts = np.arange(steps) % self.spec.max_episode_steps == 0
+        starts = per_step("episode_starts", episode_starts).astype(bool)
+        return self._check_obs_values(obs, "history observations"), acts, rews, starts
 
     def _check_rewards(self, reward: Any) -> np.ndarray:
         arr = np.asarray(reward, dtype=np.float64)
@@ -174,33 +199,11 @@ class InContextPolicy:
         return arr.astype(np.float32)
 
     def save(self, path: str | Path) -> Path:
-        """Write ``path/model.safetensors`` and ``path/policy.json`` (no pickle anywhere)."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        save_file(state, str(path / WEIGHTS_FILE))
-        (path / CONFIG_FILE).write_text(json.dumps(self.spec.to_dict(), indent=2, sort_keys=True))
-        return path
+        """Write the policy folder (safetensors weights + JSON description; see :mod:`ad_agent.policy_file`)."""
+        return policy_file.save(self.model, self.spec, path)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> InContextPolicy:
-        """Restore a policy saved by :meth:`save`; refuses anything that is not exactly that."""
-        path = Path(path)
-        config_path, weights_path = path / CONFIG_FILE, path / WEIGHTS_FILE
-        for required in (config_path, weights_path):
-            if not required.is_file():
-                raise FileNotFoundError(f"not a saved policy: {required} is missing")
-        try:
-            spec = PolicySpec.from_dict(json.loads(config_path.read_text()))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{config_path} is not valid JSON: {err}") from err
-        try:
-            state = load_file(str(weights_path))
-        except (SafetensorError, OSError) as err:
-            raise ValueError(f"{weights_path} is not a valid safetensors file: {err}") from err
-        model = ADTransformer(spec.model)
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as err:
-            raise ValueError(f"{weights_path} does not match the model in {config_path}: {err}") from err
+        """Restore a saved policy, or a shipped one as ``"pretrained:<env id>"``; never unpickles."""
+        model, spec = policy_file.load(path)
         return cls(model, spec, device=device)

@@ -1,6 +1,6 @@
-"""The AD sequence model and its configuration."""
+"""The AD sequence model, its configuration and its decoding cache."""
 
 from ad_agent.model.config import ModelConfig
-from ad_agent.model.transformer import ADTransformer
+from ad_agent.model.transformer import ADTransformer, KVCache
 
-__all__ = ["ADTransformer", "ModelConfig"]
+__all__ = ["ADTransformer", "KVCache", "ModelConfig"]

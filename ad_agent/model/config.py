@@ -32,8 +32,10 @@ class ModelConfig:
             raise ValueError(f"obs_nvec must be positive sizes, got {self.obs_nvec}")
         if self.n_actions < 1 or self.context_len < 1:
             raise ValueError("n_actions and context_len must be >= 1")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
+        if self.d_model % (2 * self.n_heads):
+            raise ValueError(
+                f"d_model {self.d_model} must split into n_heads {self.n_heads} heads of even size (rotary positions)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -5,10 +5,20 @@ previous action ``a_{t-1}``, the previous reward ``r_{t-1}`` and an episode-star
 output at ``t`` predicts ``a_t``. Compared with the paper's separate (o, a, r) tokens this keeps
 exactly the information of ``h_{t-1}, o_t`` (Eq. 6) in a third of the sequence length, so
 attention over the same number of steps costs ~9x less and a 2-core CPU can afford contexts of
-ten episodes. Causality makes every prediction depend on the past only.
+ten episodes.
+
+Positions are rotary (RoPE) and attention is a sliding window of ``context_len`` steps at every
+layer. Both make incremental decoding exact: a cached key never has to change when the window
+rolls, because it carries its own absolute position and attention scores depend only on the
+distance between query and key. A policy can therefore process one new step per call against a
+:class:`KVCache` and get, to float rounding, what :meth:`ADTransformer.forward` computes over the
+whole history with the same sliding-window mask. Training windows hold at most ``context_len``
+steps, where the sliding window is the ordinary causal mask.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -16,31 +26,119 @@ from torch import nn
 
 from ad_agent.model.config import ModelConfig
 
+ROPE_BASE = 10_000.0
+_EMPTY_SLOT = -(2**62)  # position of a cache slot that holds nothing: outside every window
+
+
+def rope_tables(positions: torch.Tensor, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin of the rotary angles for ``positions`` ``(T,)``, each ``(T, head_dim // 2)``.
+
+    Angles are formed in float64 so that positions in the tens of thousands (long deployments)
+    rotate as precisely as the first ones.
+    """
+    inv_freq = ROPE_BASE ** (-torch.arange(0, head_dim, 2, dtype=torch.float64, device=positions.device) / head_dim)
+    angles = positions.to(torch.float64)[:, None] * inv_freq
+    return angles.cos().float(), angles.sin().float()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate the two halves of each head's features of ``x`` ``(B, H, T, D)`` by the angles."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
+def sliding_window_mask(query_pos: torch.Tensor, key_pos: torch.Tensor, window: int) -> torch.Tensor:
+    """``(Tq, Tk)`` boolean: a query sees keys at most ``window - 1`` steps older than itself."""
+    distance = query_pos[:, None] - key_pos[None, :]
+    return (distance >= 0) & (distance < window)
+
+
+@dataclass
+class KVCache:
+    """Keys and values of the last ``window`` steps of every layer, in a ring indexed by position.
+
+    ``keys[layer]`` / ``values[layer]`` are ``(B, H, window, head_dim)``; ``positions`` ``(window,)``
+    says which step each slot holds. Slot ``p % window`` holds step ``p``, so writing a new step
+    overwrites exactly the step that just left the window and nothing is ever shifted.
+    """
+
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    positions: torch.Tensor
+    next_position: int = 0
+
+    @classmethod
+    def empty(cls, config: ModelConfig, batch_size: int, device: torch.device | str) -> KVCache:
+        shape = (batch_size, config.n_heads, config.context_len, config.d_model // config.n_heads)
+        return cls(
+            keys=[torch.zeros(shape, device=device) for _ in range(config.n_layers)],
+            values=[torch.zeros(shape, device=device) for _ in range(config.n_layers)],
+            positions=torch.full((config.context_len,), _EMPTY_SLOT, dtype=torch.long, device=device),
+        )
+
+    @property
+    def window(self) -> int:
+        return self.positions.shape[0]
+
+    def new_positions(self, steps: int) -> torch.Tensor:
+        return torch.arange(self.next_position, self.next_position + steps, device=self.positions.device)
+
+    def write(self, layer: int, keys: torch.Tensor, values: torch.Tensor, positions: torch.Tensor) -> None:
+        """Store the newest ``window`` of the given steps of ``layer`` in their slots."""
+        keys, values, positions = keys[:, :, -self.window :], values[:, :, -self.window :], positions[-self.window :]
+        slots = positions % self.window
+        self.keys[layer][:, :, slots] = keys
+        self.values[layer][:, :, slots] = values
+
+    def advance(self, positions: torch.Tensor) -> None:
+        """Mark the steps at ``positions`` as stored; call once all layers have written them."""
+        positions = positions[-self.window :]
+        self.positions[positions % self.window] = positions
+        self.next_position = int(positions[-1]) + 1
+
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, layer: int) -> None:
         super().__init__()
+        self.layer = layer
         self.n_heads = config.n_heads
+        self.window = config.context_len
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
         self.proj = nn.Linear(config.d_model, config.d_model)
         self.attn_dropout = config.attn_dropout
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, positions: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], cache: KVCache | None
+    ) -> torch.Tensor:
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=True, dropout_p=self.attn_dropout if self.training else 0.0
-        )
+        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        if cache is None:
+            y = self._attend_within(q, k, v, positions)
+        else:
+            # Past steps come from the cache, new ones from this call; the mask keeps the window.
+            keys = torch.cat([cache.keys[self.layer], k], dim=2)
+            values = torch.cat([cache.values[self.layer], v], dim=2)
+            mask = sliding_window_mask(positions, torch.cat([cache.positions, positions]), self.window)
+            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+            cache.write(self.layer, k, v, positions)
         return self.proj(y.transpose(1, 2).reshape(b, t, d))
+
+    def _attend_within(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, positions: torch.Tensor):
+        dropout = self.attn_dropout if self.training else 0.0
+        if q.shape[2] <= self.window:  # the sliding window is the plain causal mask: fused kernel
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
+        mask = sliding_window_mask(positions, positions, self.window)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
 
 
 class Block(nn.Module):
     """Pre-norm transformer block (more stable than the paper's post-norm at small batch)."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, layer: int) -> None:
         super().__init__()
         self.ln1 = nn.LayerNorm(config.d_model)
-        self.attn = CausalSelfAttention(config)
+        self.attn = CausalSelfAttention(config, layer)
         self.ln2 = nn.LayerNorm(config.d_model)
         self.mlp = nn.Sequential(
             nn.Linear(config.d_model, config.d_ff),
@@ -49,13 +147,13 @@ class Block(nn.Module):
             nn.Dropout(config.dropout),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x))
+    def forward(self, x: torch.Tensor, positions: torch.Tensor, rope, cache: KVCache | None) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x), positions, rope, cache)
         return x + self.mlp(self.ln2(x))
 
 
 class ADTransformer(nn.Module):
-    """Maps a window of steps to next-action logits at every position."""
+    """Maps a sequence of steps to next-action logits at every position."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -68,9 +166,8 @@ class ADTransformer(nn.Module):
         self.prev_action_embed = nn.Embedding(config.n_actions + 1, d)  # last row: "no action yet"
         self.prev_reward_embed = nn.Linear(1, d)
         self.start_embed = nn.Embedding(2, d)
-        self.pos_embed = nn.Embedding(config.context_len, d)
         self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.blocks = nn.ModuleList(Block(config, layer) for layer in range(config.n_layers))
         self.ln_f = nn.LayerNorm(d)
         self.head = nn.Linear(d, config.n_actions)
         self.apply(self._init_weights)
@@ -82,25 +179,36 @@ class ADTransformer(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
+    def new_cache(self, batch_size: int) -> KVCache:
+        """An empty cache for decoding ``batch_size`` sequences step by step with :meth:`forward`."""
+        return KVCache.empty(self.config, batch_size, self.obs_offsets.device)
+
     def forward(
         self,
         observations: torch.Tensor,
         prev_actions: torch.Tensor,
         prev_rewards: torch.Tensor,
         episode_starts: torch.Tensor,
+        cache: KVCache | None = None,
     ) -> torch.Tensor:
-        """Shapes: observations ``(B, T, n_obs)`` long, the rest ``(B, T)``; returns ``(B, T, A)``."""
+        """Logits ``(B, T, A)`` for ``T`` steps: observations ``(B, T, n_obs)`` long, the rest ``(B, T)``.
+
+        Without ``cache`` the steps are a sequence of their own (any length; each step attends to
+        the ``context_len`` latest steps up to itself). With ``cache`` they continue the steps the
+        cache holds, which it then also holds.
+        """
         t = observations.shape[1]
-        if t > self.config.context_len:
-            raise ValueError(f"window of {t} steps exceeds context_len {self.config.context_len}")
+        positions = torch.arange(t, device=observations.device) if cache is None else cache.new_positions(t)
         x = (
             self.obs_embed(observations + self.obs_offsets).sum(dim=2)
             + self.prev_action_embed(prev_actions)
             + self.prev_reward_embed(prev_rewards.unsqueeze(-1))
             + self.start_embed(episode_starts.long())
-            + self.pos_embed(torch.arange(t, device=observations.device))
         )
         x = self.drop(x)
+        rope = rope_tables(positions, self.config.d_model // self.config.n_heads)
         for block in self.blocks:
-            x = block(x)
+            x = block(x, positions, rope, cache)
+        if cache is not None:
+            cache.advance(positions)
         return self.head(self.ln_f(x))

@@ -1,5 +1,6 @@
 """InContextPolicy: the act contract, rolling context, safe files and clear errors."""
 
+import json
 import os
 import pickle
 
@@ -8,7 +9,8 @@ import pytest
 import torch
 
 from ad_agent import evaluate
-from ad_agent.policy import CONFIG_FILE, WEIGHTS_FILE, InContextPolicy
+from ad_agent.policy import InContextPolicy
+from ad_agent.policy_file import CONFIG_FILE, WEIGHTS_FILE, sha256
 
 
 def play(policy: InContextPolicy, steps: int, seed: int, batch: int = 1) -> list:
@@ -49,20 +51,31 @@ def test_batched_act_equals_per_task_act(policy):
 
 
 def test_context_rolls_at_trained_length_and_episodes_are_inferred(policy):
+    rng = np.random.default_rng(0)
+    obs, rewards = rng.integers(0, 9, size=(45, 2)), (rng.random(45) < 0.3).astype(float)
     policy.reset()
-    starts = []
-    for _ in range(45):
-        policy.act([4, 4], 0.0)
-        starts.append(bool(policy._starts[0, -1]))
-    assert policy._obs.shape[1] == policy.context_len == 12
-    assert [i for i, s in enumerate(starts) if s] == [0, 20, 40]  # max_episode_steps = 20
+    inferred = []
+    for t in range(45):
+        policy.act(obs[t], rewards[t], deterministic=True)
+        inferred.append(policy.action_probabilities())
+    assert policy.context_steps == policy.context_len == 12
+    policy.reset()
+    for t in range(45):  # max_episode_steps = 20: episodes start at steps 0, 20 and 40
+        policy.act(obs[t], rewards[t], episode_start=t in (0, 20, 40), deterministic=True)
+        np.testing.assert_array_equal(policy.action_probabilities(), inferred[t])
+    policy.reset()
+    policy.act(obs[0], rewards[0])
+    policy.act(obs[1], rewards[1], episode_start=True)
+    assert not np.array_equal(policy.action_probabilities(), inferred[1])  # the flag is seen
 
 
 def test_reward_on_first_call_after_reset_is_ignored(policy):
     policy.reset(seed=0)
-    a = policy.act([4, 4], 1.0)
+    policy.act([4, 4], 1.0)
+    ignored = policy.action_probabilities()
     policy.reset(seed=0)
-    assert policy.act([4, 4], 0.0) == a and policy._prev_rewards[0, 0] == 0
+    policy.act([4, 4], 0.0)
+    np.testing.assert_array_equal(policy.action_probabilities(), ignored)
 
 
 @pytest.mark.parametrize(
@@ -87,10 +100,14 @@ def test_load_refuses_missing_corrupted_tampered_and_pickled_files(policy, tmp_p
     with pytest.raises(FileNotFoundError, match="missing"):
         InContextPolicy.load(tmp_path / "nowhere")
     path = policy.save(tmp_path / "p")
-
+    config = (path / CONFIG_FILE).read_text()
     weights = (path / WEIGHTS_FILE).read_bytes()
+
     (path / WEIGHTS_FILE).write_bytes(weights[: len(weights) // 2])
-    with pytest.raises(ValueError, match="safetensors"):
+    with pytest.raises(ValueError, match="SHA-256 mismatch"):
+        InContextPolicy.load(path)
+    (path / WEIGHTS_FILE).write_bytes(weights[:-1] + bytes([weights[-1] ^ 1]))  # one flipped bit
+    with pytest.raises(ValueError, match="SHA-256 mismatch"):
         InContextPolicy.load(path)
 
     marker = tmp_path / "executed"
@@ -99,22 +116,91 @@ def test_load_refuses_missing_corrupted_tampered_and_pickled_files(policy, tmp_p
         def __reduce__(self):
             return (os.system, (f"touch {marker}",))
 
-    (path / WEIGHTS_FILE).write_bytes(pickle.dumps(Exploit()))
-    with pytest.raises(ValueError, match="safetensors"):
+    (path / WEIGHTS_FILE).write_bytes(pickle.dumps(Exploit()))  # with a matching hash: the format check refuses it
+    (path / CONFIG_FILE).write_text(config.replace(json.loads(config)["weights_sha256"], sha256(path / WEIGHTS_FILE)))
+    with pytest.raises(ValueError, match="not a valid safetensors file"):
         InContextPolicy.load(path)
     assert not marker.exists()
 
-    policy.save(path)
-    config = (path / CONFIG_FILE).read_text()
-    (path / CONFIG_FILE).write_text(config.replace('"format_version": 1', '"format_version": 99'))
-    with pytest.raises(ValueError, match="format_version 99"):
-        InContextPolicy.load(path)
-    (path / CONFIG_FILE).write_text(config.replace('"d_model": 32', '"d_model": 48'))
-    with pytest.raises(ValueError, match="does not match"):
-        InContextPolicy.load(path)
-    (path / CONFIG_FILE).write_text("{not json")
-    with pytest.raises(ValueError, match="not valid JSON"):
-        InContextPolicy.load(path)
+    (path / WEIGHTS_FILE).write_bytes(weights)
+    for bad, match in [
+        (config.replace('"format_version": 2', '"format_version": 99'), "format_version 99"),
+        (config.replace('"format_version": 2', '"format_version": 1'), "format_version 1 is not supported"),
+        (config.replace('"d_model": 32', '"d_model": 48'), "does not match"),
+        (config.replace('"n": 5', '"n": 4'), "action_space .* does not match its model config"),
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "format_version None"),
+    ]:
+        (path / CONFIG_FILE).write_text(bad)
+        with pytest.raises(ValueError, match=match):
+            InContextPolicy.load(path)
+    with pytest.raises(ValueError, match="is a file"):
+        InContextPolicy.load(path / WEIGHTS_FILE)
+    with pytest.raises(ValueError, match="no pretrained policy for 'Nope-v0'"):
+        InContextPolicy.load("pretrained:Nope-v0")
+
+
+def full_recomputation(policy: InContextPolicy, obs, actions, rewards, starts) -> np.ndarray:
+    """Action probabilities at every step from one forward pass over the whole history, no cache."""
+    prev_actions = np.concatenate([[policy.spec.model.n_actions], actions[:-1]])
+    prev_rewards = np.concatenate([[0.0], rewards[:-1]])
+    with torch.no_grad():
+        logits = policy.model(
+            torch.as_tensor(obs)[None],
+            torch.as_tensor(prev_actions)[None],
+            torch.as_tensor(prev_rewards, dtype=torch.float32)[None],
+            torch.as_tensor(starts)[None],
+        )
+    return torch.softmax(logits[0], -1).numpy()
+
+
+def test_cached_act_equals_full_recomputation_over_several_context_lengths(policy):
+    steps = 5 * policy.context_len + 7
+    rng = np.random.default_rng(2)
+    obs, rewards = rng.integers(0, 9, size=(steps, 2)), (rng.random(steps) < 0.3).astype(float)
+    policy.reset(seed=0)
+    actions, probs = [], []
+    for t in range(steps):
+        actions.append(policy.act(obs[t], rewards[t - 1] if t else 0.0))
+        probs.append(policy.action_probabilities()[0])
+    starts = np.arange(steps) % 20 == 0
+    expected = full_recomputation(policy, obs, np.array(actions), rewards, starts)
+    assert np.abs(np.array(probs) - expected).max() <= 1e-5
+
+
+def test_prime_fills_the_context_as_if_the_history_had_been_played(policy):
+    rng = np.random.default_rng(3)
+    steps = 40  # two whole episodes, longer than the context of 12
+    obs, actions = rng.integers(0, 9, size=(steps + 1, 2)), rng.integers(0, 5, size=steps + 1)
+    rewards = (rng.random(steps + 1) < 0.3).astype(float)
+    policy.reset(batch_size=2)
+    policy.prime(obs[:steps], actions[:steps], rewards[:steps])
+    policy.act(np.stack([obs[steps]] * 2), reward=123.0)  # ignored: the history holds the last reward
+    expected = full_recomputation(policy, obs, actions, rewards, np.arange(steps + 1) % 20 == 0)[-1]
+    np.testing.assert_allclose(policy.action_probabilities(), np.stack([expected] * 2), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "history, match",
+    [
+        ((np.zeros((5, 3)), np.zeros(5, int), np.zeros(5)), "observations have shape"),
+        ((np.zeros((5, 2)), np.zeros(4, int), np.zeros(5)), "actions have shape"),
+        ((np.zeros((5, 2)), np.full(5, 7), np.zeros(5)), "actions must be ints"),
+        ((np.zeros((5, 2)), np.zeros(5, int), np.full(5, np.nan)), "rewards must be finite"),
+        ((np.full((5, 2), 9), np.zeros(5, int), np.zeros(5)), "outside the observation space"),
+    ],
+)
+def test_bad_prime_history_names_the_problem(policy, history, match):
+    policy.reset()
+    with pytest.raises(ValueError, match=match):
+        policy.prime(*history)
+
+
+def test_prime_only_on_an_empty_context(policy):
+    policy.reset()
+    policy.act([4, 4])
+    with pytest.raises(ValueError, match="right after reset"):
+        policy.prime(np.zeros((3, 2), int), np.zeros(3, int), np.zeros(3))
 
 
 def test_evaluate_plays_whole_episodes_with_frozen_weights(policy):
