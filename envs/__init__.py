@@ -2,7 +2,9 @@
 
 from gymnasium.envs.registration import register, registry
 
+from envs.bandit import AdversarialBanditEnv, AdversarialBanditVectorEnv
 from envs.core import TaskEnv
+from envs.darkkeytodoor import DarkKeyToDoorEnv, DarkKeyToDoorVectorEnv
 from envs.darkroom import (
     TEST_GOALS,
     TRAIN_GOALS,
@@ -13,12 +15,19 @@ from envs.darkroom import (
     optimal_return,
 )
 from envs.dm import as_dm_env
+from envs.watermaze import PixelWatermazeEnv, PixelWatermazeVectorEnv
 
 __all__ = [
+    "AdversarialBanditEnv",
+    "AdversarialBanditVectorEnv",
+    "DarkKeyToDoorEnv",
+    "DarkKeyToDoorVectorEnv",
     "DarkRoomEnv",
     "DarkRoomHardEnv",
     "DarkRoomHardVectorEnv",
     "DarkRoomVectorEnv",
+    "PixelWatermazeEnv",
+    "PixelWatermazeVectorEnv",
     "TEST_GOALS",
     "TRAIN_GOALS",
     "TaskEnv",

@@ -222,8 +222,8 @@ class DarkRoomVectorEnv(gym.vector.VectorEnv):
     """``num_envs`` Dark Rooms stepped together in numpy, each with its own goal.
 
     Used through ``gym.make_vec("DarkRoom-v0", num_envs=N, vectorization_mode="vector_entry_point")``.
-    ``goals`` (one per env, or one for all) fixes the tasks; otherwise each env draws its goal
-    from ``np_random`` at the first reset. Reset option ``{"goals": [...]}`` changes them.
+    ``tasks`` (one goal per env, or one for all) fixes the goals; otherwise each env draws its goal
+    from ``np_random`` at the first reset. Reset option ``{"tasks": [...]}`` changes them.
     Autoreset follows Gymnasium's documented modes: ``NEXT_STEP`` (default) or ``SAME_STEP``.
     """
 
@@ -232,7 +232,7 @@ class DarkRoomVectorEnv(gym.vector.VectorEnv):
     def __init__(
         self,
         num_envs: int,
-        goals: list[Goal] | Goal | None = None,
+        tasks: list[Goal] | Goal | None = None,
         size: int = SIZE,
         episode_length: int = EPISODE_LENGTH,
         reward_once: bool = False,
@@ -250,7 +250,7 @@ class DarkRoomVectorEnv(gym.vector.VectorEnv):
         self.single_observation_space = spaces.MultiDiscrete([size, size])
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.goals: np.ndarray | None = None if goals is None else self._check_goals(goals)
+        self.goals: np.ndarray | None = None if tasks is None else self._check_goals(tasks)
         self._pos = np.full((num_envs, 2), size // 2, dtype=np.int64)
         self._t = np.zeros(num_envs, dtype=np.int64)
         self._reached = np.zeros(num_envs, dtype=bool)
@@ -271,9 +271,9 @@ class DarkRoomVectorEnv(gym.vector.VectorEnv):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         options = dict(options or {})
-        new_goals = options.pop("goals", None)
+        new_goals = options.pop("tasks", None)
         if options:
-            raise ValueError(f"unknown reset options {sorted(options)}; accepts 'goals'")
+            raise ValueError(f"unknown reset options {sorted(options)}; accepts 'tasks'")
         if new_goals is not None:
             self.goals = self._check_goals(new_goals)
         elif self.goals is None:
@@ -288,7 +288,11 @@ class DarkRoomVectorEnv(gym.vector.VectorEnv):
         if self.goals is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,) or not self.action_space.contains(actions.astype(np.int64)):
+        if (
+            actions.shape != (self.num_envs,)
+            or not np.issubdtype(actions.dtype, np.integer)
+            or not self.action_space.contains(actions.astype(np.int64))
+        ):
             raise ValueError(f"actions must be {self.num_envs} ints in [0, 5), got {actions!r}")
         stepping = ~self._needs_reset
         self._pos = np.where(stepping[:, None], np.clip(self._pos + MOVES[actions], 0, self.size - 1), self.size // 2)
@@ -327,7 +331,7 @@ class DarkRoomHardVectorEnv(DarkRoomVectorEnv):
     def __init__(
         self,
         num_envs: int,
-        goals: list[Goal] | Goal | None = None,
+        tasks: list[Goal] | Goal | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
-        super().__init__(num_envs, goals, HARD_SIZE, EPISODE_LENGTH, reward_once=True, autoreset_mode=autoreset_mode)
+        super().__init__(num_envs, tasks, HARD_SIZE, EPISODE_LENGTH, reward_once=True, autoreset_mode=autoreset_mode)

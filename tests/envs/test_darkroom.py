@@ -120,7 +120,7 @@ def test_scripted_optimal_policy_attains_optimal_return(env_id, size, once):
 )
 def test_random_return_matches_monte_carlo(env_id, goal):
     n = 20_000
-    vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", goals=goal)
+    vec = gym.make_vec(env_id, num_envs=n, vectorization_mode="vector_entry_point", tasks=goal)
     vec.reset(seed=0)
     rng = np.random.default_rng(0)
     total = np.zeros(n)
@@ -161,7 +161,7 @@ def test_action_outside_space_is_refused(action):
 def test_vector_env_matches_single_envs(env_id, size, once, mode):
     goal_list = [(0, 0), (size // 2, size // 2 - 1), (size - 1, size - 1), (2, 6)]
     vec = gym.make_vec(
-        env_id, num_envs=4, vectorization_mode="vector_entry_point", goals=goal_list, autoreset_mode=mode
+        env_id, num_envs=4, vectorization_mode="vector_entry_point", tasks=goal_list, autoreset_mode=mode
     )
     ref = gym.vector.SyncVectorEnv([lambda g=g: gym.make(env_id, goal=g) for g in goal_list], autoreset_mode=mode)
     rng = np.random.default_rng(0)
@@ -184,3 +184,13 @@ def test_sb3_learner_trains_on_it_without_wrappers(env_id):
     model = PPO("MlpPolicy", gym.make(env_id, goal=(3, 3)), n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu")
     model.learn(total_timesteps=128)
     assert model.num_timesteps == 128
+
+
+@pytest.mark.parametrize("actions", [np.array([1.0, 2.0]), np.array([1, 5]), np.array([1, 2, 3])])
+def test_vector_env_refuses_bad_actions(actions):
+    vec = gym.make_vec("DarkRoom-v0", num_envs=2, vectorization_mode="vector_entry_point", tasks=(1, 1))
+    vec.reset(seed=0)
+    with pytest.raises(ValueError, match="actions must be 2 ints"):
+        vec.step(actions)
+    with pytest.raises(ValueError, match="unknown reset options"):
+        vec.reset(options={"goals": (1, 1)})
