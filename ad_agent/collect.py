@@ -37,7 +37,7 @@ class Job:
 
 
 def make_jobs(
-    env_id: str, tasks: Sequence[Any], runs_per_task: int, seed: int, task_kwarg: str, split: str
+    env_id: str, tasks: Sequence[Any], runs_per_task: int, seed: int, split: str
 ) -> list[Job]:
     """Jobs for every task x run, with seeds derived from ``seed`` so each job's is distinct."""
     if runs_per_task < 1 or not tasks:
@@ -46,7 +46,7 @@ def make_jobs(
     for task_index, task in enumerate(tasks):
         for run in range(runs_per_task):
             job_seed = int(np.random.SeedSequence([seed, task_index, run]).generate_state(1)[0] % 2**31)
-            kwargs = {task_kwarg: tuple(task) if isinstance(task, (list, tuple)) else task}
+            kwargs = {"task": tuple(task) if isinstance(task, (list, tuple)) else task}
             jobs.append(Job(env_id, kwargs, job_seed, split))
     return jobs
 

@@ -2,7 +2,8 @@
 
 Each task is fixed for a whole trial; the policy starts with an empty context and plays
 ``episodes`` consecutive episodes, with frozen weights. All trials run at once: one vector env
-step and one batched ``act`` per time step.
+step and one batched ``act`` per time step. Envs with a numpy vector form (every env of
+:mod:`envs`) are stepped through it; any other Gymnasium env through ``SyncVectorEnv``.
 """
 
 from __future__ import annotations
@@ -18,22 +19,33 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from ad_agent.policy import InContextPolicy
 
 
+def make_task_vector_env(env_id: str, tasks: Sequence[Any]) -> gym.vector.VectorEnv:
+    """One env per task, auto-resetting in the same step (so an episode's first observation is
+    the one returned with the last reward, as the policy's ``episode_start`` expects)."""
+    if gym.spec(env_id).vector_entry_point is not None:
+        return gym.make_vec(
+            env_id,
+            num_envs=len(tasks),
+            vectorization_mode="vector_entry_point",
+            tasks=list(tasks),
+            autoreset_mode=AutoresetMode.SAME_STEP,
+        )
+    makers = [partial(gym.make, env_id, task=task) for task in tasks]
+    return SyncVectorEnv(makers, autoreset_mode=AutoresetMode.SAME_STEP)
+
+
 def evaluate(
     policy: InContextPolicy,
     env_id: str,
     tasks: Sequence[Any],
     episodes: int,
-    task_kwarg: str = "goal",
     seed: int = 0,
     on_step: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Per-episode returns, shaped ``(len(tasks), episodes)``; repeat a task to get more trials."""
     if episodes < 1 or not tasks:
         raise ValueError(f"need at least one task and one episode, got {len(tasks)} tasks, {episodes} episodes")
-    vec_env = SyncVectorEnv(
-        [partial(gym.make, env_id, **{task_kwarg: task}) for task in tasks],
-        autoreset_mode=AutoresetMode.SAME_STEP,
-    )
+    vec_env = make_task_vector_env(env_id, tasks)
     n = len(tasks)
     obs, _ = vec_env.reset(seed=seed)
     policy.reset(batch_size=n, seed=seed)

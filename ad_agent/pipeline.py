@@ -33,7 +33,7 @@ def collection_jobs(
     """Source runs for the preset's train tasks (the first ``num_tasks`` of them, if given)."""
     tasks = list(preset.train_tasks)[:num_tasks] if num_tasks else preset.train_tasks
     runs = preset.runs_per_task if runs_per_task is None else runs_per_task
-    return make_jobs(preset.env_id, tasks, runs, seed, preset.task_kwarg, "train")
+    return make_jobs(preset.env_id, tasks, runs, seed, "train")
 
 
 def source_config(preset: Preset, total_timesteps: int | None = None) -> SourceConfig:
@@ -88,7 +88,7 @@ def evaluate_held_out(
         raise ValueError(f"trials per task must be >= 1, got {trials}")
     tasks = list(preset.test_tasks) * trials
     episodes = preset.eval_episodes if episodes is None else episodes
-    return evaluate(policy, preset.env_id, tasks, episodes, preset.task_kwarg, seed, on_step)
+    return evaluate(policy, preset.env_id, tasks, episodes, seed, on_step)
 
 
 def optimal_mean_return(preset: Preset) -> float:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import gymnasium as gym
@@ -20,27 +20,35 @@ class Preset:
     """Everything ``ad-agent run`` needs for one environment."""
 
     env_id: str
-    task_kwarg: str
-    train_tasks: Sequence[Any]
-    test_tasks: Sequence[Any]
     source: SourceConfig
     runs_per_task: int
-    optimal_return: Callable[[Any], float]
     model: dict[str, Any] = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval_episodes: int = 50
     eval_trials_per_task: int = 4
 
+    @cached_property
+    def task_env(self) -> envs.TaskEnv:
+        """The env itself, which knows its task split and score scales."""
+        return gym.make(self.env_id).unwrapped
+
+    @property
+    def train_tasks(self) -> list[Any]:
+        return self.task_env.tasks("train")
+
+    @property
+    def test_tasks(self) -> list[Any]:
+        return self.task_env.tasks("test")
+
+    def optimal_return(self, task: Any) -> float:
+        return self.task_env.optimal_return(task)
+
 
 PRESETS: dict[str, Preset] = {
     "DarkRoom-v0": Preset(
         env_id="DarkRoom-v0",
-        task_kwarg="goal",
-        train_tasks=envs.TRAIN_GOALS,
-        test_tasks=envs.TEST_GOALS,
         source=DARKROOM_PPO,
         runs_per_task=2,
-        optimal_return=envs.optimal_return,
         model=dict(context_len=200, d_model=64, n_layers=4, n_heads=4, d_ff=256, dropout=0.1),
         train=TrainConfig(steps=1200, batch_size=64, peak_lr=1e-3),
     ),
