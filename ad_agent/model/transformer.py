@@ -83,6 +83,20 @@ class KVCache:
     def new_positions(self, steps: int) -> torch.Tensor:
         return torch.arange(self.next_position, self.next_position + steps, device=self.positions.device)
 
+    def attend_one(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None):
+        """Attention of one new step, already placed by :meth:`advance`: stored in its slot, then read
+        back with the whole ring; the slot it takes held the step that just left the window."""
+        slot = (self.next_position - 1) % self.window
+        self.keys[layer][:, :, slot] = k[:, :, 0]
+        self.values[layer][:, :, slot] = v[:, :, 0]
+        return F.scaled_dot_product_attention(q, self.keys[layer], self.values[layer], attn_mask=mask)
+
+    def window_mask(self) -> torch.Tensor | None:
+        """Which slots the newest step may attend to; ``None`` once every slot is in the window."""
+        if self.next_position >= self.window:
+            return None
+        return (self.positions >= 0)[None]  # (1 query, window keys)
+
     def write(self, layer: int, keys: torch.Tensor, values: torch.Tensor, positions: torch.Tensor) -> None:
         """Store the newest ``window`` of the given steps of ``layer`` in their slots."""
         keys, values, positions = keys[:, :, -self.window :], values[:, :, -self.window :], positions[-self.window :]
@@ -115,6 +129,8 @@ class CausalSelfAttention(nn.Module):
         q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         if cache is None:
             y = self._attend_within(q, k, v, positions)
+        elif t == 1:
+            y = cache.attend_one(self.layer, q, k, v, cache.window_mask())
         else:
             # Past steps come from the cache, new ones from this call; the mask keeps the window.
             keys = torch.cat([cache.keys[self.layer], k], dim=2)
@@ -207,8 +223,11 @@ class ADTransformer(nn.Module):
         )
         x = self.drop(x)
         rope = rope_tables(positions, self.config.d_model // self.config.n_heads)
+        one_step = cache is not None and t == 1
+        if one_step:  # place the step first: each layer then attends to the ring in place
+            cache.advance(positions)
         for block in self.blocks:
             x = block(x, positions, rope, cache)
-        if cache is not None:
+        if cache is not None and not one_step:
             cache.advance(positions)
         return self.head(self.ln_f(x))

@@ -210,3 +210,12 @@ def test_evaluate_plays_whole_episodes_with_frozen_weights(policy):
     assert (returns >= 0).all() and (returns[:, :] <= 20).all() and (returns[1] <= 13).all()
     for k, v in policy.model.state_dict().items():
         assert torch.equal(v, before[k])
+
+
+def test_sampled_actions_follow_the_action_probabilities(policy):
+    n = 20_000
+    policy.reset(batch_size=n, seed=0)
+    actions = policy.act(np.full((n, 2), 4), np.zeros(n))
+    probs = policy.action_probabilities()[0]
+    frequencies = np.bincount(actions, minlength=5) / n
+    assert np.all(np.abs(frequencies - probs) < 5 * np.sqrt(probs * (1 - probs) / n))
