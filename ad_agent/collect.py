@@ -36,9 +36,7 @@ class Job:
         return f"{self.env_id}_{task}_seed{self.seed}{SUFFIX}"
 
 
-def make_jobs(
-    env_id: str, tasks: Sequence[Any], runs_per_task: int, seed: int, split: str
-) -> list[Job]:
+def make_jobs(env_id: str, tasks: Sequence[Any], runs_per_task: int, seed: int, split: str) -> list[Job]:
     """Jobs for every task x run, with seeds derived from ``seed`` so each job's is distinct."""
     if runs_per_task < 1 or not tasks:
         raise ValueError(f"need at least one task and one run per task, got {len(tasks)} tasks, {runs_per_task} runs")

@@ -95,9 +95,7 @@ class InContextPolicy:
         """The action distribution of the last :meth:`act` call, ``(batch, n_actions)``."""
         return torch.softmax(self._last_logits.float(), -1).cpu().numpy()
 
-    def prime(
-        self, observations: Any, actions: Any, rewards: Any, episode_starts: Any = None
-    ) -> None:
+    def prime(self, observations: Any, actions: Any, rewards: Any, episode_starts: Any = None) -> None:
         """Pre-fill the context with a given history (a demonstration, part of a learning history).
 
         ``observations`` ``(T, n_obs)``, ``actions`` ``(T,)``, ``rewards`` ``(T,)``, each step an
