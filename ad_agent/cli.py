@@ -19,8 +19,10 @@ from ad_agent.pipeline import (
     distill,
     evaluate_held_out,
     optimal_mean_return,
+    random_mean_return,
     source_config,
 )
+from ad_agent.plots import plot_learning_curve
 from ad_agent.policy import InContextPolicy
 from ad_agent.presets import PRESETS, get_preset
 
@@ -119,6 +121,26 @@ def _run(args: argparse.Namespace) -> None:
     print(f"wall time: collect {t_collect:.0f}s, train {t_train:.0f}s, total {t_total:.0f}s")
 
 
+def _demo(args: argparse.Namespace) -> None:
+    """In-context learning on every held-out task, live from a shipped or saved policy."""
+    policy = InContextPolicy.load(args.policy, device=args.device)
+    preset = get_preset(policy.spec.env_id)
+    clock = time.perf_counter()
+    returns = evaluate_held_out(policy, preset, args.seed, args.episodes, trials_per_task=1)
+    seconds = time.perf_counter() - clock
+    optimal, random = optimal_mean_return(preset), random_mean_return(preset)
+    print(
+        f"{policy.spec.env_id}: {len(returns)} held-out tasks the policy never trained on, "
+        f"weights frozen ({seconds:.1f} s). Mean return per episode:"
+    )
+    for episode, mean in enumerate(returns.mean(axis=0), start=1):
+        bar = "#" * round(40 * mean / optimal)
+        print(f"  episode {episode:3d} {mean:6.2f} {bar}")
+    print(f"  (random policy {random:.2f}, optimal {optimal:.2f})")
+    title = f"In-context RL on held-out {policy.spec.env_id} tasks"
+    print(f"plot written to {plot_learning_curve(returns, optimal, random, title, args.plot)}")
+
+
 def _write_json(path: str | Path, data: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -156,12 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", required=True, help="policy folder written by train")
     p = sub.add_parser("run", parents=[collect_p, train_p, eval_p, common], help="collect -> train -> evaluate")
     p.add_argument("--workdir", default=None, help="histories, policy and results go here (default runs/ENV)")
+    p = sub.add_parser("demo", help="watch a trained policy learn new tasks in context, with a plot")
+    p.add_argument("--policy", default="pretrained:DarkRoom-v0", help="policy folder or pretrained:ENV")
+    p.add_argument("--episodes", type=int, default=20, help="episodes per held-out task (default 20)")
+    p.add_argument("--plot", default="ad_demo.png", help="where to write the PNG (default ad_demo.png)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the evaluation (default 0)")
+    p.add_argument("--device", default="auto", help="torch device; auto = CUDA if present")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"collect": _collect, "train": _train, "evaluate": _evaluate_command, "run": _run}
+    handlers = {"collect": _collect, "train": _train, "evaluate": _evaluate_command, "run": _run, "demo": _demo}
     try:
         handlers[args.command](args)
     except (ValueError, TypeError, FileNotFoundError) as err:

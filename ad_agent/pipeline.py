@@ -96,6 +96,11 @@ def optimal_mean_return(preset: Preset) -> float:
     return float(np.mean([preset.optimal_return(task) for task in preset.test_tasks]))
 
 
+def random_mean_return(preset: Preset) -> float:
+    """Mean return of the uniform random policy over the held-out tasks (the floor of the scale)."""
+    return float(np.mean([preset.task_env.random_return(task) for task in preset.test_tasks]))
+
+
 def block_means(returns: np.ndarray, blocks: tuple[tuple[int, int], ...] = DEFAULT_BLOCKS) -> dict[str, float]:
     """Mean return over trials and over each block of episodes, clipped to the episodes played."""
     per_episode = returns.mean(axis=0)

@@ -52,3 +52,11 @@ def policy_dir(tmp_path):
 
     config = ModelConfig(obs_nvec=(9, 9), n_actions=5, context_len=8, d_model=16, n_layers=1, n_heads=2, d_ff=16)
     return InContextPolicy(ADTransformer(config), PolicySpec(config, "DarkRoom-v0", 20), "cpu").save(tmp_path / "p")
+
+
+def test_cli_demo_prints_a_curve_and_writes_a_png(policy_dir, tmp_path, capsys):
+    plot = tmp_path / "demo.png"
+    assert main(["demo", "--policy", str(policy_dir), "--episodes", "3", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "17 held-out tasks" in out and "episode   3" in out and "optimal 16.24" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
