@@ -7,9 +7,7 @@ from pathlib import Path
 import numpy as np
 
 
-def plot_learning_curve(
-    returns: np.ndarray, optimal: float, random: float, title: str, path: str | Path
-) -> Path:
+def plot_learning_curve(returns: np.ndarray, optimal: float, random: float, title: str, path: str | Path) -> Path:
     """Mean return per episode (+- one std over trials) of ``returns`` ``(trials, episodes)``,
     between the random and optimal policies' returns; written to ``path`` (PNG)."""
     import matplotlib
