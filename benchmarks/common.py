@@ -1,0 +1,48 @@
+"""What every benchmark script shares: where results go and the facts that make them reproducible."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    """The hardware and software a figure was measured on, stored beside the figure."""
+    import gymnasium
+    import numpy
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "gymnasium": gymnasium.__version__,
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def write_result(name: str, figures: dict[str, Any], out_dir: Path = RESULTS_DIR) -> Path:
+    """Write ``figures`` as ``<out_dir>/<name>.json`` with the command, machine and date that made them."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    record = {
+        "command": "python " + shlex.join(sys.argv),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        **figures,
+    }
+    path = out_dir / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.replace(path)
+    return path
