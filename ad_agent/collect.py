@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ad_agent.histories import SUFFIX, episode_returns, write_run
-from ad_agent.sources.sb3 import SourceConfig, run_source
+from ad_agent.sources import AnySourceConfig, record
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -49,12 +49,9 @@ def make_jobs(env_id: str, tasks: Sequence[Any], runs_per_task: int, seed: int, 
     return jobs
 
 
-def run_job(job: Job, source: SourceConfig, out_dir: Path) -> dict[str, Any]:
+def run_job(job: Job, source: AnySourceConfig, out_dir: Path) -> dict[str, Any]:
     """Run one source learner and write its history file; returns a short summary."""
-    import torch
-
-    torch.set_num_threads(1)  # one learner per core beats one learner on all cores
-    streams, _ = run_source(source, job.env_id, job.env_kwargs, job.seed)
+    streams = record(source, job.env_id, job.env_kwargs, job.seed)
     finals = [episode_returns(streams.rewards[i], streams.episode_starts[i])[-1] for i in range(streams.n_actors)]
     metadata = {
         "env_id": job.env_id,
@@ -62,7 +59,7 @@ def run_job(job: Job, source: SourceConfig, out_dir: Path) -> dict[str, Any]:
         "task": job.env_kwargs,
         "split": job.split,
         "seed": job.seed,
-        "source": asdict(source),
+        "source": {"kind": type(source).__name__, **asdict(source)},
         "final_return": float(np.mean(finals)),
         "versions": _versions(),
     }
@@ -92,7 +89,7 @@ def pending_jobs(jobs: Sequence[Job], out_dir: str | Path) -> list[Job]:
 
 def collect(
     jobs: Sequence[Job],
-    source: SourceConfig,
+    source: AnySourceConfig,
     out_dir: str | Path,
     workers: int | None = None,
     on_progress: ProgressFn | None = None,

@@ -1,5 +1,43 @@
-"""Learners that produce learning histories."""
+"""Learners that produce learning histories: SB3 algorithms, UCB, a noisy scripted expert.
 
+:func:`record` runs any of them from its config, so collection does not care which it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ad_agent.histories import Streams
+from ad_agent.sources.noisy_expert import NoisyExpertConfig, run_noisy_expert
 from ad_agent.sources.sb3 import ALGORITHMS, DARKROOM_PPO, HistoryRecorder, SourceConfig, run_source
+from ad_agent.sources.ucb import UCBConfig, run_ucb
 
-__all__ = ["ALGORITHMS", "DARKROOM_PPO", "HistoryRecorder", "SourceConfig", "run_source"]
+AnySourceConfig = SourceConfig | UCBConfig | NoisyExpertConfig
+
+__all__ = [
+    "ALGORITHMS",
+    "DARKROOM_PPO",
+    "AnySourceConfig",
+    "HistoryRecorder",
+    "NoisyExpertConfig",
+    "SourceConfig",
+    "UCBConfig",
+    "record",
+    "run_noisy_expert",
+    "run_source",
+    "run_ucb",
+]
+
+
+def record(config: AnySourceConfig, env_id: str, env_kwargs: dict[str, Any], seed: int) -> Streams:
+    """One source run on the task ``env_kwargs`` fixes: every actor's stream."""
+    if isinstance(config, SourceConfig):
+        import torch
+
+        torch.set_num_threads(1)  # one learner per core beats one learner on all cores
+        return run_source(config, env_id, env_kwargs, seed)[0]
+    if isinstance(config, UCBConfig):
+        return run_ucb(config, env_id, env_kwargs, seed)
+    if isinstance(config, NoisyExpertConfig):
+        return run_noisy_expert(config, env_id, env_kwargs, seed)
+    raise TypeError(f"not a source config: {config!r}")
