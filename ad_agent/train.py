@@ -59,8 +59,13 @@ def learning_rate(step: int, config: TrainConfig) -> float:
 
 
 def batch_to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
+    """Model inputs from a batch of windows; a Discrete observation (one int per step) gets the
+    trailing component axis that (Multi)Discrete ones have, ``(B, T) -> (B, T, 1)``."""
+    observations = batch["observations"]
+    if observations.ndim == 2:
+        observations = observations[..., None]
     return {
-        "observations": torch.as_tensor(batch["observations"], dtype=torch.long, device=device),
+        "observations": torch.as_tensor(observations, dtype=torch.long, device=device),
         "prev_actions": torch.as_tensor(batch["prev_actions"], dtype=torch.long, device=device),
         "prev_rewards": torch.as_tensor(batch["prev_rewards"], dtype=torch.float32, device=device),
         "episode_starts": torch.as_tensor(batch["episode_starts"], dtype=torch.bool, device=device),

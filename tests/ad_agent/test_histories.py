@@ -1,9 +1,25 @@
-"""On-disk history format: round trip, atomic files, windows that never cross streams."""
+"""On-disk history format: round trip, checksums, atomic files, views, windows that never cross streams."""
 
+import h5py
 import numpy as np
 import pytest
 
-from ad_agent.histories import FlatHistories, Streams, episode_returns, read_run, run_files, write_run
+from ad_agent.histories import (
+    CorruptHistoryWarning,
+    CorruptRunError,
+    FlatHistories,
+    LazyHistories,
+    Streams,
+    episode_returns,
+    last_episodes,
+    learning_curve,
+    read_run,
+    run_files,
+    scan,
+    subsample_episodes,
+    summarize,
+    write_run,
+)
 
 
 def make_streams(n_actors: int, n_steps: int, offset: int = 0) -> Streams:
@@ -25,7 +41,7 @@ def test_round_trip_is_exact(tmp_path):
     loaded, loaded_meta = read_run(path)
     for name in ("observations", "actions", "rewards", "episode_starts"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(streams, name))
-    assert loaded_meta["seed"] == 7 and loaded_meta["task"] == {"goal": [1, 2]} and loaded_meta["format_version"] == 1
+    assert loaded_meta["seed"] == 7 and loaded_meta["task"] == {"goal": [1, 2]} and loaded_meta["format_version"] == 2
     assert run_files(tmp_path) == [path]  # no temporary file left behind
 
 
@@ -64,3 +80,129 @@ def test_episode_returns_sums_each_episode():
     rewards = np.array([1, 0, 1, 1, 0, 0, 1], dtype=np.float32)
     starts = np.array([1, 0, 0, 1, 0, 1, 0], dtype=bool)
     assert episode_returns(rewards, starts).tolist() == [2.0, 1.0, 1.0]
+
+
+def test_image_observations_round_trip_losslessly_chunked_and_compressed(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(2, 30, 16, 16, 3), dtype=np.uint8)
+    images[:, :, :8] = 7  # compressible half, so gzip has something to do
+    streams = Streams(images, np.zeros((2, 30), np.int64), np.zeros((2, 30), np.float32), np.zeros((2, 30), bool))
+    path = write_run(tmp_path / "img.h5", streams, {"env_id": "x"})
+    loaded, _ = read_run(path)
+    assert loaded.observations.dtype == np.uint8
+    np.testing.assert_array_equal(loaded.observations, images)
+    with h5py.File(path) as f:
+        ds = f["observations"]
+        assert ds.chunks[0] == 1 and ds.compression == "gzip" and ds.fletcher32 and ds.shuffle
+        assert ds.id.get_storage_size() < images.nbytes
+
+
+def _corrupt_dataset_bytes(path, name: str) -> None:
+    """Overwrite bytes in the middle of dataset ``name``'s first stored chunk."""
+    with h5py.File(path) as f:
+        offset, size = f[name].id.get_chunk_info(0).byte_offset, f[name].id.get_chunk_info(0).size
+    with open(path, "r+b") as raw:
+        raw.seek(offset + size // 2)
+        chunk = raw.read(8)
+        raw.seek(offset + size // 2)
+        raw.write(bytes(b ^ 0xFF for b in chunk))
+
+
+def _dataset_with_one_bad_file(tmp_path, damage: str):
+    write_run(tmp_path / "a.h5", make_streams(2, 30), {"env_id": "x"})
+    bad = write_run(tmp_path / "b.h5", make_streams(2, 30, offset=1), {"env_id": "x"})
+    write_run(tmp_path / "c.h5", make_streams(1, 40, offset=2), {"env_id": "x"})
+    if damage == "flip":
+        _corrupt_dataset_bytes(bad, "rewards")
+    else:
+        bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
+    return bad
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_corrupted_file_is_named_and_the_rest_stays_usable(tmp_path, damage):
+    bad = _dataset_with_one_bad_file(tmp_path, damage)
+    with pytest.raises(CorruptRunError, match="b.h5") as info:
+        read_run(bad)
+    assert info.value.path == bad
+    assert list(scan(tmp_path)) == [bad]
+    with pytest.warns(CorruptHistoryWarning, match="b.h5"):
+        flat = FlatHistories.load(tmp_path, n_actions=5)
+    assert flat.stream_lengths.tolist() == [30, 30, 40] and len(flat.metadata) == 2
+    with pytest.warns(CorruptHistoryWarning, match="b.h5"):
+        lazy = LazyHistories.open(tmp_path, n_actions=5)
+    assert lazy.paths == [tmp_path / "a.h5", tmp_path / "c.h5"]
+    with pytest.raises(CorruptRunError, match="b.h5"):
+        FlatHistories.load(tmp_path, n_actions=5, strict=True)
+
+
+def test_checksum_catches_damage_that_still_decodes(tmp_path):
+    path = write_run(tmp_path / "a.h5", make_streams(2, 30), {"env_id": "x"})
+    with h5py.File(path, "r+") as f:  # a valid HDF5 write, but not the data that was recorded
+        f["actions"][0, 3] = 4 - f["actions"][0, 3]
+    with pytest.raises(CorruptRunError, match="a.h5.*actions: SHA-256 mismatch"):
+        read_run(path)
+    assert "SHA-256 mismatch" in scan(tmp_path)[path]
+
+
+def hand_made() -> Streams:
+    """Actor 0: 4 episodes of 2 steps; actor 1: episodes of 3, 1, 2, 2 steps. Action = episode number."""
+    starts = np.array([[1, 0, 1, 0, 1, 0, 1, 0], [1, 0, 0, 1, 1, 0, 1, 0]], dtype=bool)
+    actions = np.cumsum(starts, axis=1) - 1
+    rewards = np.arange(16, dtype=np.float32).reshape(2, 8)
+    return Streams(np.stack([actions, -actions], axis=-1), actions, rewards, starts)
+
+
+def test_every_kth_episode_keeps_episodes_0_k_2k():
+    views = subsample_episodes(hand_made(), every=2)
+    assert [v.actions[0].tolist() for v in views] == [[0, 0, 2, 2], [0, 0, 0, 2, 2]]
+    assert [v.episode_starts[0].tolist() for v in views] == [[1, 0, 1, 0], [1, 0, 0, 1, 0]]
+    assert views[1].rewards[0].tolist() == [8, 9, 10, 12, 13]
+    assert subsample_episodes(hand_made(), every=1)[0].actions.tolist() == [hand_made().actions[0].tolist()]
+
+
+def test_last_episodes_is_the_tail_of_each_stream():
+    views = last_episodes(hand_made(), n=2)
+    assert [v.actions[0].tolist() for v in views] == [[2, 2, 3, 3], [2, 2, 3, 3]]
+    assert views[1].observations[0, :, 1].tolist() == [-2, -2, -3, -3]
+    assert last_episodes(hand_made(), n=10)[1].n_steps == 8
+
+
+def test_load_applies_views_and_realigns_previous_steps(tmp_path):
+    write_run(tmp_path / "a.h5", hand_made(), {"env_id": "x"})
+    flat = FlatHistories.load(tmp_path, n_actions=5, every_kth_episode=2, last_episodes=1)
+    assert flat.stream_lengths.tolist() == [2, 2]
+    assert flat.actions.tolist() == [2, 2, 2, 2]
+    assert flat.prev_actions.tolist() == [5, 2, 5, 2]  # a view's stream starts afresh
+
+
+def test_learning_curve_and_summary(tmp_path):
+    starts = np.broadcast_to(np.arange(12) % 3 == 0, (2, 12))
+    rewards = np.zeros((2, 12), np.float32)
+    rewards[0, [2, 5, 8]] = [0, 1, 1]
+    rewards[1, [2, 5, 8]] = [0, 0, 1]
+    np.testing.assert_allclose(learning_curve(rewards, starts), [0, 0.5, 1])  # last episode may be cut: left out
+    good = Streams(np.zeros((2, 12, 1)), np.zeros((2, 12), np.int64), rewards, starts.copy())
+    poor = Streams(good.observations, good.actions, np.zeros_like(rewards), good.episode_starts)
+    write_run(tmp_path / "good.h5", good, {"env_id": "x"})
+    write_run(tmp_path / "poor.h5", poor, {"env_id": "x"})
+    summary = summarize(tmp_path, optimal_return=1.0, fraction=0.9)
+    assert [r["final_return"] for r in summary["runs"]] == [1.0, 0.0]
+    assert summary["mean_final_return"] == 0.5 and summary["fraction_reaching"] == 0.5
+
+
+def test_lazy_windows_equal_in_memory_windows(tmp_path):
+    write_run(tmp_path / "a.h5", make_streams(3, 45), {"env_id": "x"})
+    write_run(tmp_path / "b.h5", make_streams(2, 5000, offset=1), {"env_id": "x"})  # spans two chunks
+    flat = FlatHistories.load(tmp_path, n_actions=5)
+    with LazyHistories.open(tmp_path, n_actions=5) as lazy:
+        assert lazy.stream_lengths.tolist() == flat.stream_lengths.tolist()
+        for length in (1, 20, 45):
+            a = flat.sample_windows(np.random.default_rng(length), 64, length)
+            b = lazy.sample_windows(np.random.default_rng(length), 64, length)
+            assert a.keys() == b.keys()
+            for name in a:
+                assert a[name].dtype == b[name].dtype, name
+                np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+        with pytest.raises(ValueError, match="at least 5001 steps"):
+            lazy.sample_windows(np.random.default_rng(0), 1, 5001)

@@ -50,3 +50,16 @@ def test_schedule_warms_up_then_cosine_decays():
     assert lrs[0] == 1e-6 and max(lrs) == pytest.approx(1e-3)
     assert np.all(np.diff(lrs[:10]) > 0) and np.all(np.diff(lrs[10:]) <= 0)
     assert lrs[-1] < 1e-5
+
+
+def test_bandit_histories_with_discrete_observations_train():
+    """UCB streams carry one int per step (Discrete(1)); the model sees them as one component."""
+    from ad_agent.sources import UCBConfig, run_ucb
+
+    task = (0.1,) * 9 + (0.9,)
+    streams = run_ucb(UCBConfig(n_actors=8, n_pulls=40), "AdversarialBandit-v0", {"task": task}, seed=0)
+    assert streams.observations.shape == (8, 40)
+    data = FlatHistories.from_streams([streams], n_actions=10, metadata=[{}])
+    config = ModelConfig(obs_nvec=(1,), n_actions=10, context_len=20, d_model=16, n_layers=1, n_heads=2, d_ff=32)
+    model, log = train(data, config, TrainConfig(steps=30, batch_size=8, warmup_steps=5, device="cpu"))
+    assert log[-1]["loss"] < log[0]["loss"]
