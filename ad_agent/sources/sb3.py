@@ -10,15 +10,73 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
-from stable_baselines3 import A2C, PPO
+from sb3_contrib import QRDQN, TRPO, MaskablePPO, RecurrentPPO
+from sb3_contrib.common.wrappers import ActionMasker
+from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.torch_layers import FlattenExtractor
+from stable_baselines3.common.vec_env import VecEnv
 
 from ad_agent.histories import Streams
+from ad_agent.sources.wrapper import Capture
 
-ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"PPO": PPO, "A2C": A2C}
+# Every SB3 / sb3-contrib learner for discrete actions. Their rollout loops (on-policy, off-policy,
+# recurrent, maskable) all call callbacks right after ``env.step`` with the same locals, so one
+# recorder serves them all.
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
+    "A2C": A2C,
+    "DQN": DQN,
+    "MaskablePPO": MaskablePPO,
+    "PPO": PPO,
+    "QRDQN": QRDQN,
+    "RecurrentPPO": RecurrentPPO,
+    "TRPO": TRPO,
+}
+_POLICIES = {"RecurrentPPO": "MlpLstmPolicy"}
+
+
+class IntFlattenExtractor(FlattenExtractor):
+    """SB3's flattening extractor with a Python ``int`` size.
+
+    For ``MultiDiscrete`` observations (Dark Room's) SB3 computes the size as a numpy integer, which
+    torch's LSTM rejects; every other learner accepts it, so only RecurrentPPO needs this one.
+    """
+
+    def __init__(self, observation_space: gym.Space) -> None:
+        super().__init__(observation_space)
+        self._features_dim = int(self._features_dim)
+
+
+_POLICY_KWARGS: dict[str, dict[str, Any]] = {"RecurrentPPO": {"features_extractor_class": IntFlattenExtractor}}
+
+
+def policy_name(algo: str) -> str:
+    """The MLP policy of ``algo`` (a recurrent learner needs its LSTM one)."""
+    return _POLICIES.get(algo, "MlpPolicy")
+
+
+def build_learner(algo: str, vec_env: VecEnv, seed: int, **hyperparams: Any) -> BaseAlgorithm:
+    """A CPU learner of kind ``algo`` on ``vec_env``, its policy's defaults filled in under ``hyperparams``."""
+    policy_kwargs = {**_POLICY_KWARGS.get(algo, {}), **hyperparams.pop("policy_kwargs", {})}
+    cls = ALGORITHMS[algo]
+    return cls(
+        policy_name(algo), vec_env, seed=seed, device="cpu", verbose=0, policy_kwargs=policy_kwargs, **hyperparams
+    )
+
+
+def _allow_every_action(env: gym.Env) -> np.ndarray:
+    return np.ones(env.action_space.n, dtype=bool)
+
+
+def with_action_masks(env: gym.Env) -> gym.Env:
+    """Give ``env`` an all-true ``action_masks()`` unless it has its own: MaskablePPO cannot run without."""
+    if hasattr(env.unwrapped, "action_masks"):
+        return env
+    return ActionMasker(env, _allow_every_action)
 
 
 class HistoryRecorder(BaseCallback):
@@ -27,7 +85,14 @@ class HistoryRecorder(BaseCallback):
     Row ``t`` of an actor's stream holds the observation the action was chosen from, the action,
     the reward it earned and whether that observation opened an episode. Whole arrays are stored
     per vector step (a per-actor Python loop made collection several times slower); they are split
-    into actors only once, in :meth:`streams`.
+    into actors only once, in :meth:`capture`.
+
+    Every algorithm of :data:`ALGORITHMS` calls ``on_step`` right after ``env.step``, with the step's
+    ``actions``, ``new_obs``, ``rewards``, ``dones`` and ``infos`` in its locals (SB3 2.x and
+    sb3-contrib, on- and off-policy alike). The recorder follows the observations itself from those
+    locals instead of reading the learner's ``_last_obs``/``_last_original_obs``, whose update
+    timing differs between on- and off-policy learners. Everything read is copied, never written,
+    and no random number is drawn, so recording leaves learning bit-identical.
     """
 
     def __init__(self) -> None:
@@ -36,23 +101,54 @@ class HistoryRecorder(BaseCallback):
         self._actions: list[np.ndarray] = []
         self._rewards: list[np.ndarray] = []
         self._starts: list[np.ndarray] = []
+        self._learner_steps: list[int] = []
+        self._ends: list[tuple[int, int, bool]] = []  # (actor, step, truncated) of every episode end
+        self._terminal_obs: list[np.ndarray] = []
+        self._next_obs: np.ndarray | None = None
         self._next_starts: np.ndarray | None = None
 
     def _on_training_start(self) -> None:
-        if self._next_starts is None:  # a second learn() call continues the same streams
+        # learn() resets the env unless it continues (reset_num_timesteps=False): then the streams do too.
+        if self._next_starts is None or self.model.num_timesteps == 0:
             self._next_starts = np.ones(self.training_env.num_envs, dtype=bool)
+        vec_normalize = self.model.get_vec_normalize_env()
+        obs = self.model._last_obs if vec_normalize is None else vec_normalize.get_original_obs()
+        self._next_obs = np.array(obs, copy=True)
 
     def _on_step(self) -> bool:
-        # SB3 replaces _last_obs with the new observation only after callbacks run, so here it is
-        # still the observation the actions were taken from; VecNormalize keeps the raw one aside.
-        original = getattr(self.model, "_last_original_obs", None)
-        obs = original if original is not None else self.model._last_obs
-        self._obs.append(np.array(obs, copy=True))
+        new_obs, rewards = self._emitted()
+        dones = np.array(self.locals["dones"], dtype=bool, copy=True)
+        for actor in np.flatnonzero(dones):  # rare: only at episode ends
+            self._record_end(int(actor))
+        self._obs.append(self._next_obs)
         self._actions.append(np.array(self.locals["actions"], copy=True).reshape(-1))
-        self._rewards.append(np.array(self.locals["rewards"], dtype=np.float32, copy=True))
+        self._rewards.append(np.array(rewards, dtype=np.float32, copy=True))
         self._starts.append(self._next_starts)
-        self._next_starts = np.array(self.locals["dones"], dtype=bool, copy=True)
+        self._learner_steps.append(self.model.num_timesteps)
+        self._next_obs, self._next_starts = np.array(new_obs, copy=True), dones
         return True
+
+    def _emitted(self) -> tuple[Any, Any]:
+        """This step's new observations and rewards as the envs emitted them, before any VecNormalize."""
+        vec_normalize = self.model.get_vec_normalize_env()
+        if vec_normalize is None:
+            return self.locals["new_obs"], self.locals["rewards"]
+        return vec_normalize.get_original_obs(), vec_normalize.get_original_reward()
+
+    def _record_end(self, actor: int) -> None:
+        """Keep the observation that ended ``actor``'s episode: the VecEnv has already reset past it."""
+        info = self.locals["infos"][actor]
+        terminal = info["terminal_observation"]
+        vec_normalize = self.model.get_vec_normalize_env()
+        if vec_normalize is not None:  # VecNormalize normalises it in place; undo as SB3 itself does
+            terminal = vec_normalize.unnormalize_obs(terminal)
+        self._ends.append((actor, len(self._actions), bool(info.get("TimeLimit.truncated", False))))
+        self._terminal_obs.append(np.array(terminal, copy=True))
+
+    @property
+    def learner_steps(self) -> np.ndarray:
+        """``model.num_timesteps`` after each recorded vector step, shaped ``(n_steps,)``."""
+        return np.asarray(self._learner_steps, dtype=np.int64)
 
     def streams(self) -> Streams:
         """The recorded steps so far, as arrays shaped ``(n_actors, n_steps, ...)``."""
@@ -64,6 +160,19 @@ class HistoryRecorder(BaseCallback):
             rewards=np.stack(self._rewards, axis=1),
             episode_starts=np.stack(self._starts, axis=1),
         )
+
+    def capture(self) -> Capture:
+        """The streams plus how each episode ended, its terminal observation and the learner's step counter."""
+        streams = self.streams()
+        terminated = np.zeros(streams.actions.shape, dtype=bool)
+        truncated = np.zeros_like(terminated)
+        ends = np.asarray(self._ends, dtype=np.int64).reshape(-1, 3)
+        actors, steps, cut = ends.T
+        terminated[actors[cut == 0], steps[cut == 0]] = True
+        truncated[actors[cut == 1], steps[cut == 1]] = True
+        order = np.lexsort((steps, actors))  # actor-major, as np.flatnonzero orders the ends
+        terminal = np.stack(self._terminal_obs)[order] if self._terminal_obs else streams.observations[0, :0]
+        return Capture(streams, terminated, truncated, terminal, self.learner_steps)
 
 
 @dataclass
@@ -94,13 +203,20 @@ DARKROOM_PPO = SourceConfig(
 
 
 def run_source(
-    config: SourceConfig, env_id: str, env_kwargs: dict[str, Any], seed: int
+    config: SourceConfig,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    seed: int,
+    recorder: HistoryRecorder | None = None,
 ) -> tuple[Streams, BaseAlgorithm]:
-    """Train one learner on one task (``env_kwargs`` fixes it) and return what each actor lived."""
-    vec_env = make_vec_env(env_id, n_envs=config.n_envs, seed=seed, env_kwargs=env_kwargs)
-    algo_cls = ALGORITHMS[config.algo]
-    model = algo_cls("MlpPolicy", vec_env, seed=seed, device="cpu", verbose=0, **config.hyperparams)
-    recorder = HistoryRecorder()
+    """Train one learner on one task (``env_kwargs`` fixes it) and return what each actor lived.
+
+    Pass your own ``recorder`` to read more than the streams afterwards (:meth:`HistoryRecorder.capture`).
+    """
+    wrapper = with_action_masks if config.algo == "MaskablePPO" else None
+    vec_env = make_vec_env(env_id, n_envs=config.n_envs, seed=seed, env_kwargs=env_kwargs, wrapper_class=wrapper)
+    model = build_learner(config.algo, vec_env, seed, **config.hyperparams)
+    recorder = HistoryRecorder() if recorder is None else recorder
     model.learn(total_timesteps=config.total_timesteps, callback=recorder)
     vec_env.close()
     return recorder.streams(), model
