@@ -12,6 +12,12 @@ File layout (``format_version`` 2), a run of ``n_actors`` streams of ``n_steps``
     /actions         (n_actors, n_steps)              int64
     /rewards         (n_actors, n_steps)              float32
     /episode_starts  (n_actors, n_steps)              bool
+    optional, when the source can see them (the SB3 recorder does; see :data:`EXTRA_FIELDS`):
+    /terminated      (n_actors, n_steps)              bool: the row's action ended the episode (a terminal state)
+    /truncated       (n_actors, n_steps)              bool: the row's action ended it by a time limit
+    /terminal_observations (n_episode_ends, *obs_shape)  the observation each episode really ended on,
+                                                      actor 0's ends in time order, then actor 1's, ...
+    /learner_steps   (n_steps,)                       int64: the learner's step counter after each row
     /<each dataset>.attrs["sha256"]   hex SHA-256 of the array's C-order bytes, written with it
     /.attrs["metadata"]               JSON object (below)
 
@@ -56,6 +62,13 @@ import numpy as np
 FORMAT_VERSION = 2
 SUFFIX = ".h5"
 _FIELDS = ("observations", "actions", "rewards", "episode_starts")
+#: Optional datasets a source may add to a run, and their dtype (``None``: as given).
+EXTRA_FIELDS: dict[str, Any] = {
+    "terminated": np.bool_,
+    "truncated": np.bool_,
+    "terminal_observations": None,
+    "learner_steps": np.int64,
+}
 _DTYPES = {"actions": np.int64, "rewards": np.float32, "episode_starts": np.bool_}
 _CHUNK_BYTES = 512 * 1024
 _MAX_CHUNK_STEPS = 4096
@@ -161,10 +174,20 @@ def _chunks(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
     return (1, steps, *shape[2:])
 
 
-def write_run(path: str | Path, streams: Streams, metadata: dict[str, Any]) -> Path:
-    """Write one source run atomically: readers see the whole file or none of it."""
+def write_run(
+    path: str | Path, streams: Streams, metadata: dict[str, Any], extras: dict[str, np.ndarray] | None = None
+) -> Path:
+    """Write one source run atomically: readers see the whole file or none of it.
+
+    ``extras`` are optional datasets named in :data:`EXTRA_FIELDS` (how episodes really ended, the
+    learner's step counter), written and checksummed like the streams.
+    """
     if streams.n_steps == 0:
         raise ValueError("cannot write a run with no steps")
+    extras = dict(extras or {})
+    unknown = set(extras) - set(EXTRA_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown extra datasets {sorted(unknown)}; known: {sorted(EXTRA_FIELDS)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -182,6 +205,10 @@ def write_run(path: str | Path, streams: Streams, metadata: dict[str, Any]) -> P
                 fletcher32=True,
             )
             ds.attrs["sha256"] = _sha256(data)
+        for name, value in extras.items():
+            data = np.ascontiguousarray(value, dtype=EXTRA_FIELDS[name])
+            filters = dict(compression="gzip", shuffle=True, fletcher32=True) if data.size else {}
+            f.create_dataset(name, data=data, **filters).attrs["sha256"] = _sha256(data)
         f.attrs["metadata"] = json.dumps(meta, sort_keys=True)
     os.replace(tmp, path)
     return path
@@ -225,6 +252,14 @@ def read_run(path: str | Path) -> tuple[Streams, dict[str, Any]]:
     return Streams(**arrays), meta
 
 
+def read_extras(path: str | Path) -> dict[str, np.ndarray]:
+    """The optional datasets (:data:`EXTRA_FIELDS`) a run holds, verified; empty if it has none."""
+    path = Path(path)
+    with _open(path) as f:
+        _metadata(f, path)
+        return {name: _read_verified(f, path, name) for name in EXTRA_FIELDS if name in f}
+
+
 def verify_run(path: str | Path) -> dict[str, Any]:
     """Check every dataset of a run against its SHA-256, one chunk row at a time; returns metadata.
 
@@ -246,6 +281,9 @@ def verify_run(path: str | Path) -> dict[str, Any]:
                 raise CorruptRunError(path, f"{name}: {err}") from err
             if digest.hexdigest() != expected:
                 raise CorruptRunError(path, f"{name}: SHA-256 mismatch")
+        for name in EXTRA_FIELDS:  # small next to the streams: read whole
+            if name in f:
+                _read_verified(f, path, name)
     return meta
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ad_agent.histories import Streams
 from ad_agent.sources.noisy_expert import NoisyExpertConfig, run_noisy_expert
 from ad_agent.sources.sb3 import ALGORITHMS, DARKROOM_PPO, HistoryRecorder, SourceConfig, run_source
@@ -29,15 +31,28 @@ __all__ = [
 ]
 
 
-def record(config: AnySourceConfig, env_id: str, env_kwargs: dict[str, Any], seed: int) -> Streams:
-    """One source run on the task ``env_kwargs`` fixes: every actor's stream."""
+def record(
+    config: AnySourceConfig, env_id: str, env_kwargs: dict[str, Any], seed: int
+) -> tuple[Streams, dict[str, np.ndarray]]:
+    """One source run on the task ``env_kwargs`` fixes: every actor's stream, and the extra
+    datasets of :data:`ad_agent.histories.EXTRA_FIELDS` the source can see (SB3 learners: how each
+    episode really ended, its terminal observation, the learner's step counter)."""
     if isinstance(config, SourceConfig):
         import torch
 
         torch.set_num_threads(1)  # one learner per core beats one learner on all cores
-        return run_source(config, env_id, env_kwargs, seed)[0]
+        recorder = HistoryRecorder()
+        run_source(config, env_id, env_kwargs, seed, recorder=recorder)
+        capture = recorder.capture()
+        extras = {
+            "terminated": capture.terminated,
+            "truncated": capture.truncated,
+            "terminal_observations": capture.terminal_observations,
+            "learner_steps": capture.learner_steps,
+        }
+        return capture.streams, extras
     if isinstance(config, UCBConfig):
-        return run_ucb(config, env_id, env_kwargs, seed)
+        return run_ucb(config, env_id, env_kwargs, seed), {}
     if isinstance(config, NoisyExpertConfig):
-        return run_noisy_expert(config, env_id, env_kwargs, seed)
+        return run_noisy_expert(config, env_id, env_kwargs, seed), {}
     raise TypeError(f"not a source config: {config!r}")

@@ -13,6 +13,7 @@ from ad_agent.histories import (
     episode_returns,
     last_episodes,
     learning_curve,
+    read_extras,
     read_run,
     run_files,
     scan,
@@ -206,3 +207,28 @@ def test_lazy_windows_equal_in_memory_windows(tmp_path):
                 np.testing.assert_array_equal(a[name], b[name], err_msg=name)
         with pytest.raises(ValueError, match="at least 5001 steps"):
             lazy.sample_windows(np.random.default_rng(0), 1, 5001)
+
+
+def test_extras_round_trip_are_checksummed_and_named(tmp_path):
+    streams = make_streams(2, 30)
+    ends = np.zeros((2, 30), dtype=bool)
+    ends[0, 9] = ends[1, 19] = True
+    extras = {
+        "terminated": ends,
+        "truncated": np.zeros_like(ends),
+        "terminal_observations": np.array([[1, 2], [3, 4]]),
+        "learner_steps": np.arange(1, 31) * 2,
+    }
+    path = write_run(tmp_path / "a.h5", streams, {"env_id": "x"}, extras)
+    back = read_extras(path)
+    assert sorted(back) == sorted(extras)
+    for name, value in extras.items():
+        np.testing.assert_array_equal(back[name], value)
+    assert read_extras(write_run(tmp_path / "b.h5", streams, {"env_id": "x"})) == {}
+    with h5py.File(path, "r+") as f:
+        f["learner_steps"][0] = 99
+    with pytest.raises(CorruptRunError, match="a.h5.*learner_steps: SHA-256 mismatch"):
+        read_extras(path)
+    assert "learner_steps" in scan(tmp_path)[path]
+    with pytest.raises(ValueError, match="unknown extra datasets"):
+        write_run(tmp_path / "c.h5", streams, {}, {"final_obs": np.zeros(2)})
