@@ -51,7 +51,7 @@ def make_jobs(env_id: str, tasks: Sequence[Any], runs_per_task: int, seed: int, 
 
 def run_job(job: Job, source: AnySourceConfig, out_dir: Path) -> dict[str, Any]:
     """Run one source learner and write its history file; returns a short summary."""
-    streams = record(source, job.env_id, job.env_kwargs, job.seed)
+    streams, extras = record(source, job.env_id, job.env_kwargs, job.seed)
     finals = [episode_returns(streams.rewards[i], streams.episode_starts[i])[-1] for i in range(streams.n_actors)]
     metadata = {
         "env_id": job.env_id,
@@ -63,7 +63,7 @@ def run_job(job: Job, source: AnySourceConfig, out_dir: Path) -> dict[str, Any]:
         "final_return": float(np.mean(finals)),
         "versions": _versions(),
     }
-    write_run(out_dir / job.filename, streams, metadata)
+    write_run(out_dir / job.filename, streams, metadata, extras)
     return {"file": job.filename, "final_return": metadata["final_return"]}
 
 
