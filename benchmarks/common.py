@@ -32,11 +32,20 @@ def machine() -> dict[str, Any]:
     }
 
 
+def _command() -> str:
+    """How this script was started, as a person would type it from the repository root."""
+    import __main__
+
+    spec = getattr(__main__, "__spec__", None)
+    program = f"python -m {spec.name}" if spec else f"python {sys.argv[0]}"
+    return " ".join([program, shlex.join(sys.argv[1:])]).strip()
+
+
 def write_result(name: str, figures: dict[str, Any], out_dir: Path = RESULTS_DIR) -> Path:
     """Write ``figures`` as ``<out_dir>/<name>.json`` with the command, machine and date that made them."""
     out_dir.mkdir(parents=True, exist_ok=True)
     record = {
-        "command": "python " + shlex.join(sys.argv),
+        "command": _command(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
         **figures,
