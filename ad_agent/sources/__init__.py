@@ -11,6 +11,7 @@ import numpy as np
 
 from ad_agent.histories import Streams
 from ad_agent.sources.noisy_expert import NoisyExpertConfig, run_noisy_expert
+from ad_agent.sources.presets import SOURCE_PRESETS, source_preset
 from ad_agent.sources.sb3 import ALGORITHMS, DARKROOM_PPO, HistoryRecorder, SourceConfig, run_source
 from ad_agent.sources.ucb import UCBConfig, run_ucb
 
@@ -22,12 +23,14 @@ __all__ = [
     "AnySourceConfig",
     "HistoryRecorder",
     "NoisyExpertConfig",
+    "SOURCE_PRESETS",
     "SourceConfig",
     "UCBConfig",
     "record",
     "run_noisy_expert",
     "run_source",
     "run_ucb",
+    "source_preset",
 ]
 
 
