@@ -12,19 +12,28 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ad_agent.collect import collect, pending_jobs
+from ad_agent.collect import (
+    BACKENDS,
+    TASK_CHOICES,
+    Job,
+    WorkerDiedError,
+    plan_collection,
+    require_backend,
+    run_jobs,
+    source_for,
+    split_jobs,
+)
 from ad_agent.pipeline import (
     block_means,
-    collection_jobs,
     distill,
     evaluate_held_out,
     optimal_mean_return,
     random_mean_return,
-    source_config,
 )
 from ad_agent.plots import plot_learning_curve
 from ad_agent.policy import InContextPolicy
 from ad_agent.presets import PRESETS, get_preset
+from ad_agent.sources import ALGORITHMS, AnySourceConfig
 
 
 def _given(value: int | None, default: int) -> int:
@@ -34,18 +43,38 @@ def _given(value: int | None, default: int) -> int:
 
 def _collect(args: argparse.Namespace) -> None:
     preset = get_preset(args.env)
-    jobs = collection_jobs(preset, args.seed, args.runs_per_task, args.num_tasks)
-    done = len(jobs) - len(pending_jobs(jobs, args.out))
-    finals: list[float] = []
-    with tqdm(total=len(jobs), initial=done, desc="collect", unit="run") as bar:
+    which = getattr(args, "tasks", "train")  # `run` has no --tasks: it distils from the train tasks
+    runs = _given(args.runs_per_task, preset.runs_per_task)
+    jobs = split_jobs(preset.env_id, preset.task_env.tasks, which, runs, args.seed, args.num_tasks)
+    source = source_for(preset.env_id, preset.source, args.algo, args.steps)
+    try:
+        require_backend(args.backend)
+        done = _collect_missing(args, jobs, source)
+    except (ImportError, WorkerDiedError) as err:  # a one-line error and exit 2, as main() gives bad input
+        print(f"ad-agent {args.command}: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
+    print(f"{len(jobs)} source runs in {args.out} ({done} were already there)")
+
+
+def _collect_missing(args: argparse.Namespace, jobs: list[Job], source: AnySourceConfig) -> int:
+    """Tidy the folder, name corrupted files, run the rest under a progress bar; returns the runs already done.
+
+    The bar's mean final return counts the sound runs already there too, so a resumed collection
+    shows the same number as an uninterrupted one.
+    """
+    plan = plan_collection(jobs, args.out)
+    for path, reason in plan.corrupt.items():
+        print(f"corrupted run {path} moved aside to {path.name}.corrupt and redone: {reason}", file=sys.stderr)
+    finals = [summary["final_return"] for summary in plan.done]
+    with tqdm(total=len(jobs), initial=len(plan.done), desc="collect", unit="run") as bar:
 
         def progress(summary: dict[str, Any]) -> None:
             finals.append(summary["final_return"])
             bar.set_postfix(final_return=f"{np.mean(finals):.2f}")
             bar.update()
 
-        collect(jobs, source_config(preset, args.steps), args.out, args.workers, progress)
-    print(f"{len(jobs)} source runs in {args.out} ({done} were already there)")
+        run_jobs(plan.todo, source, args.out, args.workers, progress, args.backend, args.address)
+    return len(plan.done)
 
 
 def _train(args: argparse.Namespace) -> InContextPolicy:
@@ -154,10 +183,22 @@ def build_parser() -> argparse.ArgumentParser:
     env_help = f"environment id (presets: {', '.join(sorted(PRESETS))})"
     collect_p = argparse.ArgumentParser(add_help=False)
     collect_p.add_argument("--env", default="DarkRoom-v0", help=env_help)
-    collect_p.add_argument("--runs-per-task", type=int, default=None, help="source runs per train task")
-    collect_p.add_argument("--num-tasks", type=int, default=None, help="use only the first N train tasks")
+    collect_p.add_argument("--runs-per-task", type=int, default=None, help="source runs per task")
+    collect_p.add_argument("--num-tasks", type=int, default=None, help="use only the first N tasks (of each split)")
     collect_p.add_argument("--steps", type=int, default=None, help="environment steps per source run")
     collect_p.add_argument("--workers", type=int, default=None, help="parallel processes (default: all cores)")
+    collect_p.add_argument(
+        "--algo", choices=sorted(ALGORITHMS), default=None, help="SB3 source learner (default: the preset's)"
+    )
+    collect_p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="local",
+        help="local: processes on this machine; ray: Ray tasks (pip install 'ad-agent[ray]')",
+    )
+    collect_p.add_argument(
+        "--address", default=None, help="Ray cluster to join (default: a local instance); needs a shared --out folder"
+    )
     train_p = argparse.ArgumentParser(add_help=False)
     train_p.add_argument("--train-steps", type=int, default=None, help="gradient steps (default: preset)")
     eval_p = argparse.ArgumentParser(add_help=False)
@@ -170,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("collect", parents=[collect_p, common], help="record source learners' histories")
     p.add_argument("--out", required=True, help="dataset folder (re-running resumes)")
+    p.add_argument("--tasks", choices=TASK_CHOICES, default="train", help="which split's tasks (default train)")
     p = sub.add_parser("train", parents=[train_p, common], help="distill histories into a policy")
     p.add_argument("--env", default="DarkRoom-v0", help=env_help)
     p.add_argument("--data", required=True, help="dataset folder written by collect")

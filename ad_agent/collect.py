@@ -1,24 +1,54 @@
 """Collect learning histories: one source run per (task, seed) job, in parallel processes.
 
-Each job writes its own file atomically, so a collection can be killed at any point and
-re-running it only does the jobs whose files are missing.
+Each job writes its own file atomically (:func:`ad_agent.histories.write_run` writes a hidden
+temporary file, then renames it), so a collection can be killed at any point, even with
+``kill -9``, and re-running it only does the jobs whose files are missing. Before running,
+:func:`plan` removes the temporary files a killed run left behind and moves corrupted or
+truncated run files aside (``<name>.corrupt``) so their jobs are done again.
+
+Two backends run the jobs: ``local`` (a process pool on this machine's cores) and ``ray`` (Ray
+tasks on a local Ray instance or a cluster; ``pip install 'ad-agent[ray]'``). With Ray, every
+worker writes straight into the output folder, so a multi-machine cluster needs that folder on a
+filesystem all its nodes share (NFS, a mounted bucket, ...); a local instance just uses the disk.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
-from collections.abc import Callable, Sequence
+import os
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ad_agent.histories import SUFFIX, episode_returns, write_run
-from ad_agent.sources import AnySourceConfig, record
+from ad_agent.histories import (
+    SUFFIX,
+    CorruptHistoryWarning,
+    CorruptRunError,
+    episode_returns,
+    verify_run,
+    write_run,
+)
+from ad_agent.sources import ALGORITHMS, AnySourceConfig, SourceConfig, record
+from ad_agent.sources.presets import SOURCE_PRESETS
 
 ProgressFn = Callable[[dict[str, Any]], None]
+
+SPLITS = ("train", "test")
+TASK_CHOICES = (*SPLITS, "all")
+BACKENDS = ("local", "ray")
+RAY_EXTRA = "pip install 'ad-agent[ray]'"
+
+
+class WorkerDiedError(RuntimeError):
+    """A local worker process died mid-collection (``kill -9``, out of memory): resuming is the fix."""
 
 
 @dataclass(frozen=True)
@@ -37,16 +67,70 @@ class Job:
 
 
 def make_jobs(env_id: str, tasks: Sequence[Any], runs_per_task: int, seed: int, split: str) -> list[Job]:
-    """Jobs for every task x run, with seeds derived from ``seed`` so each job's is distinct."""
+    """Jobs for every task x run, with seeds derived from ``seed`` so each job's is distinct.
+
+    Splits other than ``train`` mix their name into the seed, so a train and a test task of the
+    same index never share one; train seeds stay as they always were, so old datasets resume.
+    """
     if runs_per_task < 1 or not tasks:
         raise ValueError(f"need at least one task and one run per task, got {len(tasks)} tasks, {runs_per_task} runs")
+    salt = [] if split == "train" else list(split.encode())
     jobs = []
     for task_index, task in enumerate(tasks):
         for run in range(runs_per_task):
-            job_seed = int(np.random.SeedSequence([seed, task_index, run]).generate_state(1)[0] % 2**31)
+            job_seed = int(np.random.SeedSequence([seed, task_index, run, *salt]).generate_state(1)[0] % 2**31)
             kwargs = {"task": tuple(task) if isinstance(task, (list, tuple)) else task}
             jobs.append(Job(env_id, kwargs, job_seed, split))
     return jobs
+
+
+def split_jobs(
+    env_id: str,
+    tasks_of: Callable[[str], Sequence[Any]],
+    which: str,
+    runs_per_task: int,
+    seed: int,
+    num_tasks: int | None = None,
+) -> list[Job]:
+    """Jobs for the tasks of split ``which`` (``train``, ``test`` or ``all``), each tagged with its split.
+
+    ``tasks_of(split)`` lists a split's tasks (an env's ``tasks`` method); ``num_tasks`` keeps the
+    first N of each split. Collecting on test tasks is for baselines and analysis: AD itself must
+    never train on them.
+    """
+    if which not in TASK_CHOICES:
+        raise ValueError(f"unknown task split {which!r}; choose from {', '.join(TASK_CHOICES)}")
+    jobs = []
+    for split in SPLITS if which == "all" else (which,):
+        tasks = list(tasks_of(split))
+        jobs += make_jobs(env_id, tasks[:num_tasks] if num_tasks else tasks, runs_per_task, seed, split)
+    return jobs
+
+
+def source_for(
+    env_id: str, base: AnySourceConfig, algo: str | None = None, total_timesteps: int | None = None
+) -> AnySourceConfig:
+    """The source learner to collect with: ``base`` (the preset's), or the SB3 learner ``algo``.
+
+    Another ``algo`` gets its tuned config (:data:`ad_agent.sources.presets.SOURCE_PRESETS`) when
+    ``env_id`` has one, else SB3's default hyper-parameters at ``base``'s scale (actors and step
+    budget): another algorithm's tuned hyper-parameters would not fit it, SB3's defaults are sane.
+    """
+    source = base
+    if algo is not None and not (isinstance(base, SourceConfig) and base.algo == algo):
+        if algo not in ALGORITHMS:
+            raise ValueError(f"unknown source algorithm {algo!r}; choose from {', '.join(sorted(ALGORITHMS))}")
+        source = SOURCE_PRESETS.get((env_id, algo)) or _default_source(base, algo)
+    if total_timesteps is None:
+        return source
+    if not isinstance(source, SourceConfig):
+        raise ValueError(f"a step budget applies to SB3 learners, not to {type(source).__name__}")
+    return dataclasses.replace(source, total_timesteps=total_timesteps)
+
+
+def _default_source(base: AnySourceConfig, algo: str) -> SourceConfig:
+    scale = base if isinstance(base, SourceConfig) else SourceConfig()
+    return SourceConfig(algo, n_envs=scale.n_envs, total_timesteps=scale.total_timesteps)
 
 
 def run_job(job: Job, source: AnySourceConfig, out_dir: Path) -> dict[str, Any]:
@@ -87,34 +171,151 @@ def pending_jobs(jobs: Sequence[Job], out_dir: str | Path) -> list[Job]:
     return [job for job in jobs if not (Path(out_dir) / job.filename).exists()]
 
 
+@dataclass
+class CollectionPlan:
+    """What a collection still has to do in its folder, and what it found there."""
+
+    todo: list[Job]
+    done: list[dict[str, Any]]  # summaries (file, final_return) of the runs already there and sound
+    corrupt: dict[Path, str]  # run files found corrupted, now at ``<name>.corrupt``, and why
+    stale: list[Path]  # temporary files of writers killed mid-write, now removed
+
+
+def plan_collection(jobs: Sequence[Job], out_dir: str | Path) -> CollectionPlan:
+    """Tidy ``out_dir`` after a crash and list the jobs left to do.
+
+    Every existing run file of ``jobs`` is verified in full: a corrupted or truncated one is moved
+    aside, not deleted (it may be worth a look), and its job counts as not done.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stale = sorted(out_dir.glob(f".*{SUFFIX}.*.tmp"))  # write_run's temporary names
+    for path in stale:
+        path.unlink(missing_ok=True)
+    done, corrupt = [], {}
+    for path in (out_dir / job.filename for job in jobs):
+        if not path.exists():
+            continue
+        try:
+            done.append({"file": path.name, "final_return": verify_run(path).get("final_return", float("nan"))})
+        except CorruptRunError as err:
+            os.replace(path, path.with_name(path.name + ".corrupt"))
+            corrupt[path] = str(err)
+    return CollectionPlan(pending_jobs(jobs, out_dir), done, corrupt, stale)
+
+
+def require_backend(backend: str) -> None:
+    """Fail before any work when ``backend`` is unknown or its optional package is missing."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if backend == "ray":
+        _import_ray()
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as err:
+        raise ImportError(f"the ray backend needs Ray; install ray: {RAY_EXTRA}") from err
+    return ray
+
+
+def run_jobs(
+    todo: Sequence[Job],
+    source: AnySourceConfig,
+    out_dir: str | Path,
+    workers: int | None = None,
+    on_progress: ProgressFn | None = None,
+    backend: str = "local",
+    address: str | None = None,
+) -> list[dict[str, Any]]:
+    """Run ``todo`` on ``backend``, ``workers`` at a time; ``on_progress`` gets each finished job's summary.
+
+    ``local``: ``workers`` processes (default: every core; 1 runs in this process, for debugging).
+    If one dies, :class:`WorkerDiedError` says so and re-running resumes; retrying here could
+    loop forever on a job that runs out of memory every time.
+    ``ray``: one Ray task per job (one CPU each) on the cluster at ``address``, or on a local
+    instance of ``workers`` CPUs; Ray itself re-runs a task whose worker died (3 retries, its default).
+    """
+    require_backend(backend)
+    if address is not None and backend != "ray":
+        raise ValueError("an address is for the ray backend only")
+    out_dir = Path(out_dir).resolve()  # workers may run with another working directory
+    if backend == "ray":
+        summaries = _ray_summaries(todo, source, out_dir, workers, address)
+    else:
+        summaries = _local_summaries(todo, source, out_dir, workers or mp.cpu_count())
+    finished = []
+    for summary in summaries:
+        finished.append(summary)
+        if on_progress:
+            on_progress(summary)
+    return finished
+
+
+def _local_summaries(todo: Sequence[Job], source: AnySourceConfig, out_dir: Path, workers: int) -> Iterator[dict]:
+    if workers == 1:
+        yield from (run_job(job, source, out_dir) for job in todo)
+        return
+    # spawn, not fork: a forked child may inherit torch's thread pools in a locked state
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = [pool.submit(run_job, job, source, out_dir) for job in todo]
+        finished = 0
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+                finished += 1
+        except BrokenProcessPool as err:
+            raise WorkerDiedError(
+                f"a worker process died (killed, or out of memory?) after {finished} of {len(todo)} runs; "
+                f"finished runs are saved in {out_dir}: re-run the same command to do the rest"
+            ) from err
+        finally:  # on any early exit (Ctrl-C, an error), do not start the jobs still queued
+            pool.shutdown(cancel_futures=True)
+
+
+def _ray_summaries(
+    todo: Sequence[Job], source: AnySourceConfig, out_dir: Path, workers: int | None, address: str | None
+) -> Iterator[dict]:
+    ray = _import_ray()
+    with _ray_session(ray, address, workers):
+        task = ray.remote(num_cpus=1)(run_job)
+        pending = [task.remote(job, source, out_dir) for job in todo]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield ray.get(done[0])
+
+
+@contextmanager
+def _ray_session(ray: Any, address: str | None, workers: int | None) -> Iterator[None]:
+    """Join the cluster at ``address`` or start a local instance; a session already open is reused, not closed."""
+    if ray.is_initialized():
+        yield
+        return
+    local = {} if address else {"num_cpus": workers, "include_dashboard": False}
+    ray.init(address=address, **local)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
 def collect(
     jobs: Sequence[Job],
     source: AnySourceConfig,
     out_dir: str | Path,
     workers: int | None = None,
     on_progress: ProgressFn | None = None,
+    backend: str = "local",
+    address: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the ``jobs`` whose files are not in ``out_dir`` yet, ``workers`` at a time.
+    """Run the ``jobs`` whose files are not in ``out_dir`` yet (see :func:`plan_collection`, :func:`run_jobs`).
 
-    ``workers`` defaults to every local core; 1 runs in this process (handy for debugging).
-    ``on_progress`` is called with each finished job's summary.
+    Corrupted run files are moved aside with a :class:`~ad_agent.histories.CorruptHistoryWarning`
+    naming them, and their jobs are done again.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    todo = pending_jobs(jobs, out_dir)
-    workers = workers or mp.cpu_count()
-    summaries = []
-    if workers == 1:
-        for job in todo:
-            summaries.append(run_job(job, source, out_dir))
-            if on_progress:
-                on_progress(summaries[-1])
-        return summaries
-    # spawn, not fork: a forked child may inherit torch's thread pools in a locked state
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(run_job, job, source, out_dir) for job in todo]
-        for future in as_completed(futures):
-            summaries.append(future.result())
-            if on_progress:
-                on_progress(summaries[-1])
-    return summaries
+    require_backend(backend)
+    plan = plan_collection(jobs, out_dir)
+    for path, reason in plan.corrupt.items():
+        warnings.warn(f"redoing {path}, moved aside to {path.name}.corrupt: {reason}", CorruptHistoryWarning, 2)
+    return run_jobs(plan.todo, source, out_dir, workers, on_progress, backend, address)

@@ -13,34 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from ad_agent.collect import Job, make_jobs
 from ad_agent.evaluate import evaluate
 from ad_agent.histories import FlatHistories
 from ad_agent.policy import InContextPolicy, PolicySpec
 from ad_agent.presets import Preset, max_episode_steps, model_config_for
-from ad_agent.sources.sb3 import SourceConfig
 from ad_agent.train import train
 
 Progress = Callable[[dict[str, Any]], None]
 
 # Episode blocks of the summary table: (first, last) episode, 1-based and inclusive.
 DEFAULT_BLOCKS = ((1, 5), (6, 10), (11, 20), (21, 30), (31, 40), (41, 50))
-
-
-def collection_jobs(
-    preset: Preset, seed: int, runs_per_task: int | None = None, num_tasks: int | None = None
-) -> list[Job]:
-    """Source runs for the preset's train tasks (the first ``num_tasks`` of them, if given)."""
-    tasks = list(preset.train_tasks)[:num_tasks] if num_tasks else preset.train_tasks
-    runs = preset.runs_per_task if runs_per_task is None else runs_per_task
-    return make_jobs(preset.env_id, tasks, runs, seed, "train")
-
-
-def source_config(preset: Preset, total_timesteps: int | None = None) -> SourceConfig:
-    """The preset's source learner, optionally with another step budget per run."""
-    if total_timesteps is None:
-        return preset.source
-    return dataclasses.replace(preset.source, total_timesteps=total_timesteps)
 
 
 def distill(
