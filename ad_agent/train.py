@@ -3,27 +3,42 @@
 Windows of ``context_len`` consecutive steps are drawn uniformly from the learning histories
 (never crossing from one stream into another) and every position's action is a target, so one
 window teaches the model at all context sizes from 1 to ``context_len`` (Algorithm 1, part 2).
+
+Regularisers (label smoothing, input masking) act only on training batches; validation always
+sees the plain inputs and scores plain cross-entropy, so its numbers compare across settings.
+Training can be checkpointed and resumed bit for bit (:mod:`ad_agent.checkpoint`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ad_agent.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_torch_rng_state
 from ad_agent.histories import FlatHistories
 from ad_agent.model import ADTransformer, ModelConfig
+
+VAL_SEED = 12345  # validation windows are the same for every run, seed and resumption
 
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings (paper Table 2 where it fits a 2-core budget)."""
+    """Optimisation settings (paper Table 2 where it fits a 2-core budget).
+
+    ``mask_prob`` is the paper's random input masking (App. J): see :func:`mask_inputs`.
+    ``eval_every`` / ``checkpoint_every`` are in steps; 0 means only after the last step.
+    ``val_windows`` fixed windows are drawn once from the validation histories.
+    """
 
     steps: int = 3000
     batch_size: int = 64
@@ -34,6 +49,10 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     label_smoothing: float = 0.0
+    mask_prob: float = 0.0
+    eval_every: int = 100
+    val_windows: int = 256
+    checkpoint_every: int = 0
     seed: int = 0
     device: str = "auto"
 
@@ -41,6 +60,36 @@ class TrainConfig:
         self.betas = tuple(self.betas)
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
+        if not 0.0 <= self.mask_prob <= 1.0:
+            raise ValueError(f"mask_prob must be in [0, 1], got {self.mask_prob}")
+        if min(self.eval_every, self.checkpoint_every) < 0 or self.val_windows < 1:
+            raise ValueError("eval_every and checkpoint_every must be >= 0, val_windows >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (tuples become lists), as stored in checkpoints."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+@dataclass
+class TrainPreset:
+    """A model shape (overrides of :class:`ModelConfig`, whose spaces come from the env) and its training."""
+
+    model: dict[str, Any] = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+TRAIN_PRESETS: dict[str, TrainPreset] = {
+    # Paper App. L Tables 1-2, Dark Room column. Steps and warm-up are not given by the paper.
+    "paper": TrainPreset(
+        model=dict(d_model=64, n_layers=4, n_heads=4, d_ff=2048, dropout=0.1, attn_dropout=0.5),
+        train=TrainConfig(batch_size=128, peak_lr=3e-4, initial_lr=2e-6, mask_prob=0.3, label_smoothing=0.0),
+    ),
+    # What fits 2 CPU cores (presets.py's DarkRoom-v0): narrower feed-forward, no attention dropout.
+    "fast": TrainPreset(
+        model=dict(context_len=200, d_model=64, n_layers=4, n_heads=4, d_ff=256, dropout=0.1, attn_dropout=0.0),
+        train=TrainConfig(steps=1200, batch_size=64, peak_lr=1e-3),
+    ),
+}
 
 
 def resolve_device(device: str) -> torch.device:
@@ -58,6 +107,28 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     return config.initial_lr + 0.5 * (config.peak_lr - config.initial_lr) * (1 + math.cos(math.pi * progress))
 
 
+def mask_inputs(
+    batch: dict[str, np.ndarray], rng: np.random.Generator, prob: float, n_actions: int
+) -> dict[str, np.ndarray]:
+    """The paper's random input masking, on the input side of a training batch.
+
+    Each step is masked with probability ``prob``: its previous action becomes the null action
+    ``n_actions`` and its previous reward 0, i.e. what the first step of a stream sees. The
+    observation and episode-start flag stay: the model's observation table has no null row, and
+    the observation is what the step's own action is predicted from; hiding the (action, reward)
+    feedback makes the model recover it from the other steps of its context instead of copying
+    it. Targets are untouched. ``prob == 0`` draws nothing, so unmasked runs keep their streams.
+    """
+    if prob <= 0.0:
+        return batch
+    masked = rng.random(batch["prev_actions"].shape) < prob
+    return {
+        **batch,
+        "prev_actions": np.where(masked, n_actions, batch["prev_actions"]),
+        "prev_rewards": np.where(masked, 0.0, batch["prev_rewards"]).astype(np.float32),
+    }
+
+
 def batch_to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
     """Model inputs from a batch of windows; a Discrete observation (one int per step) gets the
     trailing component axis that (Multi)Discrete ones have, ``(B, T) -> (B, T, 1)``."""
@@ -72,47 +143,164 @@ def batch_to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict
     }
 
 
+def validation_windows(data: FlatHistories, n_windows: int, length: int) -> dict[str, np.ndarray]:
+    """Fixed held-out windows, drawn once from :data:`VAL_SEED` so every evaluation scores the same steps."""
+    return data.sample_windows(np.random.default_rng(VAL_SEED), n_windows, length)
+
+
+def evaluate(
+    model: ADTransformer, windows: dict[str, np.ndarray], batch_size: int, device: torch.device
+) -> dict[str, float]:
+    """Plain (unsmoothed, unmasked) cross-entropy and action accuracy on ``windows``, in eval mode.
+
+    Chunks of ``batch_size`` bound memory; the model is put back in training mode if it was.
+    """
+    was_training = model.training
+    model.eval()
+    total_loss, correct, count = 0.0, 0, 0
+    with torch.no_grad():
+        for start in range(0, len(windows["actions"]), batch_size):
+            chunk = {k: v[start : start + batch_size] for k, v in windows.items()}
+            targets = torch.as_tensor(chunk["actions"], dtype=torch.long, device=device)
+            logits = model(**batch_to_tensors(chunk, device))
+            total_loss += F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum").item()
+            correct += (logits.argmax(-1) == targets).sum().item()
+            count += targets.numel()
+    model.train(was_training)
+    return {"val_loss": total_loss / count, "val_accuracy": correct / count}
+
+
+@dataclass
+class _Run:
+    """The mutable state of one training run: everything a checkpoint must restore."""
+
+    model: ADTransformer
+    optimizer: torch.optim.Optimizer
+    rng: np.random.Generator
+    log: list[dict[str, float]]
+
+    @property
+    def next_step(self) -> int:
+        return len(self.log)
+
+
+def _fresh_run(model_config: ModelConfig, config: TrainConfig, device: torch.device) -> _Run:
+    torch.manual_seed(config.seed)
+    model = ADTransformer(model_config).to(device)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=config.initial_lr, betas=config.betas, weight_decay=config.weight_decay
+    )
+    return _Run(model, optimizer, np.random.default_rng(config.seed), [])
+
+
+def _resumed_run(folder: Path, model_config: ModelConfig, config: TrainConfig, device: torch.device) -> _Run:
+    """Restore a checkpoint; refuses one made with other settings, which could not continue exactly."""
+    ckpt = load_checkpoint(folder)
+    ignore = {"device"}
+    saved = {k: v for k, v in ckpt.train_config.items() if k not in ignore}
+    wanted = {k: v for k, v in config.to_dict().items() if k not in ignore}
+    if saved != wanted or ModelConfig.from_dict(ckpt.model_config) != model_config:
+        raise ValueError(f"checkpoint {folder} was made with other train or model settings; cannot resume exactly")
+    run = _fresh_run(model_config, config, device)
+    run.model.load_state_dict(ckpt.model_state)
+    run.optimizer.load_state_dict(ckpt.optimizer_state)
+    run.rng.bit_generator.state = ckpt.rng_state
+    set_torch_rng_state(ckpt.torch_rng)
+    run.log = ckpt.log
+    return run
+
+
+def _train_step(
+    run: _Run, data: FlatHistories, model_config: ModelConfig, config: TrainConfig, device: torch.device
+) -> dict[str, float]:
+    step, tick = run.next_step, time.perf_counter()
+    lr = learning_rate(step, config)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    batch = data.sample_windows(run.rng, config.batch_size, model_config.context_len)
+    batch = mask_inputs(batch, run.rng, config.mask_prob, model_config.n_actions)
+    targets = torch.as_tensor(batch["actions"], dtype=torch.long, device=device)
+    logits = run.model(**batch_to_tensors(batch, device))
+    loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), label_smoothing=config.label_smoothing)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip)
+    run.optimizer.step()
+    accuracy = (logits.argmax(-1) == targets).float().mean().item()
+    elapsed = time.perf_counter() - tick
+    return {
+        "step": step + 1,
+        "loss": loss.item(),
+        "accuracy": accuracy,
+        "lr": lr,
+        "tokens_per_s": targets.numel() / max(elapsed, 1e-9),
+    }
+
+
+def _due(step: int, every: int, last: int) -> bool:
+    return step == last or (every > 0 and step % every == 0)
+
+
+def _summary_writer(log_dir: str | Path | None) -> Any:
+    """A TensorBoard writer, or ``None`` without ``log_dir``; tensorboard is imported only when asked for."""
+    if log_dir is None:
+        return None
+    from torch.utils.tensorboard import SummaryWriter  # needs the optional `tensorboard` package
+
+    return SummaryWriter(str(log_dir))
+
+
 def train(
     data: FlatHistories,
     model_config: ModelConfig,
     config: TrainConfig,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
+    *,
+    val_data: FlatHistories | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    log_dir: str | Path | None = None,
 ) -> tuple[ADTransformer, list[dict[str, float]]]:
-    """Train a fresh model on ``data``; returns it (in eval mode) and a per-step log."""
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
+    """Train a model on ``data``; returns it (in eval mode) and a per-step log.
+
+    With ``val_data``, the steps due by ``eval_every`` (and the last) also carry ``val_loss`` /
+    ``val_accuracy``. With ``checkpoint_dir``, checkpoints are written every ``checkpoint_every``
+    steps and after the last; ``resume`` continues from the latest one there, exactly as if
+    training had never stopped (the log's ``seconds`` and ``tokens_per_s`` are wall-clock). With
+    ``log_dir``, the records also go to TensorBoard.
+    """
     device = resolve_device(config.device)
-    model = ADTransformer(model_config).to(device)
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=config.initial_lr, betas=config.betas, weight_decay=config.weight_decay
-    )
-    log: list[dict[str, float]] = []
-    model.train()
-    start = time.perf_counter()
-    for step in range(config.steps):
-        lr = learning_rate(step, config)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        batch = data.sample_windows(rng, config.batch_size, model_config.context_len)
-        targets = torch.as_tensor(batch["actions"], dtype=torch.long, device=device)
-        logits = model(**batch_to_tensors(batch, device))
-        loss = F.cross_entropy(
-            logits.reshape(-1, model_config.n_actions), targets.reshape(-1), label_smoothing=config.label_smoothing
-        )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        accuracy = (logits.argmax(-1) == targets).float().mean().item()
-        record = {
-            "step": step + 1,
-            "loss": loss.item(),
-            "accuracy": accuracy,
-            "lr": lr,
-            "seconds": time.perf_counter() - start,
-        }
-        log.append(record)
+    found = latest_checkpoint(checkpoint_dir) if (resume and checkpoint_dir is not None) else None
+    run = _resumed_run(found, model_config, config, device) if found else _fresh_run(model_config, config, device)
+    val = validation_windows(val_data, config.val_windows, model_config.context_len) if val_data else None
+    writer = _summary_writer(log_dir)
+    start = time.perf_counter() - (run.log[-1]["seconds"] if run.log else 0.0)
+    run.model.train()
+    while run.next_step < config.steps:
+        record = _train_step(run, data, model_config, config, device)
+        step = record["step"]
+        if val is not None and _due(step, config.eval_every, config.steps):
+            record.update(evaluate(run.model, val, config.batch_size, device))
+        record["seconds"] = time.perf_counter() - start
+        run.log.append(record)
+        if writer is not None:
+            for key, value in record.items():
+                if key != "step":
+                    writer.add_scalar(f"train/{key}", value, step)
+        if checkpoint_dir is not None and _due(step, config.checkpoint_every, config.steps):
+            save_checkpoint(
+                checkpoint_dir,
+                step,
+                run.model,
+                run.optimizer,
+                run.rng,
+                config.to_dict(),
+                model_config.to_dict(),
+                run.log,
+            )
         if on_progress:
             on_progress(record)
-    model.eval()
-    return model, log
+    if writer is not None:
+        writer.close()
+    run.model.eval()
+    return run.model, run.log

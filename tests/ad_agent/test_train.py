@@ -5,8 +5,17 @@ import pytest
 import torch
 
 from ad_agent.histories import FlatHistories, Streams, write_run
-from ad_agent.model import ModelConfig
-from ad_agent.train import TrainConfig, learning_rate, train
+from ad_agent.model import ADTransformer, ModelConfig
+from ad_agent.train import (
+    TRAIN_PRESETS,
+    TrainConfig,
+    batch_to_tensors,
+    evaluate,
+    learning_rate,
+    mask_inputs,
+    train,
+    validation_windows,
+)
 
 
 @pytest.fixture
@@ -63,3 +72,85 @@ def test_bandit_histories_with_discrete_observations_train():
     config = ModelConfig(obs_nvec=(1,), n_actions=10, context_len=20, d_model=16, n_layers=1, n_heads=2, d_ff=32)
     model, log = train(data, config, TrainConfig(steps=30, batch_size=8, warmup_steps=5, device="cpu"))
     assert log[-1]["loss"] < log[0]["loss"]
+
+
+def test_masking_replaces_feedback_only_and_only_when_asked(tiny_data):
+    batch = tiny_data.sample_windows(np.random.default_rng(0), 4, 16)
+    assert mask_inputs(batch, np.random.default_rng(0), 0.0, 5) is batch
+    masked = mask_inputs(batch, np.random.default_rng(0), 1.0, 5)
+    assert np.all(masked["prev_actions"] == 5) and np.all(masked["prev_rewards"] == 0)
+    for key in ("observations", "episode_starts", "actions"):
+        assert np.array_equal(masked[key], batch[key])
+
+
+def test_regularisers_act_in_training_but_validation_sees_plain_inputs(tiny_data, monkeypatch):
+    """With mask_prob=1 every training input is masked; validation inputs never are."""
+    seen = []
+    original = ADTransformer.forward
+
+    def spy(self, observations, prev_actions, prev_rewards, episode_starts, cache=None):
+        seen.append((self.training, prev_actions.clone()))
+        return original(self, observations, prev_actions, prev_rewards, episode_starts, cache)
+
+    monkeypatch.setattr(ADTransformer, "forward", spy)
+    config = TrainConfig(steps=2, batch_size=4, mask_prob=1.0, label_smoothing=0.5, eval_every=1, val_windows=4)
+    model, log = train(tiny_data, CONFIG, config, val_data=tiny_data)
+    assert all(bool((p == 5).all()) for training, p in seen if training)
+    assert any(bool((p != 5).any()) for training, p in seen if not training)
+    monkeypatch.setattr(ADTransformer, "forward", original)
+    windows = validation_windows(tiny_data, 4, CONFIG.context_len)
+    assert evaluate(model, windows, 4, torch.device("cpu")) == {k: log[-1][k] for k in ("val_loss", "val_accuracy")}
+    logits = model(**batch_to_tensors(windows, torch.device("cpu")))
+    plain = torch.nn.functional.cross_entropy(logits.flatten(0, 1), torch.as_tensor(windows["actions"]).flatten())
+    assert log[-1]["val_loss"] == pytest.approx(plain.item(), rel=1e-5)
+
+
+def test_validation_is_recorded_when_due_and_model_stays_in_training(tiny_data):
+    records = []
+    config = TrainConfig(steps=5, batch_size=4, eval_every=2, val_windows=8)
+    _, log = train(tiny_data, CONFIG, config, on_progress=records.append, val_data=tiny_data)
+    assert [r["step"] for r in log if "val_loss" in r] == [2, 4, 5]
+    assert records == log and all(0 <= r.get("val_accuracy", 0) <= 1 for r in log)
+
+
+def _timeless(log):
+    return [{k: v for k, v in r.items() if k not in ("seconds", "tokens_per_s")} for r in log]
+
+
+def test_resume_after_a_crash_is_bit_identical(tiny_data, tmp_path):
+    config = TrainConfig(steps=20, batch_size=4, warmup_steps=3, mask_prob=0.3, checkpoint_every=10, eval_every=5)
+    folder = tmp_path / "checkpoints"
+    straight, straight_log = train(tiny_data, CONFIG, config, val_data=tiny_data)
+
+    def crash(record):
+        if record["step"] == 13:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_data, CONFIG, config, crash, val_data=tiny_data, checkpoint_dir=folder)
+    torch.manual_seed(999)  # resuming must not depend on the process's RNG state
+    resumed, resumed_log = train(tiny_data, CONFIG, config, val_data=tiny_data, checkpoint_dir=folder, resume=True)
+    for name, tensor in straight.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+    assert _timeless(resumed_log) == _timeless(straight_log)
+    assert sorted(p.name for p in folder.iterdir()) == ["step_00000010", "step_00000020"]
+
+
+def test_resume_refuses_other_settings(tiny_data, tmp_path):
+    config = TrainConfig(steps=2, batch_size=4, checkpoint_every=1)
+    train(tiny_data, CONFIG, config, checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="other train or model settings"):
+        train(tiny_data, CONFIG, TrainConfig(steps=3, batch_size=4), checkpoint_dir=tmp_path, resume=True)
+
+
+def test_tensorboard_events_are_written(tiny_data, tmp_path):
+    pytest.importorskip("tensorboard")
+    train(tiny_data, CONFIG, TrainConfig(steps=2, batch_size=4), log_dir=tmp_path)
+    assert list(tmp_path.glob("events.out.tfevents.*"))
+
+
+def test_presets_build_valid_configs():
+    paper = TRAIN_PRESETS["paper"]
+    assert paper.train.batch_size == 128 and paper.train.peak_lr == 3e-4 and paper.train.mask_prob == 0.3
+    for preset in TRAIN_PRESETS.values():
+        ModelConfig(obs_nvec=(9, 9), n_actions=5, **preset.model)

@@ -1,0 +1,133 @@
+"""Training checkpoints: safetensors for tensors, JSON for everything else, nothing to unpickle.
+
+A checkpoint is a folder ``step_XXXXXXXX`` holding ``model.safetensors``, ``optimizer.safetensors``
+(Adam's per-parameter tensors, flattened to ``"<param index>.<name>"``), ``rng.safetensors`` (the
+torch generators as uint8 tensors) and ``state.json`` (step, both configs, the numpy generator
+state, the optimizer's param groups and the log so far). Together they let training continue bit
+for bit. Each folder is written under a temporary name and renamed, so a crash mid-write never
+leaves a checkpoint that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+STATE_FILE = "state.json"
+PREFIX = "step_"
+
+
+@dataclass
+class Checkpoint:
+    """What :func:`load_checkpoint` reads back; tensors are on the CPU."""
+
+    step: int
+    model_state: dict[str, torch.Tensor]
+    optimizer_state: dict[str, Any]
+    rng_state: dict[str, Any]
+    torch_rng: dict[str, torch.Tensor]
+    train_config: dict[str, Any]
+    model_config: dict[str, Any]
+    log: list[dict[str, float]]
+
+
+def _flatten_optimizer(state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
+    """Adam's state as flat tensors plus its JSON-able param groups."""
+    tensors = {
+        f"{index}.{name}": torch.as_tensor(value).detach().cpu().contiguous()
+        for index, per_param in state_dict["state"].items()
+        for name, value in per_param.items()
+    }
+    return tensors, state_dict["param_groups"]
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], groups: list[dict[str, Any]]) -> dict[str, Any]:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in groups]
+    return {"state": state, "param_groups": groups}
+
+
+def torch_rng_state() -> dict[str, torch.Tensor]:
+    """The CPU generator, and the current CUDA device's one when there is one."""
+    states = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state()
+    return states
+
+
+def set_torch_rng_state(states: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(states["cpu"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state(states["cuda"])
+
+
+def save_checkpoint(
+    root: str | Path,
+    step: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    rng: np.random.Generator,
+    train_config: dict[str, Any],
+    model_config: dict[str, Any],
+    log: list[dict[str, float]],
+) -> Path:
+    """Write the checkpoint of ``step`` atomically under ``root``; returns its folder."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"{PREFIX}{step:08d}"
+    tmp = root / f".tmp_{PREFIX}{step:08d}_{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp / "model.safetensors")
+    opt_tensors, groups = _flatten_optimizer(optimizer.state_dict())
+    save_file(opt_tensors, tmp / "optimizer.safetensors")
+    save_file(torch_rng_state(), tmp / "rng.safetensors")
+    state = {
+        "step": step,
+        "train_config": train_config,
+        "model_config": model_config,
+        "numpy_rng": rng.bit_generator.state,
+        "optimizer_param_groups": groups,
+        "log": log,
+    }
+    (tmp / STATE_FILE).write_text(json.dumps(state))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    return final
+
+
+def latest_checkpoint(root: str | Path) -> Path | None:
+    """The complete checkpoint folder with the highest step, or ``None``; temporary ones are ignored."""
+    root = Path(root)
+    if not root.is_dir():
+        return None
+    done = [p for p in root.glob(f"{PREFIX}*") if p.is_dir() and (p / STATE_FILE).is_file()]
+    return max(done, key=lambda p: int(p.name[len(PREFIX) :]), default=None)
+
+
+def load_checkpoint(folder: str | Path) -> Checkpoint:
+    folder = Path(folder)
+    state = json.loads((folder / STATE_FILE).read_text())
+    return Checkpoint(
+        step=state["step"],
+        model_state=load_file(folder / "model.safetensors"),
+        optimizer_state=_unflatten_optimizer(
+            load_file(folder / "optimizer.safetensors"), state["optimizer_param_groups"]
+        ),
+        rng_state=state["numpy_rng"],
+        torch_rng=load_file(folder / "rng.safetensors"),
+        train_config=state["train_config"],
+        model_config=state["model_config"],
+        log=state["log"],
+    )

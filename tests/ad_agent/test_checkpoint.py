@@ -1,0 +1,35 @@
+"""Checkpoint folders: complete ones are found, half-written ones never are, Adam state round-trips."""
+
+import numpy as np
+import torch
+
+from ad_agent.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+
+
+def _trained_adam() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters(), betas=(0.9, 0.99))
+    model(torch.ones(1, 3)).sum().backward()
+    optimizer.step()
+    return model, optimizer
+
+
+def test_round_trip_and_only_complete_folders_count(tmp_path):
+    model, optimizer = _trained_adam()
+    rng = np.random.default_rng(7)
+    save_checkpoint(tmp_path, 3, model, optimizer, rng, {"a": [1, 2]}, {"b": 1}, [{"step": 1, "loss": 0.5}])
+    (tmp_path / ".tmp_step_00000009_1").mkdir()  # a crash mid-write
+    (tmp_path / "step_00000005").mkdir()  # no state.json: incomplete
+    folder = latest_checkpoint(tmp_path)
+    assert folder.name == "step_00000003"
+    ckpt = load_checkpoint(folder)
+    assert ckpt.step == 3 and ckpt.train_config == {"a": [1, 2]} and ckpt.log == [{"step": 1, "loss": 0.5}]
+    again = np.random.default_rng()
+    again.bit_generator.state = ckpt.rng_state
+    assert again.random() == rng.random()
+    restored = torch.optim.Adam(torch.nn.Linear(3, 2).parameters())
+    restored.load_state_dict(ckpt.optimizer_state)
+    for name, value in optimizer.state_dict()["state"][0].items():
+        assert torch.equal(value, restored.state_dict()["state"][0][name])
+    assert restored.param_groups[0]["betas"] == (0.9, 0.99)
+    assert latest_checkpoint(tmp_path / "missing") is None
