@@ -12,7 +12,7 @@ from gymnasium import spaces
 import envs
 from ad_agent.model import ModelConfig
 from ad_agent.sources.sb3 import DARKROOM_PPO, SourceConfig
-from ad_agent.train import TrainConfig
+from ad_agent.train import TRAIN_PRESETS, TrainConfig
 
 
 @dataclass
@@ -49,8 +49,8 @@ PRESETS: dict[str, Preset] = {
         env_id="DarkRoom-v0",
         source=DARKROOM_PPO,
         runs_per_task=2,
-        model=dict(context_len=200, d_model=64, n_layers=4, n_heads=4, d_ff=256, dropout=0.1),
-        train=TrainConfig(steps=1200, batch_size=64, peak_lr=1e-3),
+        model=TRAIN_PRESETS["fast"].model,
+        train=TRAIN_PRESETS["fast"].train,
     ),
 }
 

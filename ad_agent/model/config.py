@@ -5,18 +5,27 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+OBS_KINDS = ("discrete", "vector", "image")
+_OBS_RANKS = {"vector": 1, "image": 3}
+
 
 @dataclass
 class ModelConfig:
     """Shape of the AD transformer.
 
-    ``obs_nvec`` are the sizes of a (Multi)Discrete observation's components; ``n_actions`` the
-    size of the Discrete action space. Defaults are the ``fast`` preset for 2 CPU cores: the
+    ``obs_kind`` picks the observation encoder: ``"discrete"`` for a (Multi)Discrete observation
+    whose component sizes are ``obs_nvec``; ``"vector"`` for a 1-D Box of ``obs_shape == (n,)``;
+    ``"image"`` for uint8 pixels of ``obs_shape == (H, W, C)``. ``obs_nvec`` describes only
+    discrete observations and ``obs_shape`` only the others, so configs saved before there were
+    other kinds (no ``obs_kind``) still mean what they meant. ``n_actions`` is the size of the
+    Discrete action space. Defaults are the ``fast`` preset for 2 CPU cores: the
     paper's depth and heads (Table 1) with a wider embedding and a narrower feed-forward.
     """
 
     obs_nvec: tuple[int, ...]
     n_actions: int
+    obs_kind: str = "discrete"
+    obs_shape: tuple[int, ...] = ()
     context_len: int = 200
     d_model: int = 64
     n_layers: int = 4
@@ -28,14 +37,37 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         self.obs_nvec = tuple(int(n) for n in self.obs_nvec)
-        if not self.obs_nvec or min(self.obs_nvec) < 1:
-            raise ValueError(f"obs_nvec must be positive sizes, got {self.obs_nvec}")
+        self.obs_shape = tuple(int(n) for n in self.obs_shape)
+        self._check_observation()
         if self.n_actions < 1 or self.context_len < 1:
             raise ValueError("n_actions and context_len must be >= 1")
         if self.d_model % (2 * self.n_heads):
             raise ValueError(
                 f"d_model {self.d_model} must split into n_heads {self.n_heads} heads of even size (rotary positions)"
             )
+
+    def _check_observation(self) -> None:
+        if self.obs_kind not in OBS_KINDS:
+            raise ValueError(f"obs_kind must be one of {OBS_KINDS}, got {self.obs_kind!r}")
+        if self.obs_kind == "discrete":
+            if not self.obs_nvec or min(self.obs_nvec) < 1:
+                raise ValueError(f"obs_nvec must be positive sizes, got {self.obs_nvec}")
+            if self.obs_shape:
+                raise ValueError("obs_shape is for vector and image observations; discrete ones use obs_nvec")
+            return
+        if self.obs_nvec:
+            raise ValueError(f"obs_nvec is for discrete observations only, not {self.obs_kind!r} ones")
+        rank = _OBS_RANKS[self.obs_kind]
+        if len(self.obs_shape) != rank or min(self.obs_shape) < 1:
+            layout = "(n,)" if rank == 1 else "(H, W, C)"
+            raise ValueError(
+                f"{self.obs_kind} observations need obs_shape {layout} of positive sizes, got {self.obs_shape}"
+            )
+
+    @property
+    def obs_input_shape(self) -> tuple[int, ...]:
+        """Shape of one step's observation as the model takes it: ``(n_components,)`` or ``obs_shape``."""
+        return (len(self.obs_nvec),) if self.obs_kind == "discrete" else self.obs_shape
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

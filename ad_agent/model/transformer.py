@@ -1,11 +1,11 @@
 """The AD sequence model: a small causal (GPT-style) transformer over one token per step.
 
-Token layout: step ``t`` is one token, the sum of embeddings of the observation ``o_t``, the
-previous action ``a_{t-1}``, the previous reward ``r_{t-1}`` and an episode-start flag; the
-output at ``t`` predicts ``a_t``. Compared with the paper's separate (o, a, r) tokens this keeps
-exactly the information of ``h_{t-1}, o_t`` (Eq. 6) in a third of the sequence length, so
-attention over the same number of steps costs ~9x less and a 2-core CPU can afford contexts of
-ten episodes.
+Token layout: step ``t`` is one token, the sum of the encoded observation ``o_t`` (see
+:mod:`ad_agent.model.encoders`) and embeddings of the previous action ``a_{t-1}``, the previous
+reward ``r_{t-1}`` and an episode-start flag; the output at ``t`` predicts ``a_t``. Compared
+with the paper's separate (o, a, r) tokens this keeps exactly the information of
+``h_{t-1}, o_t`` (Eq. 6) in a third of the sequence length, so attention over the same number
+of steps costs ~9x less and a 2-core CPU can afford contexts of ten episodes.
 
 Positions are rotary (RoPE) and attention is a sliding window of ``context_len`` steps at every
 layer. Both make incremental decoding exact: a cached key never has to change when the window
@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ad_agent.model.config import ModelConfig
+from ad_agent.model.encoders import make_encoder
 
 ROPE_BASE = 10_000.0
 _EMPTY_SLOT = -(2**62)  # position of a cache slot that holds nothing: outside every window
@@ -175,10 +176,7 @@ class ADTransformer(nn.Module):
         super().__init__()
         self.config = config
         d = config.d_model
-        # One table for all observation components; offsets keep each component's rows apart.
-        offsets = torch.tensor([0, *config.obs_nvec[:-1]]).cumsum(0)
-        self.register_buffer("obs_offsets", offsets, persistent=False)
-        self.obs_embed = nn.Embedding(sum(config.obs_nvec), d)
+        self.obs_embed = make_encoder(config)
         self.prev_action_embed = nn.Embedding(config.n_actions + 1, d)  # last row: "no action yet"
         self.prev_reward_embed = nn.Linear(1, d)
         self.start_embed = nn.Embedding(2, d)
@@ -197,7 +195,7 @@ class ADTransformer(nn.Module):
 
     def new_cache(self, batch_size: int) -> KVCache:
         """An empty cache for decoding ``batch_size`` sequences step by step with :meth:`forward`."""
-        return KVCache.empty(self.config, batch_size, self.obs_offsets.device)
+        return KVCache.empty(self.config, batch_size, self.head.weight.device)
 
     def forward(
         self,
@@ -207,7 +205,9 @@ class ADTransformer(nn.Module):
         episode_starts: torch.Tensor,
         cache: KVCache | None = None,
     ) -> torch.Tensor:
-        """Logits ``(B, T, A)`` for ``T`` steps: observations ``(B, T, n_obs)`` long, the rest ``(B, T)``.
+        """Logits ``(B, T, A)`` for ``T`` steps: observations ``(B, T, *config.obs_input_shape)``, the rest ``(B, T)``.
+
+        Observations are integer components (discrete), floats (vector) or uint8 pixels (image).
 
         Without ``cache`` the steps are a sequence of their own (any length; each step attends to
         the ``context_len`` latest steps up to itself). With ``cache`` they continue the steps the
@@ -216,7 +216,7 @@ class ADTransformer(nn.Module):
         t = observations.shape[1]
         positions = torch.arange(t, device=observations.device) if cache is None else cache.new_positions(t)
         x = (
-            self.obs_embed(observations + self.obs_offsets).sum(dim=2)
+            self.obs_embed(observations)
             + self.prev_action_embed(prev_actions)
             + self.prev_reward_embed(prev_rewards.unsqueeze(-1))
             + self.start_embed(episode_starts.long())
