@@ -34,6 +34,8 @@ class InContextPolicy:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.spec = spec
+        self._kind = spec.model.obs_kind
+        self._obs_shape = spec.model.obs_input_shape
         self._nvec = np.asarray(spec.model.obs_nvec)
         self.reset()
 
@@ -119,7 +121,7 @@ class InContextPolicy:
         device = self.device
         with torch.inference_mode():
             logits = self.model(
-                torch.as_tensor(obs, dtype=torch.long, device=device),
+                torch.as_tensor(obs, device=device),  # the encoder converts its own dtype
                 torch.as_tensor(prev_actions, dtype=torch.long, device=device),
                 torch.as_tensor(prev_rewards, dtype=torch.float32, device=device),
                 torch.as_tensor(starts, dtype=torch.bool, device=device),
@@ -141,16 +143,24 @@ class InContextPolicy:
 
     def _check_obs(self, obs: Any) -> tuple[np.ndarray, bool]:
         arr = np.asarray(obs)
-        n_obs = len(self._nvec)
-        single = arr.shape == (n_obs,) or (n_obs == 1 and arr.ndim == 0)
-        arr = arr.reshape(1, n_obs) if single else arr
-        if arr.shape != (self.batch_size, n_obs):
-            expected = f"({n_obs},)" if self.batch_size == 1 else f"({self.batch_size}, {n_obs})"
+        shape = self._obs_shape
+        single = arr.shape == shape or (self._kind == "discrete" and shape == (1,) and arr.ndim == 0)
+        arr = arr.reshape(1, *shape) if single else arr
+        if arr.shape != (self.batch_size, *shape):
+            expected = shape if self.batch_size == 1 else (self.batch_size, *shape)
             raise ValueError(f"observation has shape {np.shape(obs)}, expected {expected}")
         return self._check_obs_values(arr, obs), single
 
     def _check_obs_values(self, arr: np.ndarray, given: Any) -> np.ndarray:
-        """``arr`` as int64 if every entry is a valid component of the observation space."""
+        """``arr`` in the model's dtype if every entry is valid for the observation space."""
+        if self._kind == "vector":
+            if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
+                raise ValueError("observation must hold finite numbers")
+            return arr.astype(np.float32)
+        if self._kind == "image":
+            if arr.dtype != np.uint8:
+                raise ValueError(f"image observation must be uint8 pixels, got dtype {arr.dtype}")
+            return arr
         whole = np.issubdtype(arr.dtype, np.integer) or (
             np.issubdtype(arr.dtype, np.number) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))
         )
@@ -165,12 +175,13 @@ class InContextPolicy:
         self, observations: Any, actions: Any, rewards: Any, episode_starts: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """A history for :meth:`prime` as ``(B, T, ...)`` arrays, or a ``ValueError`` naming the problem."""
-        n_obs, b = len(self._nvec), self.batch_size
+        shape, b = self._obs_shape, self.batch_size
         obs = np.asarray(observations)
-        if obs.ndim == 2:
+        if obs.ndim == 1 + len(shape):
             obs = np.broadcast_to(obs, (b, *obs.shape))
-        if obs.ndim != 3 or obs.shape[0] != b or obs.shape[2] != n_obs or obs.shape[1] == 0:
-            raise ValueError(f"history observations have shape {np.shape(observations)}, expected (T, {n_obs})")
+        if obs.ndim != 2 + len(shape) or obs.shape[0] != b or obs.shape[2:] != shape or obs.shape[1] == 0:
+            expected = ", ".join(["T", *map(str, shape)])
+            raise ValueError(f"history observations have shape {np.shape(observations)}, expected ({expected})")
         steps = obs.shape[1]
 
         def per_step(name: str, value: Any) -> np.ndarray:

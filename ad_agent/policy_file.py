@@ -38,7 +38,10 @@ class PolicySpec:
 
     @property
     def observation_space(self) -> dict[str, Any]:
-        return {"type": "MultiDiscrete", "nvec": list(self.model.obs_nvec)}
+        if self.model.obs_kind == "discrete":
+            return {"type": "MultiDiscrete", "nvec": list(self.model.obs_nvec)}
+        dtype = "uint8" if self.model.obs_kind == "image" else "float32"
+        return {"type": "Box", "shape": list(self.model.obs_shape), "dtype": dtype}
 
     @property
     def action_space(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from gymnasium import spaces
 
 import envs
 from ad_agent.model import ModelConfig
+from ad_agent.model.encoders import obs_config_from_space
 from ad_agent.sources.sb3 import DARKROOM_PPO, SourceConfig
 from ad_agent.train import TRAIN_PRESETS, TrainConfig
 
@@ -66,15 +67,9 @@ def model_config_for(env_id: str, **overrides: Any) -> ModelConfig:
     env = gym.make(env_id)
     obs_space, act_space = env.observation_space, env.action_space
     env.close()
-    if isinstance(obs_space, spaces.MultiDiscrete):
-        nvec = tuple(int(n) for n in obs_space.nvec.reshape(-1))
-    elif isinstance(obs_space, spaces.Discrete):
-        nvec = (int(obs_space.n),)
-    else:
-        raise TypeError(f"{env_id}: observation space {obs_space} is not (Multi)Discrete")
     if not isinstance(act_space, spaces.Discrete):
         raise TypeError(f"{env_id}: action space {act_space} is not Discrete")
-    return ModelConfig(obs_nvec=nvec, n_actions=int(act_space.n), **overrides)
+    return ModelConfig(**obs_config_from_space(obs_space), n_actions=int(act_space.n), **overrides)
 
 
 def max_episode_steps(env_id: str) -> int | None:

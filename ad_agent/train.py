@@ -130,13 +130,14 @@ def mask_inputs(
 
 
 def batch_to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
-    """Model inputs from a batch of windows; a Discrete observation (one int per step) gets the
+    """Model inputs from a batch of windows. Observations keep their dtype (each encoder converts
+    its own: ints, float vectors, uint8 images); a Discrete observation (one int per step) gets the
     trailing component axis that (Multi)Discrete ones have, ``(B, T) -> (B, T, 1)``."""
     observations = batch["observations"]
     if observations.ndim == 2:
         observations = observations[..., None]
     return {
-        "observations": torch.as_tensor(observations, dtype=torch.long, device=device),
+        "observations": torch.as_tensor(observations, device=device),
         "prev_actions": torch.as_tensor(batch["prev_actions"], dtype=torch.long, device=device),
         "prev_rewards": torch.as_tensor(batch["prev_rewards"], dtype=torch.float32, device=device),
         "episode_starts": torch.as_tensor(batch["episode_starts"], dtype=torch.bool, device=device),

@@ -219,3 +219,43 @@ def test_sampled_actions_follow_the_action_probabilities(policy):
     probs = policy.action_probabilities()[0]
     frequencies = np.bincount(actions, minlength=5) / n
     assert np.all(np.abs(frequencies - probs) < 5 * np.sqrt(probs * (1 - probs) / n))
+
+
+def test_image_and_vector_policies_act_validate_and_round_trip(tmp_path):
+    from ad_agent.model import ADTransformer
+    from ad_agent.policy import PolicySpec
+    from ad_agent.presets import model_config_for
+
+    torch.manual_seed(0)
+    image = model_config_for("PixelWatermaze-v0", context_len=8, d_model=16, n_layers=1, n_heads=2, d_ff=16)
+    assert image.obs_kind == "image" and image.obs_shape == (55, 55, 3)
+    policy = InContextPolicy(ADTransformer(image), PolicySpec(image, "PixelWatermaze-v0", 50), "cpu")
+    goals = [(1, 1), (9, 9), (3, 7)]
+    returns = evaluate(policy, "PixelWatermaze-v0", goals, episodes=1, seed=0)
+    assert returns.shape == (3, 1)
+    policy.reset()
+    with pytest.raises(ValueError, match="uint8 pixels"):
+        policy.act(np.zeros((55, 55, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="observation has shape"):
+        policy.act(np.zeros((55, 55), dtype=np.uint8))
+    loaded = InContextPolicy.load(policy.save(tmp_path / "img"), device="cpu")
+    assert loaded.spec.to_dict()["observation_space"] == {"type": "Box", "shape": [55, 55, 3], "dtype": "uint8"}
+
+    from ad_agent.model import ModelConfig
+
+    vector = ModelConfig(
+        obs_kind="vector",
+        obs_nvec=(),
+        obs_shape=(3,),
+        n_actions=2,
+        context_len=8,
+        d_model=16,
+        n_layers=1,
+        n_heads=2,
+        d_ff=16,
+    )
+    policy = InContextPolicy(ADTransformer(vector), PolicySpec(vector, "Custom-v0", None), "cpu")
+    policy.reset(batch_size=2, seed=0)
+    assert policy.act(np.array([[0.1, -2.0, 3.0], [0.0, 0.0, 1.0]]), np.zeros(2)).shape == (2,)
+    with pytest.raises(ValueError, match="finite numbers"):
+        policy.act(np.array([[np.nan, 0, 0], [0, 0, 0]]), np.zeros(2))
