@@ -83,10 +83,23 @@ def _train(args: argparse.Namespace) -> InContextPolicy:
     with tqdm(total=steps, desc="train", unit="step") as bar:
 
         def progress(record: dict[str, float]) -> None:
-            bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['accuracy']:.2f}")
+            shown = {"loss": record["loss"], "acc": record["accuracy"], "val_loss": record.get("val_loss")}
+            bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items() if v is not None})
             bar.update()
 
-        policy, _ = distill(preset, args.data, args.seed, steps, args.device, progress)
+        policy, _ = distill(
+            preset,
+            args.data,
+            args.seed,
+            steps,
+            args.device,
+            progress,
+            train_preset=args.train_preset,
+            val_dir=args.val_data,
+            checkpoint_dir=args.checkpoint_dir,
+            resume=args.resume,
+            log_dir=args.log_dir,
+        )
     policy.save(args.policy)
     print(f"policy saved to {args.policy}")
     return policy
@@ -201,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train_p = argparse.ArgumentParser(add_help=False)
     train_p.add_argument("--train-steps", type=int, default=None, help="gradient steps (default: preset)")
+    train_p.add_argument(
+        "--train-preset", choices=["fast", "paper"], default=None, help="model + optimisation preset (default: env's)"
+    )
+    train_p.add_argument("--val-data", default=None, help="held-out tasks' histories for validation loss/accuracy")
+    train_p.add_argument("--checkpoint-dir", default=None, help="write checkpoints here")
+    train_p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint, bit for bit")
+    train_p.add_argument("--log-dir", default=None, help="TensorBoard log folder")
     eval_p = argparse.ArgumentParser(add_help=False)
     eval_p.add_argument("--episodes", type=int, default=None, help="episodes per trial (default: preset)")
     eval_p.add_argument("--trials", type=int, default=None, help="trials per held-out task (default: preset)")

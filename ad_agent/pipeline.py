@@ -17,7 +17,7 @@ from ad_agent.evaluate import evaluate
 from ad_agent.histories import FlatHistories
 from ad_agent.policy import InContextPolicy, PolicySpec
 from ad_agent.presets import Preset, max_episode_steps, model_config_for
-from ad_agent.train import train
+from ad_agent.train import TRAIN_PRESETS, train
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -32,28 +32,60 @@ def distill(
     steps: int | None = None,
     device: str = "auto",
     on_progress: Progress | None = None,
+    *,
+    train_preset: str | None = None,
+    val_dir: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
+    log_dir: str | Path | None = None,
 ) -> tuple[InContextPolicy, list[dict[str, float]]]:
-    """Train the preset's model on the histories in ``data_dir``."""
-    model_config = model_config_for(preset.env_id, **preset.model)
+    """Train the preset's model on the histories in ``data_dir``.
+
+    ``train_preset`` (``"paper"`` or ``"fast"``, :data:`ad_agent.train.TRAIN_PRESETS`) replaces the
+    env preset's model shape and optimisation; ``val_dir`` holds held-out tasks' histories for
+    validation loss and accuracy; checkpoints, resume and TensorBoard as in :func:`train`.
+    """
+    model_overrides, base_train = preset.model, preset.train
+    if train_preset is not None:
+        if train_preset not in TRAIN_PRESETS:
+            raise ValueError(f"unknown training preset {train_preset!r}; choose from {sorted(TRAIN_PRESETS)}")
+        model_overrides = {"context_len": preset.model.get("context_len", 200), **TRAIN_PRESETS[train_preset].model}
+        base_train = TRAIN_PRESETS[train_preset].train
+    model_config = model_config_for(preset.env_id, **model_overrides)
     train_config = dataclasses.replace(
-        preset.train, seed=seed, device=device, steps=preset.train.steps if steps is None else steps
+        base_train, seed=seed, device=device, steps=base_train.steps if steps is None else steps
     )
-    data = FlatHistories.load(data_dir, n_actions=model_config.n_actions)
-    env_ids = {meta["env_id"] for meta in data.metadata}
-    if env_ids != {preset.env_id}:
-        raise ValueError(f"{data_dir} holds histories of {sorted(env_ids)}, not {preset.env_id}")
-    model, log = train(data, model_config, train_config, on_progress=on_progress)
+    data = _load_histories(data_dir, preset.env_id, model_config.n_actions)
+    val_data = _load_histories(val_dir, preset.env_id, model_config.n_actions) if val_dir else None
+    model, log = train(
+        data,
+        model_config,
+        train_config,
+        on_progress=on_progress,
+        val_data=val_data,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+        log_dir=log_dir,
+    )
     provenance = {
         "data_dir": str(data_dir),
         "n_runs": len(data.metadata),
         "n_streams": int(len(data.stream_lengths)),
         "n_steps": int(data.actions.shape[0]),
-        "source": data.metadata[0]["source"],
+        "source": data.metadata[0].get("source"),
         "train": dataclasses.asdict(train_config),
         "final_loss": log[-1]["loss"],
     }
     spec = PolicySpec(model_config, preset.env_id, max_episode_steps(preset.env_id), provenance)
     return InContextPolicy(model, spec, device=device), log
+
+
+def _load_histories(data_dir: str | Path, env_id: str, n_actions: int) -> FlatHistories:
+    data = FlatHistories.load(data_dir, n_actions=n_actions)
+    env_ids = {meta["env_id"] for meta in data.metadata}
+    if env_ids != {env_id}:
+        raise ValueError(f"{data_dir} holds histories of {sorted(env_ids)}, not {env_id}")
+    return data
 
 
 def evaluate_held_out(

@@ -60,3 +60,29 @@ def test_cli_demo_prints_a_curve_and_writes_a_png(policy_dir, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "17 held-out tasks" in out and "episode   3" in out and "optimal 16.24" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_cli_train_with_validation_checkpoints_resume_and_tensorboard(tmp_path, capsys):
+    import torch
+
+    from ad_agent.histories import write_run
+    from ad_agent.sources import NoisyExpertConfig, run_noisy_expert
+
+    for split, goal in (("train", (1, 1)), ("val", (2, 6))):
+        streams = run_noisy_expert(NoisyExpertConfig(n_actors=4, episodes=12), "DarkRoom-v0", {"task": goal}, 0)
+        write_run(tmp_path / split / "run.h5", streams, {"env_id": "DarkRoom-v0"})
+    common = ["--data", str(tmp_path / "train"), "--val-data", str(tmp_path / "val"), "--policy", str(tmp_path / "p")]
+    common += ["--checkpoint-dir", str(tmp_path / "ckpt"), "--log-dir", str(tmp_path / "tb")]
+    assert main(["train", *common, "--train-steps", "3"]) == 0
+    first = InContextPolicy.load(tmp_path / "p").model.state_dict()
+    assert [p.name for p in (tmp_path / "ckpt").iterdir()] == ["step_00000003"]
+    assert main(["train", *common, "--train-steps", "3", "--resume"]) == 0  # already done: same model
+    for name, value in InContextPolicy.load(tmp_path / "p").model.state_dict().items():
+        assert torch.equal(value, first[name])
+    assert main(["train", *common, "--train-steps", "4", "--resume"]) == 2  # not the run it checkpointed
+    assert "cannot resume exactly" in capsys.readouterr().err
+    assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
+    with pytest.raises(SystemExit):
+        main(["train", *common, "--train-preset", "huge"])
+    assert "invalid choice: 'huge'" in capsys.readouterr().err
