@@ -7,6 +7,11 @@ window teaches the model at all context sizes from 1 to ``context_len`` (Algorit
 Regularisers (label smoothing, input masking) act only on training batches; validation always
 sees the plain inputs and scores plain cross-entropy, so its numbers compare across settings.
 Training can be checkpointed and resumed bit for bit (:mod:`ad_agent.checkpoint`).
+
+Under ``torchrun`` (see :mod:`ad_agent.distributed`) every process draws the same global batch
+from the same seeded stream and trains on its own equal slice of it; DistributedDataParallel
+averages the slices' gradients, which is the whole batch's gradient, so the run follows the
+single-process one up to float rounding.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 from ad_agent.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_torch_rng_state
 from ad_agent.histories import FlatHistories
@@ -211,31 +218,71 @@ def _resumed_run(folder: Path, model_config: ModelConfig, config: TrainConfig, d
     return run
 
 
+def process_group() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process; ``(0, 1)`` outside an initialised process group."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _shard(batch: dict[str, np.ndarray], rank: int, world: int) -> dict[str, np.ndarray]:
+    """This rank's contiguous, equal share of a global batch (the whole batch when ``world == 1``)."""
+    size = len(batch["actions"]) // world
+    return {k: v[rank * size : (rank + 1) * size] for k, v in batch.items()}
+
+
+def _global_mean(values: torch.Tensor, world: int) -> list[float]:
+    """Per-rank means averaged over ranks: the global batch's means, as the slices are equal."""
+    if world > 1:
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+        values = values / world
+    return values.tolist()
+
+
 def _train_step(
-    run: _Run, data: FlatHistories, model_config: ModelConfig, config: TrainConfig, device: torch.device
+    run: _Run,
+    net: torch.nn.Module,
+    data: FlatHistories,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    device: torch.device,
 ) -> dict[str, float]:
+    """One optimiser step; ``net`` is ``run.model`` or its DistributedDataParallel wrapper."""
     step, tick = run.next_step, time.perf_counter()
+    rank, world = process_group()
     lr = learning_rate(step, config)
     for group in run.optimizer.param_groups:
         group["lr"] = lr
+    # Every rank draws the global batch and its masks, so the rng stream is the single-process one.
     batch = data.sample_windows(run.rng, config.batch_size, model_config.context_len)
-    batch = mask_inputs(batch, run.rng, config.mask_prob, model_config.n_actions)
+    batch = _shard(mask_inputs(batch, run.rng, config.mask_prob, model_config.n_actions), rank, world)
     targets = torch.as_tensor(batch["actions"], dtype=torch.long, device=device)
-    logits = run.model(**batch_to_tensors(batch, device))
+    logits = net(**batch_to_tensors(batch, device))
     loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), label_smoothing=config.label_smoothing)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip)
     run.optimizer.step()
-    accuracy = (logits.argmax(-1) == targets).float().mean().item()
+    accuracy = (logits.argmax(-1) == targets).float().mean()
+    mean_loss, mean_accuracy = _global_mean(torch.stack([loss.detach(), accuracy]), world)
     elapsed = time.perf_counter() - tick
     return {
         "step": step + 1,
-        "loss": loss.item(),
-        "accuracy": accuracy,
+        "loss": mean_loss,
+        "accuracy": mean_accuracy,
         "lr": lr,
-        "tokens_per_s": targets.numel() / max(elapsed, 1e-9),
+        "tokens_per_s": world * targets.numel() / max(elapsed, 1e-9),
     }
+
+
+def _data_parallel(model: ADTransformer, config: TrainConfig) -> torch.nn.Module:
+    """The model wrapped for DistributedDataParallel inside a process group, else the model itself."""
+    _, world = process_group()
+    if world == 1:
+        return model
+    if config.batch_size % world:
+        raise ValueError(f"batch_size {config.batch_size} must divide evenly among {world} processes")
+    return DistributedDataParallel(model)
 
 
 def _due(step: int, every: int, last: int) -> bool:
@@ -269,16 +316,22 @@ def train(
     steps and after the last; ``resume`` continues from the latest one there, exactly as if
     training had never stopped (the log's ``seconds`` and ``tokens_per_s`` are wall-clock). With
     ``log_dir``, the records also go to TensorBoard.
+
+    Inside a ``torch.distributed`` process group the model trains data-parallel (``batch_size``
+    is the global batch); losses and accuracies in the log are global means, and only rank 0
+    validates, writes checkpoints and TensorBoard, and reports to ``on_progress``.
     """
     device = resolve_device(config.device)
     found = latest_checkpoint(checkpoint_dir) if (resume and checkpoint_dir is not None) else None
     run = _resumed_run(found, model_config, config, device) if found else _fresh_run(model_config, config, device)
-    val = validation_windows(val_data, config.val_windows, model_config.context_len) if val_data else None
-    writer = _summary_writer(log_dir)
+    main = process_group()[0] == 0
+    val = validation_windows(val_data, config.val_windows, model_config.context_len) if val_data and main else None
+    writer = _summary_writer(log_dir) if main else None
+    net = _data_parallel(run.model, config)
     start = time.perf_counter() - (run.log[-1]["seconds"] if run.log else 0.0)
     run.model.train()
     while run.next_step < config.steps:
-        record = _train_step(run, data, model_config, config, device)
+        record = _train_step(run, net, data, model_config, config, device)
         step = record["step"]
         if val is not None and _due(step, config.eval_every, config.steps):
             record.update(evaluate(run.model, val, config.batch_size, device))
@@ -288,7 +341,7 @@ def train(
             for key, value in record.items():
                 if key != "step":
                     writer.add_scalar(f"train/{key}", value, step)
-        if checkpoint_dir is not None and _due(step, config.checkpoint_every, config.steps):
+        if main and checkpoint_dir is not None and _due(step, config.checkpoint_every, config.steps):
             save_checkpoint(
                 checkpoint_dir,
                 step,
@@ -299,7 +352,7 @@ def train(
                 model_config.to_dict(),
                 run.log,
             )
-        if on_progress:
+        if main and on_progress:
             on_progress(record)
     if writer is not None:
         writer.close()
