@@ -84,6 +84,7 @@ def _train(args: argparse.Namespace) -> InContextPolicy:
 
         def progress(record: dict[str, float]) -> None:
             shown = {"loss": record["loss"], "acc": record["accuracy"], "val_loss": record.get("val_loss")}
+            shown["icl_last"] = record.get("in_context_last")
             bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items() if v is not None})
             bar.update()
 
@@ -99,6 +100,7 @@ def _train(args: argparse.Namespace) -> InContextPolicy:
             checkpoint_dir=args.checkpoint_dir,
             resume=args.resume,
             log_dir=args.log_dir,
+            in_context_every=args.in_context_every,
         )
     policy.save(args.policy)
     print(f"policy saved to {args.policy}")
@@ -221,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     train_p.add_argument("--checkpoint-dir", default=None, help="write checkpoints here")
     train_p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint, bit for bit")
     train_p.add_argument("--log-dir", default=None, help="TensorBoard log folder")
+    train_p.add_argument(
+        "--in-context-every", type=int, default=0, help="play held-out tasks in context every N steps (0: never)"
+    )
     eval_p = argparse.ArgumentParser(add_help=False)
     eval_p.add_argument("--episodes", type=int, default=None, help="episodes per trial (default: preset)")
     eval_p.add_argument("--trials", type=int, default=None, help="trials per held-out task (default: preset)")

@@ -15,11 +15,14 @@ import numpy as np
 
 from ad_agent.evaluate import evaluate
 from ad_agent.histories import FlatHistories
+from ad_agent.model import ADTransformer, ModelConfig
 from ad_agent.policy import InContextPolicy, PolicySpec
 from ad_agent.presets import Preset, max_episode_steps, model_config_for
 from ad_agent.train import TRAIN_PRESETS, train
 
 Progress = Callable[[dict[str, Any]], None]
+
+IN_CONTEXT_EPISODES = 10  # per probe during training: enough to see the curve rise, cheap
 
 # Episode blocks of the summary table: (first, last) episode, 1-based and inclusive.
 DEFAULT_BLOCKS = ((1, 5), (6, 10), (11, 20), (21, 30), (31, 40), (41, 50))
@@ -38,12 +41,16 @@ def distill(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     log_dir: str | Path | None = None,
+    in_context_every: int = 0,
 ) -> tuple[InContextPolicy, list[dict[str, float]]]:
     """Train the preset's model on the histories in ``data_dir``.
 
     ``train_preset`` (``"paper"`` or ``"fast"``, :data:`ad_agent.train.TRAIN_PRESETS`) replaces the
     env preset's model shape and optimisation; ``val_dir`` holds held-out tasks' histories for
     validation loss and accuracy; checkpoints, resume and TensorBoard as in :func:`train`.
+    ``in_context_every`` > 0 plays the in-context protocol on the held-out tasks (one trial each,
+    :data:`IN_CONTEXT_EPISODES` episodes) every that many steps: the log gets the mean return of
+    the first and the last episode, so one can watch in-context learning emerge during training.
     """
     model_overrides, base_train = preset.model, preset.train
     if train_preset is not None:
@@ -53,8 +60,13 @@ def distill(
         base_train = TRAIN_PRESETS[train_preset].train
     model_config = model_config_for(preset.env_id, **model_overrides)
     train_config = dataclasses.replace(
-        base_train, seed=seed, device=device, steps=base_train.steps if steps is None else steps
+        base_train,
+        seed=seed,
+        device=device,
+        steps=base_train.steps if steps is None else steps,
+        in_context_every=in_context_every,
     )
+    horizon = max_episode_steps(preset.env_id)
     data = _load_histories(data_dir, preset.env_id, model_config.n_actions)
     val_data = _load_histories(val_dir, preset.env_id, model_config.n_actions) if val_dir else None
     model, log = train(
@@ -66,6 +78,7 @@ def distill(
         checkpoint_dir=checkpoint_dir,
         resume=resume,
         log_dir=log_dir,
+        in_context_eval=_in_context_probe(preset, model_config, horizon, seed, device) if in_context_every else None,
     )
     provenance = {
         "data_dir": str(data_dir),
@@ -76,8 +89,22 @@ def distill(
         "train": dataclasses.asdict(train_config),
         "final_loss": log[-1]["loss"],
     }
-    spec = PolicySpec(model_config, preset.env_id, max_episode_steps(preset.env_id), provenance)
+    spec = PolicySpec(model_config, preset.env_id, horizon, provenance)
     return InContextPolicy(model, spec, device=device), log
+
+
+def _in_context_probe(
+    preset: Preset, model_config: ModelConfig, horizon: int | None, seed: int, device: str
+) -> Callable[[ADTransformer], dict[str, float]]:
+    """The in-context protocol on the held-out tasks, as a function of the model being trained."""
+    spec = PolicySpec(model_config, preset.env_id, horizon)
+
+    def probe(model: ADTransformer) -> dict[str, float]:
+        policy = InContextPolicy(model, spec, device=device)
+        per_episode = evaluate(policy, preset.env_id, preset.test_tasks, IN_CONTEXT_EPISODES, seed).mean(axis=0)
+        return {"in_context_first": per_episode[0], "in_context_last": per_episode[-1]}
+
+    return probe
 
 
 def _load_histories(data_dir: str | Path, env_id: str, n_actions: int) -> FlatHistories:

@@ -60,6 +60,7 @@ class TrainConfig:
     eval_every: int = 100
     val_windows: int = 256
     checkpoint_every: int = 0
+    in_context_every: int = 0  # 0: never; else every N steps and the last, when train() gets in_context_eval
     seed: int = 0
     device: str = "auto"
 
@@ -289,6 +290,14 @@ def _due(step: int, every: int, last: int) -> bool:
     return step == last or (every > 0 and step % every == 0)
 
 
+def _in_context(model: ADTransformer, in_context_eval: Callable[[ADTransformer], dict[str, float]]) -> dict:
+    model.eval()
+    try:
+        return {key: float(value) for key, value in in_context_eval(model).items()}
+    finally:
+        model.train()
+
+
 def _summary_writer(log_dir: str | Path | None) -> Any:
     """A TensorBoard writer, or ``None`` without ``log_dir``; tensorboard is imported only when asked for."""
     if log_dir is None:
@@ -308,8 +317,13 @@ def train(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     log_dir: str | Path | None = None,
+    in_context_eval: Callable[[ADTransformer], dict[str, float]] | None = None,
 ) -> tuple[ADTransformer, list[dict[str, float]]]:
     """Train a model on ``data``; returns it (in eval mode) and a per-step log.
+
+    ``in_context_eval(model)`` (e.g. the in-context protocol on held-out tasks) runs every
+    ``in_context_every`` steps and after the last, in eval mode; its figures join that step's record.
+    It must not draw from torch's global RNG, so that resuming stays exact.
 
     With ``val_data``, the steps due by ``eval_every`` (and the last) also carry ``val_loss`` /
     ``val_accuracy``. With ``checkpoint_dir``, checkpoints are written every ``checkpoint_every``
@@ -335,6 +349,9 @@ def train(
         step = record["step"]
         if val is not None and _due(step, config.eval_every, config.steps):
             record.update(evaluate(run.model, val, config.batch_size, device))
+        probing = in_context_eval is not None and main and config.in_context_every > 0
+        if probing and _due(step, config.in_context_every, config.steps):
+            record.update(_in_context(run.model, in_context_eval))
         record["seconds"] = time.perf_counter() - start
         run.log.append(record)
         if writer is not None:

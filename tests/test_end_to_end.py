@@ -74,10 +74,11 @@ def test_cli_train_with_validation_checkpoints_resume_and_tensorboard(tmp_path, 
         write_run(tmp_path / split / "run.h5", streams, {"env_id": "DarkRoom-v0"})
     common = ["--data", str(tmp_path / "train"), "--val-data", str(tmp_path / "val"), "--policy", str(tmp_path / "p")]
     common += ["--checkpoint-dir", str(tmp_path / "ckpt"), "--log-dir", str(tmp_path / "tb")]
-    assert main(["train", *common, "--train-steps", "3"]) == 0
+    assert main(["train", *common, "--train-steps", "3", "--in-context-every", "2"]) == 0
+    assert "icl_last=" in capsys.readouterr().err  # the probe's figure shows in the progress bar
     first = InContextPolicy.load(tmp_path / "p").model.state_dict()
     assert [p.name for p in (tmp_path / "ckpt").iterdir()] == ["step_00000003"]
-    assert main(["train", *common, "--train-steps", "3", "--resume"]) == 0  # already done: same model
+    assert main(["train", *common, "--train-steps", "3", "--in-context-every", "2", "--resume"]) == 0  # done
     for name, value in InContextPolicy.load(tmp_path / "p").model.state_dict().items():
         assert torch.equal(value, first[name])
     assert main(["train", *common, "--train-steps", "4", "--resume"]) == 2  # not the run it checkpointed

@@ -154,3 +154,19 @@ def test_presets_build_valid_configs():
     assert paper.train.batch_size == 128 and paper.train.peak_lr == 3e-4 and paper.train.mask_prob == 0.3
     for preset in TRAIN_PRESETS.values():
         ModelConfig(obs_nvec=(9, 9), n_actions=5, **preset.model)
+
+
+def test_in_context_probe_runs_when_due_in_eval_mode_and_leaves_training_unchanged(tiny_data):
+    calls = []
+
+    def probe(model):
+        calls.append(model.training)
+        return {"in_context_last": 1.5}
+
+    config = TrainConfig(steps=5, batch_size=4, warmup_steps=1, device="cpu", in_context_every=2)
+    probed_model, log = train(tiny_data, CONFIG, config, in_context_eval=probe)
+    plain_model, _ = train(tiny_data, CONFIG, config)
+    assert calls == [False, False, False]  # steps 2, 4 and the last, each in eval mode
+    assert [r["step"] for r in log if "in_context_last" in r] == [2, 4, 5]
+    for name, value in plain_model.state_dict().items():
+        assert torch.equal(value, probed_model.state_dict()[name])
