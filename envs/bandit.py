@@ -67,7 +67,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from envs.core import Split, TaskEnv
+from envs.core import Split, TaskEnv, one_task_per_env, pop_tasks_option
 
 NUM_ARMS = 10
 FAVOURED_PROB = 0.95
@@ -210,21 +210,13 @@ class AdversarialBanditVectorEnv(gym.vector.VectorEnv):
 
     def _check_tasks(self, tasks: Any) -> np.ndarray:
         """One task per env, shape ``(num_envs, 10)``; a single task is used for every env."""
-        arr = _as_means(tasks, "tasks")
-        if arr.shape == (NUM_ARMS,):
-            arr = np.tile(arr, (self.num_envs, 1))
-        if arr.shape != (self.num_envs, NUM_ARMS):
-            raise ValueError(f"tasks must have shape ({self.num_envs}, {NUM_ARMS}) or ({NUM_ARMS},), got {arr.shape}")
-        return arr
+        return one_task_per_env(_as_means(tasks, "tasks"), self.num_envs, (NUM_ARMS,))
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        options = dict(options or {})
-        new_tasks = options.pop("tasks", None)
-        if options:
-            raise ValueError(f"unknown reset options {sorted(options)}; accepts 'tasks'")
+        new_tasks = pop_tasks_option(options)
         if new_tasks is not None:
             self.tasks = self._check_tasks(new_tasks)
         elif self.tasks is None:

@@ -101,3 +101,26 @@ class TaskEnv(gym.Env, Generic[TaskT]):
             raise ValueError(f"action {action!r} is not in {self.action_space}")
         obs, reward, terminated, truncated = self._transition(action)
         return obs, reward, terminated, truncated, {"task": self.task}
+
+
+def one_task_per_env(tasks: np.ndarray, num_envs: int, task_shape: tuple[int, ...]) -> np.ndarray:
+    """``tasks`` as ``(num_envs, *task_shape)``: one task for every env, or one given per env.
+
+    The vector envs share this rule so that ``tasks=`` means the same everywhere.
+    """
+    if tasks.shape == task_shape:
+        tasks = np.tile(tasks, (num_envs,) + (1,) * len(task_shape))
+    if tasks.shape != (num_envs, *task_shape):
+        raise ValueError(
+            f"tasks must have shape ({num_envs}, {', '.join(map(str, task_shape))}) or {task_shape}, got {tasks.shape}"
+        )
+    return tasks
+
+
+def pop_tasks_option(options: dict[str, Any] | None) -> Any:
+    """The ``"tasks"`` reset option of a vector env (``None`` if absent); any other option is refused."""
+    options = dict(options or {})
+    tasks = options.pop("tasks", None)
+    if options:
+        raise ValueError(f"unknown reset options {sorted(options)}; accepts 'tasks'")
+    return tasks

@@ -54,7 +54,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 from numpy.typing import ArrayLike
 
-from envs.core import TaskEnv
+from envs.core import TaskEnv, one_task_per_env, pop_tasks_option
 from envs.darkroom import MOVES
 
 SIZE = 9
@@ -301,11 +301,7 @@ class DarkKeyToDoorVectorEnv(gym.vector.VectorEnv):
 
     def _check_tasks(self, tasks: ArrayLike) -> np.ndarray:
         """One task per env (a single task goes to every env), each checked as the single env checks it."""
-        arr = _int_array(tasks, "each task")
-        if arr.shape == (2, 2):
-            arr = np.tile(arr, (self.num_envs, 1, 1))
-        if arr.shape != (self.num_envs, 2, 2):
-            raise ValueError(f"tasks must have shape ({self.num_envs}, 2, 2) or (2, 2), got {arr.shape}")
+        arr = one_task_per_env(_int_array(tasks, "each task"), self.num_envs, (2, 2))
         for task in arr:
             check_task(task, self.size)
         return arr
@@ -314,10 +310,7 @@ class DarkKeyToDoorVectorEnv(gym.vector.VectorEnv):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        options = dict(options or {})
-        new_tasks = options.pop("tasks", None)
-        if options:
-            raise ValueError(f"unknown reset options {sorted(options)}; {type(self).__name__} accepts ['tasks']")
+        new_tasks = pop_tasks_option(options)
         if seed is not None or self._rngs is None:
             self._rngs = [seeding.np_random(None if seed is None else seed + i)[0] for i in range(self.num_envs)]
         if new_tasks is not None:

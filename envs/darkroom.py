@@ -40,7 +40,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from envs.core import TaskEnv
+from envs.core import TaskEnv, one_task_per_env, pop_tasks_option
 
 SIZE = 9
 HARD_SIZE = 17
@@ -257,11 +257,7 @@ class DarkRoomVectorEnv(gym.vector.VectorEnv):
         self._needs_reset = np.zeros(num_envs, dtype=bool)
 
     def _check_goals(self, goals: Any) -> np.ndarray:
-        arr = np.asarray(goals, dtype=np.int64)
-        if arr.shape == (2,):
-            arr = np.tile(arr, (self.num_envs, 1))
-        if arr.shape != (self.num_envs, 2):
-            raise ValueError(f"goals must have shape ({self.num_envs}, 2), got {arr.shape}")
+        arr = one_task_per_env(np.asarray(goals, dtype=np.int64), self.num_envs, (2,))
         if arr.min() < 0 or arr.max() >= self.size:
             raise ValueError(f"goals must lie inside the {self.size}x{self.size} room")
         return arr
@@ -270,10 +266,7 @@ class DarkRoomVectorEnv(gym.vector.VectorEnv):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        options = dict(options or {})
-        new_goals = options.pop("tasks", None)
-        if options:
-            raise ValueError(f"unknown reset options {sorted(options)}; accepts 'tasks'")
+        new_goals = pop_tasks_option(options)
         if new_goals is not None:
             self.goals = self._check_goals(new_goals)
         elif self.goals is None:

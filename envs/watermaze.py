@@ -70,7 +70,7 @@ from minigrid.core.world_object import Goal as GoalTile
 from minigrid.core.world_object import Wall
 from minigrid.minigrid_env import MiniGridEnv
 
-from envs.core import TaskEnv
+from envs.core import TaskEnv, one_task_per_env, pop_tasks_option
 
 SIZE = 11  # the arena's side in cells, walls included
 VIEW_SIZE = 11  # minigrid agent_view_size: odd, and large enough to see the wall ahead from anywhere
@@ -406,11 +406,7 @@ class PixelWatermazeVectorEnv(gym.vector.VectorEnv):
         self._needs_reset = np.zeros(num_envs, dtype=bool)
 
     def _check_goals(self, goals: Any) -> np.ndarray:
-        arr = np.asarray(goals)
-        if arr.shape == (2,):
-            arr = np.tile(arr, (self.num_envs, 1))
-        if arr.shape != (self.num_envs, 2):
-            raise ValueError(f"goals must have shape ({self.num_envs}, 2), got {arr.shape}")
+        arr = one_task_per_env(np.asarray(goals), self.num_envs, (2,))
         return np.array([check_goal(g) for g in arr], dtype=np.int64)
 
     def _set_goals(self, goals: np.ndarray) -> None:
@@ -421,10 +417,7 @@ class PixelWatermazeVectorEnv(gym.vector.VectorEnv):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        options = dict(options or {})
-        new_goals = options.pop("tasks", None)
-        if options:
-            raise ValueError(f"unknown reset options {sorted(options)}; accepts 'tasks'")
+        new_goals = pop_tasks_option(options)
         if new_goals is not None:
             self._set_goals(self._check_goals(new_goals))
         elif self.goals is None:
