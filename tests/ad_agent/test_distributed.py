@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,28 +11,16 @@ import torch
 from safetensors.torch import load_file
 
 from ad_agent.distributed import init_from_env, is_main
-from ad_agent.histories import FlatHistories, Streams, write_run
+from ad_agent.histories import FlatHistories
 from ad_agent.model import ModelConfig
 from ad_agent.train import TrainConfig, _shard, train
+from tests.ad_agent.synthetic import write_learnable_histories
 
 # No dropout: the ranks would draw the same dropout masks for different slices of the batch.
 MODEL = ModelConfig(
     obs_nvec=(9, 9), n_actions=5, context_len=16, d_model=32, n_layers=1, n_heads=2, d_ff=64, dropout=0.0
 )
 TRAIN = TrainConfig(steps=5, batch_size=8, warmup_steps=2, peak_lr=3e-3, mask_prob=0.3, device="cpu")
-
-
-def _write_histories(folder: Path) -> None:
-    """The 'learner' of test_train.py: action (x + y) % 5."""
-    rng = np.random.default_rng(0)
-    obs = rng.integers(0, 9, size=(4, 60, 2))
-    streams = Streams(
-        observations=obs,
-        actions=obs.sum(-1) % 5,
-        rewards=np.zeros((4, 60), np.float32),
-        episode_starts=np.broadcast_to(np.arange(60) % 20 == 0, (4, 60)).copy(),
-    )
-    write_run(folder / "run.h5", streams, {"env_id": "DarkRoom-v0"})
 
 
 def test_a_plain_start_stays_single_process(monkeypatch):
@@ -52,7 +39,7 @@ def test_rank_slices_are_equal_and_tile_the_global_batch():
 def test_two_processes_match_one_on_the_same_global_batch(tmp_path):
     data_dir, out = tmp_path / "data", tmp_path / "out"
     data_dir.mkdir()
-    _write_histories(data_dir)
+    write_learnable_histories(data_dir)
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps({"model": MODEL.to_dict(), "train": TRAIN.to_dict()}))
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]

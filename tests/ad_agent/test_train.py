@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ad_agent.histories import FlatHistories, Streams, write_run
+from ad_agent.histories import FlatHistories
 from ad_agent.model import ADTransformer, ModelConfig
 from ad_agent.train import (
     TRAIN_PRESETS,
@@ -16,22 +16,6 @@ from ad_agent.train import (
     train,
     validation_windows,
 )
-
-
-@pytest.fixture
-def tiny_data(tmp_path) -> FlatHistories:
-    """A 'learner' that always takes action (x + y) % 5: learnable from the observation alone."""
-    rng = np.random.default_rng(0)
-    obs = rng.integers(0, 9, size=(4, 60, 2))
-    streams = Streams(
-        observations=obs,
-        actions=obs.sum(-1) % 5,
-        rewards=np.zeros((4, 60), np.float32),
-        episode_starts=np.broadcast_to(np.arange(60) % 20 == 0, (4, 60)).copy(),
-    )
-    write_run(tmp_path / "run.h5", streams, {"env_id": "DarkRoom-v0"})
-    return FlatHistories.load(tmp_path, n_actions=5)
-
 
 CONFIG = ModelConfig(obs_nvec=(9, 9), n_actions=5, context_len=16, d_model=32, n_layers=1, n_heads=2, d_ff=64)
 
