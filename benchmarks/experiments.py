@@ -1,0 +1,176 @@
+"""What the paper-reproduction experiments share: cached data and policies, learning curves, the report figures.
+
+Every experiment script (``python -m benchmarks.<name> [--quick] --seed S``) follows the same path:
+collect source histories once (:func:`dataset`), distil a policy once per configuration
+(:func:`trained_policy`), play the held-out tasks, and turn per-episode returns into :class:`Curve`\\ s
+against environment steps. Both caches live under ``--workdir`` (``runs/experiments`` by default), so
+re-running a script, or running another one that needs the same data or model, does not redo the work;
+collection resumes after a crash as ``ad-agent collect`` does.
+
+``--quick`` exists so CI can run every experiment end to end within its budget: it shrinks task
+counts, step budgets and episodes, and its numbers only show that the pipeline works, never a finding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ad_agent.cli import main as ad_agent_cli
+from ad_agent.pipeline import distill
+from ad_agent.policy import InContextPolicy
+from ad_agent.presets import Preset
+from benchmarks.common import RESULTS_DIR, write_result
+
+DEFAULT_WORKDIR = Path("runs") / "experiments"
+
+
+def experiment_parser(description: str) -> argparse.ArgumentParser:
+    """The options every experiment script takes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seed", type=int, default=0, help="seeds data, models and evaluation (default 0)")
+    parser.add_argument("--quick", action="store_true", help="tiny budgets for CI: checks the pipeline, not findings")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="cache of datasets and policies")
+    parser.add_argument("--workers", type=int, default=None, help="collection processes (default: all cores)")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where JSON and PNG results go")
+    return parser
+
+
+def dataset(
+    env_id: str,
+    seed: int,
+    workdir: Path,
+    *,
+    name: str = "histories",
+    split: str = "train",
+    runs_per_task: int | None = None,
+    num_tasks: int | None = None,
+    steps: int | None = None,
+    algo: str | None = None,
+    workers: int | None = None,
+) -> Path:
+    """Source histories of ``env_id``'s ``split`` tasks, collected with its preset source unless told otherwise.
+
+    Goes through ``ad-agent collect`` itself, so an experiment's data is exactly what a user gets, and an
+    interrupted collection resumes. ``name`` keeps datasets of different settings apart.
+    """
+    out = workdir / env_id / f"{name}-seed{seed}"
+    argv = ["collect", "--env", env_id, "--out", str(out), "--tasks", split, "--seed", str(seed)]
+    options = {
+        "--runs-per-task": runs_per_task,
+        "--num-tasks": num_tasks,
+        "--steps": steps,
+        "--algo": algo,
+        "--workers": workers,
+    }
+    for flag, value in options.items():
+        if value is not None:
+            argv += [flag, str(value)]
+    if ad_agent_cli(argv) != 0:
+        raise RuntimeError(f"collection failed: ad-agent {' '.join(argv)}")
+    return out
+
+
+def trained_policy(
+    preset: Preset, data_dir: Path, seed: int, workdir: Path, name: str, steps: int | None = None
+) -> InContextPolicy:
+    """``preset``'s model distilled from ``data_dir``, loaded from ``workdir`` when this exact job already ran.
+
+    The cache key is the folder ``name`` plus a record of the preset, data and steps: a changed setting
+    under the same name retrains instead of silently reusing a stale policy.
+    """
+    folder = workdir / preset.env_id / "policies" / f"{name}-seed{seed}"
+    key = json.dumps(
+        {"model": preset.model, "train": dataclasses.asdict(preset.train), "data": str(data_dir), "steps": steps},
+        sort_keys=True,
+        default=str,
+    )
+    key_file = folder / "job.json"
+    if key_file.exists() and key_file.read_text() == key:
+        return InContextPolicy.load(folder / "policy")
+    policy, _ = distill(preset, data_dir, seed, steps)
+    policy.save(folder / "policy")
+    key_file.write_text(key)
+    return policy
+
+
+@dataclass
+class Curve:
+    """Mean +- std return per episode of one method, against the environment steps spent so far.
+
+    ``steps[i]`` counts every step the method took on one task up to the end of episode ``i``: for an
+    in-context learner that is its deployment experience; for an online learner it is its training
+    experience on that task (one stream).
+    """
+
+    method: str
+    steps: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    n: int  # independent curves averaged (training seeds x evaluation tasks x trials)
+
+    @classmethod
+    def from_returns(cls, method: str, returns: np.ndarray, episode_length: int) -> Curve:
+        """From per-episode returns ``(n, episodes)`` of fixed-length episodes."""
+        returns = np.asarray(returns, dtype=np.float64)
+        steps = episode_length * np.arange(1, returns.shape[1] + 1)
+        return cls(method, steps, returns.mean(axis=0), returns.std(axis=0), returns.shape[0])
+
+    def steps_to_reach(self, threshold: float) -> int | None:
+        """Environment steps until the mean return first reaches ``threshold``; None if it never does."""
+        reached = np.flatnonzero(self.mean >= threshold)
+        return int(self.steps[reached[0]]) if len(reached) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "n": self.n,
+            "steps": self.steps.tolist(),
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+        }
+
+
+def efficiency_table(curves: list[Curve], optimal: float, fractions: tuple[float, ...] = (0.8, 0.9)) -> dict:
+    """For each method, environment steps until its mean return first reaches each fraction of ``optimal``."""
+    return {
+        curve.method: {f"{round(100 * f)}%": curve.steps_to_reach(f * optimal) for f in fractions} for curve in curves
+    }
+
+
+def plot_curves(
+    curves: list[Curve], optimal: float, random: float, title: str, path: Path, xlabel: str = "environment steps"
+) -> Path:
+    """Every method's mean return (+- std band) on one set of axes, between random and optimal."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    for curve in curves:
+        (line,) = ax.plot(curve.steps, curve.mean, label=curve.method)
+        ax.fill_between(curve.steps, curve.mean - curve.std, curve.mean + curve.std, color=line.get_color(), alpha=0.15)
+    ax.axhline(optimal, color="black", linestyle="--", linewidth=1, label="optimal")
+    ax.axhline(random, color="gray", linestyle=":", linewidth=1, label="random")
+    ax.set(xlabel=xlabel, ylabel="return per episode", title=title)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4, frameon=False, fontsize="small")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def save_experiment(name: str, args: argparse.Namespace, figures: dict[str, Any], curves: list[Curve]) -> Path:
+    """Write ``<name>[_quick].json`` (figures, curves, seed, mode) beside the benchmarks' other results."""
+    label = f"{name}_quick" if args.quick else name
+    record = {"seed": args.seed, "mode": "quick" if args.quick else "full", **figures}
+    record["curves"] = [curve.to_dict() for curve in curves]
+    return write_result(label, record, args.results)
