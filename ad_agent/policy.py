@@ -144,8 +144,10 @@ class InContextPolicy:
     def _check_obs(self, obs: Any) -> tuple[np.ndarray, bool]:
         arr = np.asarray(obs)
         shape = self._obs_shape
-        single = arr.shape == shape or (self._kind == "discrete" and shape == (1,) and arr.ndim == 0)
+        one_int = self._kind == "discrete" and shape == (1,)  # a Discrete space: each observation is a scalar
+        single = arr.shape == shape or (one_int and arr.ndim == 0)
         arr = arr.reshape(1, *shape) if single else arr
+        arr = arr.reshape(-1, 1) if one_int and arr.ndim == 1 else arr  # a batch of scalars
         if arr.shape != (self.batch_size, *shape):
             expected = shape if self.batch_size == 1 else (self.batch_size, *shape)
             raise ValueError(f"observation has shape {np.shape(obs)}, expected {expected}")

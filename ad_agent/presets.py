@@ -12,7 +12,8 @@ from gymnasium import spaces
 import envs
 from ad_agent.model import ModelConfig
 from ad_agent.model.encoders import obs_config_from_space
-from ad_agent.sources.sb3 import DARKROOM_PPO, SourceConfig
+from ad_agent.sources import AnySourceConfig, UCBConfig
+from ad_agent.sources.sb3 import DARKROOM_PPO
 from ad_agent.train import TRAIN_PRESETS, TrainConfig
 
 
@@ -21,7 +22,7 @@ class Preset:
     """Everything ``ad-agent run`` needs for one environment."""
 
     env_id: str
-    source: SourceConfig
+    source: AnySourceConfig
     runs_per_task: int
     model: dict[str, Any] = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -52,6 +53,17 @@ PRESETS: dict[str, Preset] = {
         runs_per_task=2,
         model=TRAIN_PRESETS["fast"].model,
         train=TRAIN_PRESETS["fast"].train,
+    ),
+    # UCB is the paper's bandit source (Sec. 5); one run gives 64 histories of 100 pulls, so one run per
+    # train task already gives 6,400 streams. The paper's Table 1 has no bandit column: the 'fast'
+    # shape with a context of one whole 100-pull history, and 100 pulls in evaluation as in training.
+    "AdversarialBandit-v0": Preset(
+        env_id="AdversarialBandit-v0",
+        source=UCBConfig(n_actors=64, n_pulls=100),
+        runs_per_task=1,
+        model={**TRAIN_PRESETS["fast"].model, "context_len": 100},
+        train=TRAIN_PRESETS["fast"].train,
+        eval_episodes=100,
     ),
 }
 
