@@ -42,6 +42,8 @@ def distill(
     resume: bool = False,
     log_dir: str | Path | None = None,
     in_context_every: int = 0,
+    every_kth_episode: int = 1,
+    last_episodes: int | None = None,
 ) -> tuple[InContextPolicy, list[dict[str, float]]]:
     """Train the preset's model on the histories in ``data_dir``.
 
@@ -67,7 +69,8 @@ def distill(
         in_context_every=in_context_every,
     )
     horizon = max_episode_steps(preset.env_id)
-    data = _load_histories(data_dir, preset.env_id, model_config.n_actions)
+    views = {"every_kth_episode": every_kth_episode, "last_episodes": last_episodes}
+    data = _load_histories(data_dir, preset.env_id, model_config.n_actions, **views)
     val_data = _load_histories(val_dir, preset.env_id, model_config.n_actions) if val_dir else None
     model, log = train(
         data,
@@ -85,6 +88,7 @@ def distill(
         "n_runs": len(data.metadata),
         "n_streams": int(len(data.stream_lengths)),
         "n_steps": int(data.actions.shape[0]),
+        "views": views,
         "source": data.metadata[0].get("source"),
         "train": dataclasses.asdict(train_config),
         "final_loss": log[-1]["loss"],
@@ -107,8 +111,8 @@ def _in_context_probe(
     return probe
 
 
-def _load_histories(data_dir: str | Path, env_id: str, n_actions: int) -> FlatHistories:
-    data = FlatHistories.load(data_dir, n_actions=n_actions)
+def _load_histories(data_dir: str | Path, env_id: str, n_actions: int, **views: Any) -> FlatHistories:
+    data = FlatHistories.load(data_dir, n_actions=n_actions, **views)
     env_ids = {meta["env_id"] for meta in data.metadata}
     if env_ids != {env_id}:
         raise ValueError(f"{data_dir} holds histories of {sorted(env_ids)}, not {env_id}")

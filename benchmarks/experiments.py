@@ -78,23 +78,27 @@ def dataset(
 
 
 def trained_policy(
-    preset: Preset, data_dir: Path, seed: int, workdir: Path, name: str, steps: int | None = None
+    preset: Preset,
+    data_dir: Path,
+    seed: int,
+    workdir: Path,
+    name: str,
+    steps: int | None = None,
+    **views: Any,
 ) -> InContextPolicy:
     """``preset``'s model distilled from ``data_dir``, loaded from ``workdir`` when this exact job already ran.
 
-    The cache key is the folder ``name`` plus a record of the preset, data and steps: a changed setting
-    under the same name retrains instead of silently reusing a stale policy.
+    ``views`` go to :func:`ad_agent.pipeline.distill` (``every_kth_episode``, ``last_episodes``). The
+    cache key is the folder ``name`` plus a record of the preset, data, views and steps: a changed
+    setting under the same name retrains instead of silently reusing a stale policy.
     """
     folder = workdir / preset.env_id / "policies" / f"{name}-seed{seed}"
-    key = json.dumps(
-        {"model": preset.model, "train": dataclasses.asdict(preset.train), "data": str(data_dir), "steps": steps},
-        sort_keys=True,
-        default=str,
-    )
+    job = {"model": preset.model, "train": dataclasses.asdict(preset.train), "data": str(data_dir), "steps": steps}
+    key = json.dumps({**job, **views}, sort_keys=True, default=str)
     key_file = folder / "job.json"
     if key_file.exists() and key_file.read_text() == key:
         return InContextPolicy.load(folder / "policy")
-    policy, _ = distill(preset, data_dir, seed, steps)
+    policy, _ = distill(preset, data_dir, seed, steps, **views)
     policy.save(folder / "policy")
     key_file.write_text(key)
     return policy
