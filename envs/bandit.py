@@ -61,13 +61,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Literal
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
-from gymnasium.vector.utils import batch_space
 
-from envs.core import Split, TaskEnv, one_task_per_env, pop_tasks_option
+from envs.core import Split, TaskEnv, TaskVectorEnv, one_task_per_env
 
 NUM_ARMS = 10
 FAVOURED_PROB = 0.95
@@ -175,18 +173,16 @@ class AdversarialBanditEnv(TaskEnv[Means]):
         return np.int64(0), reward, True, False
 
 
-class AdversarialBanditVectorEnv(gym.vector.VectorEnv):
+class AdversarialBanditVectorEnv(TaskVectorEnv):
     """``num_envs`` Adversarial Bandits pulled together in numpy, each with its own task.
 
     Used through ``gym.make_vec("AdversarialBandit-v0", num_envs=N, vectorization_mode="vector_entry_point")``.
     ``tasks`` (shape ``(num_envs, 10)``, or one task for all) fixes the tasks; otherwise each env
     draws one from the ``split`` distribution with ``np_random`` at the first reset. Reset option
-    ``{"tasks": ...}`` changes them. Autoreset follows Gymnasium's documented modes: with
+    ``{"tasks": ...}`` changes them. Autoreset as :class:`~envs.core.TaskVectorEnv`: with
     ``NEXT_STEP`` (default) every step after a pull is a reset step (observation 0, reward 0, not
     done, action ignored); with ``SAME_STEP`` every step is a pull whose ``info["final_obs"]`` is 0.
     """
-
-    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(
         self,
@@ -195,54 +191,22 @@ class AdversarialBanditVectorEnv(gym.vector.VectorEnv):
         split: SamplingSplit = "train",
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
-        self.num_envs = num_envs
         self.split = _check_split(split)
-        self.autoreset_mode = AutoresetMode(autoreset_mode)
-        if self.autoreset_mode == AutoresetMode.DISABLED:
-            raise ValueError("AdversarialBanditVectorEnv supports NEXT_STEP and SAME_STEP autoreset")
-        self.metadata = {"autoreset_mode": self.autoreset_mode}
-        self.single_action_space = spaces.Discrete(NUM_ARMS)
-        self.single_observation_space = spaces.Discrete(1)
-        self.action_space = batch_space(self.single_action_space, num_envs)
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.tasks: np.ndarray | None = None if tasks is None else self._check_tasks(tasks)
-        self._needs_reset = np.zeros(num_envs, dtype=bool)
+        super().__init__(num_envs, spaces.Discrete(1), NUM_ARMS, tasks, autoreset_mode)
 
     def _check_tasks(self, tasks: Any) -> np.ndarray:
         """One task per env, shape ``(num_envs, 10)``; a single task is used for every env."""
         return one_task_per_env(_as_means(tasks, "tasks"), self.num_envs, (NUM_ARMS,))
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        super().reset(seed=seed)
-        new_tasks = pop_tasks_option(options)
-        if new_tasks is not None:
-            self.tasks = self._check_tasks(new_tasks)
-        elif self.tasks is None:
-            self.tasks = sample_tasks(self.np_random, self.split, self.num_envs)
-        self._needs_reset[:] = False
-        return np.zeros(self.num_envs, dtype=np.int64), {"task": self.tasks.copy()}
+    def _draw_tasks(self) -> np.ndarray:
+        return sample_tasks(self.np_random, self.split, self.num_envs)
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        if self.tasks is None:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        actions = np.asarray(actions)
-        valid = actions.shape == (self.num_envs,) and np.issubdtype(actions.dtype, np.integer)
-        if not (valid and self.action_space.contains(actions.astype(np.int64))):
-            raise ValueError(f"actions must be {self.num_envs} ints in [0, {NUM_ARMS}), got {actions!r}")
-        pulling = ~self._needs_reset
+    def _start_episodes(self, mask: np.ndarray) -> None:
+        """A bandit has no state between pulls."""
+
+    def _advance(self, actions: np.ndarray, stepping: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         paid = self.np_random.random(self.num_envs) < self.tasks[np.arange(self.num_envs), actions]
-        rewards = (pulling & paid).astype(np.float64)
-        terminated = pulling.copy()
-        truncated = np.zeros(self.num_envs, dtype=bool)
-        obs = np.zeros(self.num_envs, dtype=np.int64)
-        info: dict[str, Any] = {"task": self.tasks.copy()}
-        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
-            self._needs_reset = terminated.copy()
-        else:  # every env pulled and ended: report its final step, as SyncVectorEnv does, and restart it
-            info["final_obs"] = np.zeros(self.num_envs, dtype=np.int64)
-            info["_final_obs"] = terminated.copy()
-            info["final_info"] = {"task": self.tasks.copy(), "_task": terminated.copy()}
-            info["_final_info"] = terminated.copy()
-        return obs, rewards, terminated, truncated, info
+        return (stepping & paid).astype(np.float64), stepping.copy(), np.zeros(self.num_envs, dtype=bool)
+
+    def _observe(self) -> np.ndarray:
+        return np.zeros(self.num_envs, dtype=np.int64)

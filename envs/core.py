@@ -10,6 +10,10 @@ score on one; this base makes every env treat the task the same way:
   with a ``ValueError`` that says why when it is not a task of this env;
 - when never set, the first reset draws it from ``self.np_random`` (so a seed fixes it);
 - ``info["task"]`` reports it after every reset and step.
+
+:class:`TaskVectorEnv` does the same for the numpy vector forms, one task per env, and carries
+their shared step loop (spaces, action checks, both autoreset modes) so that each env only says
+how its state starts, moves and looks.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from typing import Any, Generic, Literal, TypeVar
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
 
 TaskT = TypeVar("TaskT")
 Split = Literal["train", "test", "all"]
@@ -101,6 +108,108 @@ class TaskEnv(gym.Env, Generic[TaskT]):
             raise ValueError(f"action {action!r} is not in {self.action_space}")
         obs, reward, terminated, truncated = self._transition(action)
         return obs, reward, terminated, truncated, {"task": self.task}
+
+
+class TaskVectorEnv(gym.vector.VectorEnv):
+    """``num_envs`` copies of a task env stepped together in numpy, each env with its own task.
+
+    What is the same for every env's vector form lives here: the spaces, the ``tasks=`` argument
+    and ``"tasks"`` reset option (:func:`one_task_per_env`, :func:`pop_tasks_option`), action
+    checks, ``info["task"]``, and Gymnasium's two documented autoreset modes. With ``NEXT_STEP``
+    (default) the step after an episode's last one only resets that env (reward 0, not done, action
+    ignored), as ``SyncVectorEnv`` does; with ``SAME_STEP`` the ending step reports
+    ``final_obs`` / ``final_info`` (masked by ``_final_obs`` / ``_final_info``) and returns the
+    next episode's first observation. Subclasses keep their per-env state in arrays and implement
+    the five hooks below; set what :meth:`_check_tasks` needs before calling this constructor.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(
+        self,
+        num_envs: int,
+        observation_space: gym.Space,
+        n_actions: int,
+        tasks: Any = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+    ) -> None:
+        if num_envs < 1:
+            raise ValueError(f"need num_envs >= 1, got {num_envs}")
+        self.num_envs = num_envs
+        self.autoreset_mode = AutoresetMode(autoreset_mode)
+        if self.autoreset_mode == AutoresetMode.DISABLED:
+            raise ValueError(f"{type(self).__name__} supports NEXT_STEP and SAME_STEP autoreset")
+        self.metadata = {"autoreset_mode": self.autoreset_mode}
+        self.single_action_space = spaces.Discrete(n_actions)
+        self.single_observation_space = observation_space
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.tasks: np.ndarray | None = None if tasks is None else self._check_tasks(tasks)
+        self._needs_reset = np.zeros(num_envs, dtype=bool)
+
+    # --- the hooks ------------------------------------------------------------------------
+    @abstractmethod
+    def _check_tasks(self, tasks: Any) -> np.ndarray:
+        """``tasks`` as one checked task per env (via :func:`one_task_per_env`), or a ``ValueError``."""
+
+    @abstractmethod
+    def _draw_tasks(self) -> np.ndarray:
+        """One task per env from the task distribution, for a first reset that was given none."""
+
+    @abstractmethod
+    def _start_episodes(self, mask: np.ndarray) -> None:
+        """Put the masked envs in their start state."""
+
+    @abstractmethod
+    def _advance(self, actions: np.ndarray, stepping: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Step the envs in ``stepping`` (the others stand still, earn 0 and do not end): rewards,
+        terminated, truncated."""
+
+    @abstractmethod
+    def _observe(self) -> np.ndarray:
+        """Every env's current observation, as a new array."""
+
+    # --- the shared loop ------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        new_tasks = pop_tasks_option(options)
+        if new_tasks is not None:
+            self.tasks = self._check_tasks(new_tasks)
+        elif self.tasks is None:
+            self.tasks = self._draw_tasks()
+        self._start_episodes(np.ones(self.num_envs, dtype=bool))
+        self._needs_reset[:] = False
+        return self._observe(), {"task": self.tasks.copy()}
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if self.tasks is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        resetting = self._needs_reset.copy()
+        self._start_episodes(resetting)
+        rewards, terminated, truncated = self._advance(self._check_actions(actions), ~resetting)
+        done = terminated | truncated
+        info: dict[str, Any] = {"task": self.tasks.copy()}
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            self._needs_reset = done
+        elif done.any():
+            obs = self._observe()
+            info["final_obs"] = np.where(done.reshape(-1, *[1] * (obs.ndim - 1)), obs, np.zeros_like(obs))
+            info["_final_obs"] = done
+            info["final_info"] = {"task": self.tasks.copy(), "_task": done.copy()}
+            info["_final_info"] = done.copy()
+            self._start_episodes(done)
+        return self._observe(), rewards, terminated, truncated, info
+
+    def _check_actions(self, actions: Any) -> np.ndarray:
+        """``actions`` as int64, refusing a wrong shape, out-of-range values and floats (``contains`` takes 2.5)."""
+        actions = np.asarray(actions)
+        valid = actions.shape == (self.num_envs,) and np.issubdtype(actions.dtype, np.integer)
+        if not (valid and self.action_space.contains(actions.astype(np.int64))):
+            n = self.single_action_space.n
+            raise ValueError(f"actions must be {self.num_envs} ints in [0, {n}), got {actions!r}")
+        return actions.astype(np.int64)
 
 
 def one_task_per_env(tasks: np.ndarray, num_envs: int, task_shape: tuple[int, ...]) -> np.ndarray:

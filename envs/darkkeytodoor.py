@@ -46,15 +46,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
-from gymnasium.vector.utils import batch_space
 from numpy.typing import ArrayLike
 
-from envs.core import TaskEnv, one_task_per_env, pop_tasks_option
+from envs.core import TaskEnv, TaskVectorEnv, one_task_per_env
 from envs.darkroom import MOVES
 
 SIZE = 9
@@ -255,13 +253,13 @@ class DarkKeyToDoorEnv(TaskEnv[Task]):
         return np.kron(colours[grid], np.ones((16, 16, 1), dtype=np.uint8))
 
 
-class DarkKeyToDoorVectorEnv(gym.vector.VectorEnv):
+class DarkKeyToDoorVectorEnv(TaskVectorEnv):
     """``num_envs`` Dark Key-to-Door rooms stepped together in numpy, each with its own task and starts.
 
     Used through ``gym.make_vec("DarkKeyToDoor-v0", num_envs=N, vectorization_mode="vector_entry_point")``.
     ``tasks`` (shape ``(num_envs, 2, 2)``, or one task for all) fixes the tasks; reset option
-    ``{"tasks": ...}`` changes them; ``info["task"]`` reports them. Autoreset follows Gymnasium's
-    documented modes: ``NEXT_STEP`` (default) or ``SAME_STEP`` (``final_obs`` / ``_final_obs`` in info).
+    ``{"tasks": ...}`` changes them; ``info["task"]`` reports them. Autoreset as
+    :class:`~envs.core.TaskVectorEnv`: ``NEXT_STEP`` (default) or ``SAME_STEP``.
 
     Randomness is per env, as in ``SyncVectorEnv``: ``reset(seed=s)`` gives env ``i`` its own
     generator seeded ``s + i``, from which it draws its task (when none is given) and every start
@@ -269,8 +267,6 @@ class DarkKeyToDoorVectorEnv(gym.vector.VectorEnv):
     :class:`DarkKeyToDoorEnv` step for step, random starts included, with no test-only hook.
     Only those draws loop over envs, once per episode; the dynamics are vectorised.
     """
-
-    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(
         self,
@@ -281,23 +277,20 @@ class DarkKeyToDoorVectorEnv(gym.vector.VectorEnv):
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
         _check_sizes(size, episode_length)
-        self.num_envs = num_envs
         self.size = size
         self.episode_length = episode_length
-        self.autoreset_mode = AutoresetMode(autoreset_mode)
-        if self.autoreset_mode == AutoresetMode.DISABLED:
-            raise ValueError("DarkKeyToDoorVectorEnv supports NEXT_STEP and SAME_STEP autoreset")
-        self.metadata = {"autoreset_mode": self.autoreset_mode}
-        self.single_action_space = spaces.Discrete(len(MOVES))
-        self.single_observation_space = spaces.MultiDiscrete([size, size])
-        self.action_space = batch_space(self.single_action_space, num_envs)
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.tasks: np.ndarray | None = None if tasks is None else self._check_tasks(tasks)
+        super().__init__(num_envs, spaces.MultiDiscrete([size, size]), len(MOVES), tasks, autoreset_mode)
         self._rngs: list[np.random.Generator] | None = None
         self._pos = np.zeros((num_envs, 2), dtype=np.int64)
         self._t = np.zeros(num_envs, dtype=np.int64)
         self._has_key = np.zeros(num_envs, dtype=bool)
-        self._needs_reset = np.zeros(num_envs, dtype=bool)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        if seed is not None or self._rngs is None:
+            self._rngs = [seeding.np_random(None if seed is None else seed + i)[0] for i in range(self.num_envs)]
+        return super().reset(seed=seed, options=options)
 
     def _check_tasks(self, tasks: ArrayLike) -> np.ndarray:
         """One task per env (a single task goes to every env), each checked as the single env checks it."""
@@ -306,20 +299,8 @@ class DarkKeyToDoorVectorEnv(gym.vector.VectorEnv):
             check_task(task, self.size)
         return arr
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        super().reset(seed=seed)
-        new_tasks = pop_tasks_option(options)
-        if seed is not None or self._rngs is None:
-            self._rngs = [seeding.np_random(None if seed is None else seed + i)[0] for i in range(self.num_envs)]
-        if new_tasks is not None:
-            self.tasks = self._check_tasks(new_tasks)
-        elif self.tasks is None:
-            self.tasks = np.array([rng.integers(0, self.size, size=(2, 2)) for rng in self._rngs], dtype=np.int64)
-        self._start_episodes(np.ones(self.num_envs, dtype=bool))
-        self._needs_reset[:] = False
-        return self._pos.copy(), {"task": self.tasks.copy()}
+    def _draw_tasks(self) -> np.ndarray:
+        return np.array([rng.integers(0, self.size, size=(2, 2)) for rng in self._rngs], dtype=np.int64)
 
     def _start_episodes(self, mask: np.ndarray) -> None:
         """Begin new episodes in the masked envs, each drawing its start cell from its own generator."""
@@ -329,7 +310,6 @@ class DarkKeyToDoorVectorEnv(gym.vector.VectorEnv):
         self._has_key[mask] = False
 
     def _advance(self, actions: np.ndarray, stepping: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Step the envs in ``stepping`` (the others stand still and score nothing): rewards, terminated, truncated."""
         moved = np.clip(self._pos + MOVES[actions], 0, self.size - 1)
         self._pos = np.where(stepping[:, None], moved, self._pos)
         self._t += stepping
@@ -339,22 +319,5 @@ class DarkKeyToDoorVectorEnv(gym.vector.VectorEnv):
         truncated = stepping & (self._t >= self.episode_length)
         return (opened | found).astype(np.float64), opened, truncated
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        if self.tasks is None:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        actions = np.asarray(actions)
-        valid = np.issubdtype(actions.dtype, np.integer) and actions.shape == (self.num_envs,)
-        if not (valid and self.action_space.contains(actions.astype(np.int64))):
-            raise ValueError(f"actions must be {self.num_envs} ints in [0, {len(MOVES)}), got {actions!r}")
-        resetting = self._needs_reset.copy()
-        self._start_episodes(resetting)
-        rewards, terminated, truncated = self._advance(actions.astype(np.int64), ~resetting)
-        done = terminated | truncated
-        info: dict[str, Any] = {"task": self.tasks.copy()}
-        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
-            self._needs_reset = done
-        elif done.any():
-            info["final_obs"] = np.where(done[:, None], self._pos, 0)
-            info["_final_obs"] = done
-            self._start_episodes(done)
-        return self._pos.copy(), rewards, terminated, truncated, info
+    def _observe(self) -> np.ndarray:
+        return self._pos.copy()

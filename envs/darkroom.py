@@ -34,13 +34,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
-from gymnasium.vector.utils import batch_space
 
-from envs.core import TaskEnv, one_task_per_env, pop_tasks_option
+from envs.core import TaskEnv, TaskVectorEnv, one_task_per_env
 
 SIZE = 9
 HARD_SIZE = 17
@@ -218,16 +216,14 @@ class DarkRoomEnv(TaskEnv[Goal]):
         return np.kron(colours[grid], np.ones((16, 16, 1), dtype=np.uint8))
 
 
-class DarkRoomVectorEnv(gym.vector.VectorEnv):
+class DarkRoomVectorEnv(TaskVectorEnv):
     """``num_envs`` Dark Rooms stepped together in numpy, each with its own goal.
 
     Used through ``gym.make_vec("DarkRoom-v0", num_envs=N, vectorization_mode="vector_entry_point")``.
     ``tasks`` (one goal per env, or one for all) fixes the goals; otherwise each env draws its goal
     from ``np_random`` at the first reset. Reset option ``{"tasks": [...]}`` changes them.
-    Autoreset follows Gymnasium's documented modes: ``NEXT_STEP`` (default) or ``SAME_STEP``.
+    Autoreset as :class:`~envs.core.TaskVectorEnv`: ``NEXT_STEP`` (default) or ``SAME_STEP``.
     """
-
-    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(
         self,
@@ -238,73 +234,40 @@ class DarkRoomVectorEnv(gym.vector.VectorEnv):
         reward_once: bool = False,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
-        self.num_envs = num_envs
         self.size = size
         self.episode_length = episode_length
         self.reward_once = reward_once
-        self.autoreset_mode = AutoresetMode(autoreset_mode)
-        if self.autoreset_mode == AutoresetMode.DISABLED:
-            raise ValueError("DarkRoomVectorEnv supports NEXT_STEP and SAME_STEP autoreset")
-        self.metadata = {"autoreset_mode": self.autoreset_mode}
-        self.single_action_space = spaces.Discrete(5)
-        self.single_observation_space = spaces.MultiDiscrete([size, size])
-        self.action_space = batch_space(self.single_action_space, num_envs)
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.goals: np.ndarray | None = None if tasks is None else self._check_goals(tasks)
+        super().__init__(num_envs, spaces.MultiDiscrete([size, size]), len(MOVES), tasks, autoreset_mode)
         self._pos = np.full((num_envs, 2), size // 2, dtype=np.int64)
         self._t = np.zeros(num_envs, dtype=np.int64)
         self._reached = np.zeros(num_envs, dtype=bool)
-        self._needs_reset = np.zeros(num_envs, dtype=bool)
 
-    def _check_goals(self, goals: Any) -> np.ndarray:
-        arr = one_task_per_env(np.asarray(goals, dtype=np.int64), self.num_envs, (2,))
+    def _check_tasks(self, tasks: Any) -> np.ndarray:
+        arr = one_task_per_env(np.asarray(tasks, dtype=np.int64), self.num_envs, (2,))
         if arr.min() < 0 or arr.max() >= self.size:
             raise ValueError(f"goals must lie inside the {self.size}x{self.size} room")
         return arr
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        super().reset(seed=seed)
-        new_goals = pop_tasks_option(options)
-        if new_goals is not None:
-            self.goals = self._check_goals(new_goals)
-        elif self.goals is None:
-            self.goals = self.np_random.integers(0, self.size, size=(self.num_envs, 2))
-        self._pos[:] = self.size // 2
-        self._t[:] = 0
-        self._reached[:] = False
-        self._needs_reset[:] = False
-        return self._pos.copy(), {"task": self.goals.copy()}
+    def _draw_tasks(self) -> np.ndarray:
+        return self.np_random.integers(0, self.size, size=(self.num_envs, 2))
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        if self.goals is None:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        actions = np.asarray(actions)
-        if (
-            actions.shape != (self.num_envs,)
-            or not np.issubdtype(actions.dtype, np.integer)
-            or not self.action_space.contains(actions.astype(np.int64))
-        ):
-            raise ValueError(f"actions must be {self.num_envs} ints in [0, 5), got {actions!r}")
-        stepping = ~self._needs_reset
-        self._pos = np.where(stepping[:, None], np.clip(self._pos + MOVES[actions], 0, self.size - 1), self.size // 2)
-        self._t = np.where(stepping, self._t + 1, 0)
-        on_goal = stepping & (self._pos == self.goals).all(axis=1)
+    def _start_episodes(self, mask: np.ndarray) -> None:
+        self._pos[mask] = self.size // 2
+        self._t[mask] = 0
+        self._reached[mask] = False
+
+    def _advance(self, actions: np.ndarray, stepping: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        moved = np.clip(self._pos + MOVES[actions], 0, self.size - 1)
+        self._pos = np.where(stepping[:, None], moved, self._pos)
+        self._t += stepping
+        on_goal = stepping & (self._pos == self.tasks).all(axis=1)
         rewards = (on_goal & ~(self.reward_once & self._reached)).astype(np.float64)
-        self._reached = stepping & (self._reached | on_goal)
-        terminated = np.zeros(self.num_envs, dtype=bool)
+        self._reached |= on_goal
         truncated = stepping & (self._t >= self.episode_length)
-        info: dict[str, Any] = {"task": self.goals.copy()}
-        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
-            self._needs_reset = truncated.copy()
-        elif truncated.any():
-            info["final_obs"] = np.where(truncated[:, None], self._pos, 0)
-            info["_final_obs"] = truncated.copy()
-            self._pos[truncated] = self.size // 2
-            self._t[truncated] = 0
-            self._reached[truncated] = False
-        return self._pos.copy(), rewards, terminated, truncated, info
+        return rewards, np.zeros(self.num_envs, dtype=bool), truncated
+
+    def _observe(self) -> np.ndarray:
+        return self._pos.copy()
 
 
 class DarkRoomHardEnv(DarkRoomEnv):

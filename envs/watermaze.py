@@ -59,18 +59,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
-from gymnasium.vector.utils import batch_space
 from minigrid.core.grid import Grid
 from minigrid.core.mission import MissionSpace
 from minigrid.core.world_object import Goal as GoalTile
 from minigrid.core.world_object import Wall
 from minigrid.minigrid_env import MiniGridEnv
 
-from envs.core import TaskEnv, one_task_per_env, pop_tasks_option
+from envs.core import TaskEnv, TaskVectorEnv, one_task_per_env
 
 SIZE = 11  # the arena's side in cells, walls included
 VIEW_SIZE = 11  # minigrid agent_view_size: odd, and large enough to see the wall ahead from anywhere
@@ -366,16 +364,14 @@ class PixelWatermazeEnv(TaskEnv[Cell]):
         return grid.render(RENDER_TILE_SIZE, self.agent_pos, self.agent_dir)
 
 
-class PixelWatermazeVectorEnv(gym.vector.VectorEnv):
+class PixelWatermazeVectorEnv(TaskVectorEnv):
     """``num_envs`` Pixel Watermazes stepped together in numpy, each with its own goal.
 
     Used through ``gym.make_vec("PixelWatermaze-v0", num_envs=N, vectorization_mode="vector_entry_point")``.
     ``tasks`` (one goal per env, or one for all) fixes the goals; otherwise each env draws its goal
     from ``np_random`` at the first reset. Reset option ``{"tasks": [...]}`` changes them.
-    Autoreset follows Gymnasium's documented modes: ``NEXT_STEP`` (default) or ``SAME_STEP``.
+    Autoreset as :class:`~envs.core.TaskVectorEnv`: ``NEXT_STEP`` (default) or ``SAME_STEP``.
     """
-
-    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(
         self,
@@ -384,72 +380,35 @@ class PixelWatermazeVectorEnv(gym.vector.VectorEnv):
         episode_length: int = EPISODE_LENGTH,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
-        if num_envs < 1 or episode_length < 1:
-            raise ValueError(f"need num_envs >= 1 and episode_length >= 1, got {num_envs}, {episode_length}")
-        self.num_envs = num_envs
+        if episode_length < 1:
+            raise ValueError(f"need episode_length >= 1, got {episode_length}")
         self.episode_length = episode_length
-        self.autoreset_mode = AutoresetMode(autoreset_mode)
-        if self.autoreset_mode == AutoresetMode.DISABLED:
-            raise ValueError("PixelWatermazeVectorEnv supports NEXT_STEP and SAME_STEP autoreset")
-        self.metadata = {"autoreset_mode": self.autoreset_mode}
-        self.single_action_space = spaces.Discrete(NUM_ACTIONS)
-        self.single_observation_space = _observation_space()
-        self.action_space = batch_space(self.single_action_space, num_envs)
-        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        super().__init__(num_envs, _observation_space(), NUM_ACTIONS, tasks, autoreset_mode)
         self._tables = tables()
-        self.goals: np.ndarray | None = None
-        self._goal_cells = np.zeros(num_envs, dtype=np.int64)
-        if tasks is not None:
-            self._set_goals(self._check_goals(tasks))
         self._state = np.full(num_envs, START_STATE, dtype=np.int64)
         self._t = np.zeros(num_envs, dtype=np.int64)
-        self._needs_reset = np.zeros(num_envs, dtype=bool)
 
-    def _check_goals(self, goals: Any) -> np.ndarray:
-        arr = one_task_per_env(np.asarray(goals), self.num_envs, (2,))
+    def _check_tasks(self, tasks: Any) -> np.ndarray:
+        arr = one_task_per_env(np.asarray(tasks), self.num_envs, (2,))
         return np.array([check_goal(g) for g in arr], dtype=np.int64)
 
-    def _set_goals(self, goals: np.ndarray) -> None:
-        self.goals = goals
-        self._goal_cells = (goals[:, 1] - 1) * _INTERIOR + (goals[:, 0] - 1)  # cell_index, vectorised
+    def _draw_tasks(self) -> np.ndarray:
+        choices = np.array(all_goals(), dtype=np.int64)
+        return choices[self.np_random.integers(len(choices), size=self.num_envs)]
 
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
-        super().reset(seed=seed)
-        new_goals = pop_tasks_option(options)
-        if new_goals is not None:
-            self._set_goals(self._check_goals(new_goals))
-        elif self.goals is None:
-            choices = np.array(all_goals(), dtype=np.int64)
-            self._set_goals(choices[self.np_random.integers(len(choices), size=self.num_envs)])
-        self._state[:] = START_STATE
-        self._t[:] = 0
-        self._needs_reset[:] = False
-        return self._tables.images[self._state], {"task": self.goals.copy()}
+    def _start_episodes(self, mask: np.ndarray) -> None:
+        self._state[mask] = START_STATE
+        self._t[mask] = 0
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-        if self.goals is None:
-            raise gym.error.ResetNeeded("call reset() before step()")
-        actions = np.asarray(actions)
-        integral = np.issubdtype(actions.dtype, np.integer)  # MultiDiscrete.contains would accept 2.5
-        if actions.shape != (self.num_envs,) or not (integral and self.action_space.contains(actions)):
-            raise ValueError(f"actions must be {self.num_envs} ints in [0, {NUM_ACTIONS}), got {actions!r}")
-        stepping = ~self._needs_reset
+    def _advance(self, actions: np.ndarray, stepping: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Move by the precomputed transition table; finding the platform respawns at the start."""
+        goal_cells = (self.tasks[:, 1] - 1) * _INTERIOR + (self.tasks[:, 0] - 1)  # cell_index, vectorised
         moved = self._tables.next_state[self._state, actions]
-        found = stepping & (moved // 4 == self._goal_cells)
-        self._state = np.where(stepping & ~found, moved, START_STATE)
-        self._t = np.where(stepping, self._t + 1, 0)
-        rewards = found.astype(np.float64)
-        terminated = np.zeros(self.num_envs, dtype=bool)
+        found = stepping & (moved // 4 == goal_cells)
+        self._state = np.where(stepping, np.where(found, START_STATE, moved), self._state)
+        self._t += stepping
         truncated = stepping & (self._t >= self.episode_length)
-        info: dict[str, Any] = {"task": self.goals.copy()}
-        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
-            self._needs_reset = truncated.copy()
-        elif truncated.any():
-            images = self._tables.images[self._state]
-            info["final_obs"] = np.where(truncated[:, None, None, None], images, np.uint8(0))
-            info["_final_obs"] = truncated.copy()
-            self._state[truncated] = START_STATE
-            self._t[truncated] = 0
-        return self._tables.images[self._state], rewards, terminated, truncated, info
+        return found.astype(np.float64), np.zeros(self.num_envs, dtype=bool), truncated
+
+    def _observe(self) -> np.ndarray:
+        return self._tables.images[self._state]
