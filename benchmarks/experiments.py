@@ -9,6 +9,18 @@ collection resumes after a crash as ``ad-agent collect`` does.
 
 ``--quick`` exists so CI can run every experiment end to end within its budget: it shrinks task
 counts, step budgets and episodes, and its numbers only show that the pipeline works, never a finding.
+
+The record :func:`save_experiment` writes is what ``benchmarks/report.py`` reads; beside ``seed``,
+``mode``, ``curves`` and the command/machine/date of :func:`benchmarks.common.write_result`, the
+``figures`` an experiment passes should hold:
+
+- ``title`` (str) and ``summary`` (str, a sentence or two: what was compared, on what);
+- ``findings``: a list of :func:`finding` records, each a paper claim with whether it reproduced;
+- ``tables``: ``{table name: {row: {column: value}}}``, rendered as Markdown tables;
+- ``plots``: PNG file names, relative to the JSON's folder;
+- ``budgets`` (what each method was given, in environment steps, seeds, episodes) and ``wall_time_s``.
+
+Any other key is kept in the JSON but not rendered.
 """
 
 from __future__ import annotations
@@ -16,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,14 +107,39 @@ def trained_policy(
     """
     folder = workdir / preset.env_id / "policies" / f"{name}-seed{seed}"
     job = {"model": preset.model, "train": dataclasses.asdict(preset.train), "data": str(data_dir), "steps": steps}
-    key = json.dumps({**job, **views}, sort_keys=True, default=str)
-    key_file = folder / "job.json"
-    if key_file.exists() and key_file.read_text() == key:
+    if _job_done(folder, {**job, **views}):
         return InContextPolicy.load(folder / "policy")
     policy, _ = distill(preset, data_dir, seed, steps, **views)
     policy.save(folder / "policy")
-    key_file.write_text(key)
+    _mark_done(folder, {**job, **views})
     return policy
+
+
+def cached_returns(folder: Path, job: dict[str, Any], compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """``compute()``'s array, saved in ``folder`` and reloaded while ``job`` (a JSON-able record of
+    everything that determines it) stays the same: the expensive baselines run once per setting."""
+    if _job_done(folder, job):
+        return np.load(folder / "returns.npy")
+    returns = np.asarray(compute())
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "returns.npy", returns)
+    _mark_done(folder, job)
+    return returns
+
+
+def _job_key(job: dict[str, Any]) -> str:
+    return json.dumps(job, sort_keys=True, default=str)
+
+
+def _job_done(folder: Path, job: dict[str, Any]) -> bool:
+    """Whether ``folder`` holds the finished output of exactly ``job`` (its record is written last)."""
+    key_file = folder / "job.json"
+    return key_file.exists() and key_file.read_text() == _job_key(job)
+
+
+def _mark_done(folder: Path, job: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "job.json").write_text(_job_key(job))
 
 
 @dataclass
@@ -149,9 +187,19 @@ def efficiency_table(curves: list[Curve], optimal: float, fractions: tuple[float
 
 
 def plot_curves(
-    curves: list[Curve], optimal: float, random: float, title: str, path: Path, xlabel: str = "environment steps"
+    curves: list[Curve],
+    optimal: float,
+    random: float,
+    title: str,
+    path: Path,
+    xlabel: str = "environment steps",
+    xscale: str = "linear",
 ) -> Path:
-    """Every method's mean return (+- std band) on one set of axes, between random and optimal."""
+    """Every method's mean return (+- std band) on one set of axes, between random and optimal.
+
+    ``xscale="log"`` puts an in-context learner's few hundred steps and an in-weights learner's
+    tens of thousands on one readable axis.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -163,13 +211,18 @@ def plot_curves(
         ax.fill_between(curve.steps, curve.mean - curve.std, curve.mean + curve.std, color=line.get_color(), alpha=0.15)
     ax.axhline(optimal, color="black", linestyle="--", linewidth=1, label="optimal")
     ax.axhline(random, color="gray", linestyle=":", linewidth=1, label="random")
-    ax.set(xlabel=xlabel, ylabel="return per episode", title=title)
+    ax.set(xlabel=xlabel, ylabel="return per episode", title=title, xscale=xscale)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4, frameon=False, fontsize="small")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def finding(claim: str, reproduced: bool | None, evidence: str) -> dict[str, Any]:
+    """One paper claim checked by an experiment: ``reproduced`` is None when it could not be tested."""
+    return {"claim": claim, "reproduced": reproduced, "evidence": evidence}
 
 
 def save_experiment(name: str, args: argparse.Namespace, figures: dict[str, Any], curves: list[Curve]) -> Path:

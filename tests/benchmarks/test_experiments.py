@@ -1,9 +1,12 @@
-"""The shared experiment helpers: curves against steps, steps-to-threshold, the efficiency table, plots."""
+"""The shared experiment helpers (curves, steps-to-threshold, tables, plots, caches) and the report built from them."""
+
+import argparse
 
 import numpy as np
 import pytest
 
-from benchmarks.experiments import Curve, efficiency_table, plot_curves
+from benchmarks import report
+from benchmarks.experiments import Curve, cached_returns, efficiency_table, finding, plot_curves, save_experiment
 
 
 def test_curve_counts_steps_per_episode_and_averages_runs() -> None:
@@ -32,3 +35,41 @@ def test_plot_curves_writes_a_png(tmp_path) -> None:
     curve = Curve.from_returns("AD", np.random.default_rng(0).random((3, 5)), episode_length=20)
     path = plot_curves([curve], optimal=1.0, random=0.1, title="t", path=tmp_path / "fig.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cached_returns_computes_once_per_job_and_again_when_it_changes(tmp_path) -> None:
+    calls = []
+
+    def compute() -> np.ndarray:
+        calls.append(1)
+        return np.arange(len(calls) * 3.0)
+
+    first = cached_returns(tmp_path / "job", {"steps": 10}, compute)
+    again = cached_returns(tmp_path / "job", {"steps": 10}, compute)
+    np.testing.assert_array_equal(first, again)
+    changed = cached_returns(tmp_path / "job", {"steps": 20}, compute)
+    assert len(calls) == 2 and len(changed) == 6
+
+
+def test_report_renders_findings_tables_and_plots_of_any_experiment(tmp_path) -> None:
+    curve = Curve.from_returns("AD", np.array([[1.0, 2.0]]), episode_length=20)
+    args = argparse.Namespace(quick=False, seed=3, results=tmp_path)
+    figures = {
+        "title": "An ablation",
+        "summary": "What it compared.",
+        "findings": [finding("X beats Y", True, "3 vs 2"), finding("Y is flat", False, "it rose by 4")],
+        "tables": {"steps to 80%": {"X": {"80%": 40, "90%": None}}},
+        "figure": "ablation.png",
+        "budget": {"episodes": 50},
+        "wall_time_s": 90.0,
+    }
+    save_experiment("ablation", args, figures, [curve])
+    save_experiment("ablation", argparse.Namespace(quick=True, seed=3, results=tmp_path), figures, [curve])
+    (tmp_path / "other_benchmark.json").write_text('{"steps_per_s": 5}')
+
+    text = report.build(tmp_path, tmp_path / "REPORT.md").read_text()
+    assert "X beats Y: **reproduced** (3 vs 2)" in text
+    assert "Y is flat: **not reproduced** (it rose by 4)" in text
+    assert "| X | 40 | - |" in text and "| episodes | 50 |" in text
+    assert "![ablation.png](ablation.png)" in text and "seed 3, full mode" in text
+    assert "quick mode" not in text and "steps_per_s" not in text

@@ -1,0 +1,327 @@
+"""Paper Fig. 4: AD against Expert Distillation, the source algorithm from scratch, RL^2, random and optimal.
+
+Every method is measured on the env's held-out tasks. AD and ED play ``episodes`` in-context episodes
+with frozen weights (``trials`` per task); the source learner is trained afresh on each held-out task
+as one stream; RL^2 is meta-trained on trials of the train tasks and plays one trial per held-out
+task. Each method's curve is its mean return per episode against the environment steps it has taken
+on the task, over training seeds x held-out tasks (x trials). The expensive baselines are cached
+under ``--workdir``, so ``--baseline-seeds`` can grow between runs without redoing earlier seeds.
+
+    python -m benchmarks.main_results --env DarkRoom-v0 --seed 0 --baseline-seeds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ad_agent.baselines import RL2Config, evaluate_rl2, learn_from_scratch, single_stream, train_rl2
+from ad_agent.evaluate import evaluate
+from ad_agent.histories import episode_returns, iter_runs, last_episodes
+from ad_agent.presets import PRESETS, Preset, get_preset, max_episode_steps
+from ad_agent.sources.sb3 import SourceConfig
+from benchmarks.experiments import (
+    Curve,
+    cached_returns,
+    dataset,
+    efficiency_table,
+    experiment_parser,
+    finding,
+    plot_curves,
+    save_experiment,
+    trained_policy,
+)
+
+ENVS = ("DarkRoom-v0", "DarkRoomHard-v0", "DarkKeyToDoor-v0", "PixelWatermaze-v0")
+METHODS = ("AD", "ED", "source (scratch)", "RL^2", "random", "optimal")
+SPEEDUP = 5.0  # the data-efficiency factor checked against the source from scratch
+ICL_MARGIN = 0.1  # "learns in context": last episodes beat the first by this share of (optimal - random)
+
+
+@dataclass
+class Budgets:
+    """What each method gets; the full values are the committed experiment's, quick ones only test the code."""
+
+    episodes: int = 120  # in-context episodes per AD / ED trial
+    trials: int | None = None  # per held-out task; None: the preset's
+    train_steps: int | None = None  # AD / ED gradient steps; None: the preset's
+    scratch_steps: int = 10_000  # env steps of the single-stream source per task (500 Dark Room episodes)
+    rl2: RL2Config = field(default_factory=RL2Config)
+    baseline_seeds: int = 1  # training seeds of the source from scratch and of RL^2
+    data: dict[str, Any] = field(default_factory=dict)  # dataset() overrides
+    context_len: int | None = None  # None: the preset's
+    test_tasks: int | None = None  # first N held-out tasks; None: all
+
+
+def quick_budgets() -> Budgets:
+    """Seconds, not findings: a short context so a few source episodes make a training window."""
+    rl2 = RL2Config(episodes_per_trial=2, total_timesteps=256, n_envs=2)
+    rl2.hyperparams.update(n_steps=64, batch_size=64, n_epochs=1)
+    return Budgets(
+        episodes=4,
+        trials=1,
+        train_steps=10,
+        scratch_steps=100,
+        rl2=rl2,
+        data=dict(num_tasks=2, runs_per_task=1, steps=64 * 20 * 4),
+        context_len=40,
+        test_tasks=3,
+    )
+
+
+def expert_episodes(context_len: int, horizon: int) -> int:
+    """How many of each stream's last episodes ED trains on: enough for one context window, plus one
+    episode so windows can start at different steps; any more would reach back into learning."""
+    return math.ceil(context_len / horizon) + 1
+
+
+def _run_preset(env_id: str, budgets: Budgets) -> Preset:
+    if env_id not in PRESETS:
+        raise SystemExit(
+            f"main_results: no pipeline preset for {env_id} yet (ad_agent/presets.py has {sorted(PRESETS)}); "
+            "add one before running this experiment on it"
+        )
+    preset = get_preset(env_id)
+    if budgets.context_len is not None:
+        preset = dataclasses.replace(preset, model={**preset.model, "context_len": budgets.context_len})
+    return preset
+
+
+def _source_config(preset: Preset) -> SourceConfig:
+    if not isinstance(preset.source, SourceConfig):
+        raise SystemExit(f"main_results: {preset.env_id}'s source is not an SB3 learner; no single stream to run")
+    return preset.source
+
+
+def in_context_returns(policy: Any, preset: Preset, tasks: list[Any], budgets: Budgets, seed: int) -> np.ndarray:
+    """AD's protocol for AD and ED alike: ``trials`` per task, ``budgets.episodes`` episodes each."""
+    trials = preset.eval_trials_per_task if budgets.trials is None else budgets.trials
+    return evaluate(policy, preset.env_id, tasks * trials, budgets.episodes, seed)
+
+
+def scratch_returns(preset: Preset, tasks: list[Any], budgets: Budgets, seed: int, workdir: Path) -> np.ndarray:
+    config = single_stream(_source_config(preset), budgets.scratch_steps)
+    seeds = [seed + i for i in range(budgets.baseline_seeds)]
+    per_seed = []
+    for s in seeds:
+        job = {"config": dataclasses.asdict(config), "tasks": tasks, "seed": s}
+        folder = workdir / preset.env_id / "baselines" / f"scratch-{budgets.scratch_steps}-seed{s}"
+        per_seed.append(cached_returns(folder, job, lambda s=s: learn_from_scratch(config, preset.env_id, tasks, s)))
+    n = min(r.shape[1] for r in per_seed)
+    return np.concatenate([r[:, :n] for r in per_seed])
+
+
+def rl2_returns(preset: Preset, tasks: list[Any], budgets: Budgets, seed: int, workdir: Path) -> np.ndarray:
+    config = budgets.rl2
+    per_seed = []
+    for s in [seed + i for i in range(budgets.baseline_seeds)]:
+        job = {"config": dataclasses.asdict(config), "train": preset.train_tasks, "test": tasks, "seed": s}
+        folder = workdir / preset.env_id / "baselines" / f"rl2-{config.total_timesteps}-seed{s}"
+
+        def run(s: int = s) -> np.ndarray:
+            model = train_rl2(config, preset.env_id, preset.train_tasks, s)
+            return evaluate_rl2(model, preset.env_id, tasks, config.episodes_per_trial, s, deterministic=False)
+
+        per_seed.append(cached_returns(folder, job, run))
+    return np.concatenate(per_seed)
+
+
+def expert_share(data_dir: Path, preset: Preset, n_last: int) -> float:
+    """Mean return of the episodes ED trains on, as a share of each train task's optimal return:
+    checks that the last ``n_last`` episodes of the histories are expert behaviour."""
+    shares = []
+    for run, meta in iter_runs(data_dir):
+        optimal = preset.optimal_return(meta["task"]["task"])
+        for actor in last_episodes(run, n_last):
+            shares.append(episode_returns(actor.rewards[0], actor.episode_starts[0]) / optimal)
+    return float(np.mean(np.concatenate(shares)))
+
+
+def _learns_in_context(curve: Curve, optimal: float, random: float, block: int = 10) -> tuple[bool, float, float]:
+    first, last = float(curve.mean[:block].mean()), float(curve.mean[-block:].mean())
+    return last - first >= ICL_MARGIN * (optimal - random), first, last
+
+
+def findings(curves: dict[str, Curve], optimal: float, random: float, horizon: int, budgets: Budgets) -> list[dict]:
+    """The paper's Fig. 4 claims, each with the numbers that decide it."""
+    ad, ed, scratch = curves["AD"], curves["ED"], curves["source (scratch)"]
+    out = []
+    learns, first, last = _learns_in_context(ad, optimal, random)
+    out.append(
+        finding(
+            "AD learns in context on held-out tasks",
+            learns,
+            f"mean return {first:.2f} over its first 10 episodes, {last:.2f} over its last 10 "
+            f"(optimal {optimal:.2f}, random {random:.2f})",
+        )
+    )
+    ad90 = ad.steps_to_reach(0.9 * optimal)
+    out.append(
+        finding(
+            f"AD reaches 90% of optimal within 100 episodes ({100 * horizon} steps)",
+            ad90 is not None and ad90 <= 100 * horizon,
+            f"first at episode {ad90 // horizon} ({ad90} steps)"
+            if ad90
+            else f"not within {budgets.episodes} episodes; best episode {ad.mean.max():.2f} = "
+            f"{ad.mean.max() / optimal:.0%} of optimal",
+        )
+    )
+    ad80, scratch80 = ad.steps_to_reach(0.8 * optimal), scratch.steps_to_reach(0.8 * optimal)
+    if ad80 is None:
+        verdict, evidence = False, "AD never reaches 80% of optimal"
+    elif scratch80 is None:
+        bound = int(scratch.steps[-1]) / ad80
+        verdict = bound >= SPEEDUP
+        evidence = (
+            f"AD {ad80} steps; the source never reached 80% within {int(scratch.steps[-1])} steps (ratio > {bound:.1f})"
+        )
+    else:
+        verdict = scratch80 / ad80 >= SPEEDUP
+        evidence = f"AD {ad80} steps, source from scratch {scratch80} steps: {scratch80 / ad80:.1f}x"
+    out.append(
+        finding(
+            f"AD needs >= {SPEEDUP:.0f}x fewer env steps than the source from scratch (single stream) to reach "
+            "80% of optimal",
+            verdict,
+            evidence,
+        )
+    )
+    learns, first, last = _learns_in_context(ed, optimal, random)
+    out.append(
+        finding(
+            "ED does not learn in context",
+            not learns,
+            f"mean return {first:.2f} over its first 10 episodes, {last:.2f} over its last 10 (AD would need a "
+            f"rise of >= {ICL_MARGIN * (optimal - random):.2f})",
+        )
+    )
+    return out
+
+
+def constant_curve(method: str, values: np.ndarray, steps: np.ndarray) -> Curve:
+    """A policy that does not learn: the same per-task return in every episode."""
+    mean, std = np.full(len(steps), values.mean()), np.full(len(steps), values.std())
+    return Curve(method, steps, mean, std, len(values))
+
+
+def run(args: argparse.Namespace) -> Path:
+    torch.set_num_threads(1)
+    started = time.time()
+    budgets = quick_budgets() if args.quick else Budgets(baseline_seeds=args.baseline_seeds)
+    if args.rl2_steps is not None:
+        budgets.rl2 = dataclasses.replace(budgets.rl2, total_timesteps=args.rl2_steps)
+    if args.scratch_steps is not None:
+        budgets.scratch_steps = args.scratch_steps
+    preset = _run_preset(args.env, budgets)
+    tasks = list(preset.test_tasks)[: budgets.test_tasks]
+    horizon = max_episode_steps(args.env)
+    optimal = float(np.mean([preset.optimal_return(t) for t in tasks]))
+    random = float(np.mean([preset.task_env.random_return(t) for t in tasks]))
+    data = dataset(args.env, args.seed, args.workdir, workers=args.workers, **budgets.data)
+    ed_episodes = expert_episodes(preset.model["context_len"], horizon)
+
+    returns = {
+        "AD": in_context_returns(
+            trained_policy(preset, data, args.seed, args.workdir, "ad", budgets.train_steps),
+            preset,
+            tasks,
+            budgets,
+            args.seed,
+        ),
+        "ED": in_context_returns(
+            trained_policy(preset, data, args.seed, args.workdir, "ed", budgets.train_steps, last_episodes=ed_episodes),
+            preset,
+            tasks,
+            budgets,
+            args.seed,
+        ),
+        "source (scratch)": scratch_returns(preset, tasks, budgets, args.seed, args.workdir),
+        "RL^2": rl2_returns(preset, tasks, budgets, args.seed, args.workdir),
+    }
+    curves = {method: Curve.from_returns(method, r, horizon) for method, r in returns.items()}
+    ad_steps = curves["AD"].steps
+    curves["random"] = constant_curve("random", np.array([preset.task_env.random_return(t) for t in tasks]), ad_steps)
+    curves["optimal"] = constant_curve("optimal", np.array([preset.optimal_return(t) for t in tasks]), ad_steps)
+
+    name = f"main_results_{args.env.split('-')[0].lower()}"
+    label = f"{name}_quick" if args.quick else name
+    learned = [curves[m] for m in METHODS if m not in ("random", "optimal")]
+    plot = plot_curves(
+        learned, optimal, random, f"{args.env}: held-out tasks", args.results / f"{label}.png", xscale="log"
+    )
+    figures = {
+        "title": f"Main results on {args.env} (paper Fig. 4)",
+        "summary": (
+            f"AD, ED, the source ({_source_config(preset).algo}) from scratch as a single stream, RL^2, random and "
+            f"optimal on {len(tasks)} held-out tasks of {args.env}; mean return per episode against the env steps "
+            "each method took on the task."
+        ),
+        "env_id": args.env,
+        "findings": findings(curves, optimal, random, horizon, budgets),
+        "tables": {
+            "Environment steps until the mean return first reaches 80% / 90% of optimal": efficiency_table(
+                list(curves.values()), optimal
+            ),
+            "Mean return per block of episodes": _block_table(curves, horizon),
+        },
+        "plots": [plot.name],
+        "budgets": _budgets_record(budgets, preset, tasks, ed_episodes),
+        "ed_data_share_of_optimal": round(expert_share(data, preset, ed_episodes), 3),
+        "optimal": optimal,
+        "random": random,
+        "wall_time_s": round(time.time() - started, 1),
+    }
+    return save_experiment(name, args, figures, list(curves.values()))
+
+
+def _block_table(curves: dict[str, Curve], horizon: int) -> dict[str, dict[str, float]]:
+    """Mean return over episodes 1-10, 11-20, ... up to 100, and the last 10, per method."""
+    table = {}
+    for method, curve in curves.items():
+        episodes = curve.steps // horizon
+        row = {}
+        for first in (1, 11, 41, 91):
+            keep = (episodes >= first) & (episodes < first + 10)
+            if keep.any():
+                row[f"ep {first}-{first + 9}"] = round(float(curve.mean[keep].mean()), 2)
+        row["last 10 ep"] = round(float(curve.mean[-10:].mean()), 2)
+        table[method] = row
+    return table
+
+
+def _budgets_record(budgets: Budgets, preset: Preset, tasks: list[Any], ed_episodes: int) -> dict[str, Any]:
+    trials = preset.eval_trials_per_task if budgets.trials is None else budgets.trials
+    return {
+        "held_out_tasks": len(tasks),
+        "AD/ED": f"{budgets.episodes} in-context episodes x {trials} trials per task, 1 training seed, "
+        f"{budgets.train_steps or preset.train.steps} gradient steps, context {preset.model['context_len']}",
+        "ED data": f"the last {ed_episodes} episodes of every source stream",
+        "source (scratch)": f"{budgets.scratch_steps} env steps per task x {budgets.baseline_seeds} seeds, "
+        f"{dataclasses.asdict(single_stream(_source_config(preset), budgets.scratch_steps))}",
+        "RL^2": f"{budgets.rl2.total_timesteps} env steps of meta-training x {budgets.baseline_seeds} seeds; "
+        f"evaluated for one trial of {budgets.rl2.episodes_per_trial} episodes per task, sampled actions; "
+        f"{dataclasses.asdict(budgets.rl2)}",
+        "data": budgets.data or "the preset's collection",
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = experiment_parser(__doc__.splitlines()[0])
+    parser.add_argument("--env", default="DarkRoom-v0", choices=ENVS)
+    parser.add_argument("--baseline-seeds", type=int, default=1, help="seeds of the source from scratch and RL^2")
+    parser.add_argument("--rl2-steps", type=int, default=None, help="RL^2 meta-training env steps per seed")
+    parser.add_argument("--scratch-steps", type=int, default=None, help="env steps of the source from scratch")
+    path = run(parser.parse_args(argv))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
