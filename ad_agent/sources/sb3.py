@@ -19,9 +19,10 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.torch_layers import FlattenExtractor
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
 
 from ad_agent.histories import Streams
+from ad_agent.sources.learner_view import check_views, wrap_views
 from ad_agent.sources.wrapper import Capture
 
 # Every SB3 / sb3-contrib learner for discrete actions. Their rollout loops (on-policy, off-policy,
@@ -72,6 +73,31 @@ def _allow_every_action(env: gym.Env) -> np.ndarray:
     return np.ones(env.action_space.n, dtype=bool)
 
 
+def original_view(vec_env: VecEnv) -> VecEnvWrapper | None:
+    """The innermost wrapper of ``vec_env``'s chain that keeps what the envs emitted, if any.
+
+    Wrappers that change what a learner sees (SB3's ``VecNormalize``, the views of
+    :mod:`ad_agent.sources.learner_view`) answer ``get_original_obs()`` and ``get_original_reward()``.
+    The innermost one has nothing below it that changes either, so its originals are the envs' own.
+    """
+    found = None
+    while isinstance(vec_env, VecEnvWrapper):
+        if hasattr(vec_env, "get_original_obs") and hasattr(vec_env, "get_original_reward"):
+            found = vec_env
+        vec_env = vec_env.venv
+    return found
+
+
+def original_terminal_obs(view: VecEnvWrapper, actor: int, terminal: np.ndarray) -> np.ndarray:
+    """The env's own observation that ended ``actor``'s episode, from what the learner got (``terminal``).
+
+    ``VecNormalize`` keeps no copy but can invert its normalisation, as SB3 itself does.
+    """
+    if isinstance(view, VecNormalize):
+        return view.unnormalize_obs(terminal)
+    return view.get_original_terminal_obs(actor)
+
+
 def with_action_masks(env: gym.Env) -> gym.Env:
     """Give ``env`` an all-true ``action_masks()`` unless it has its own: MaskablePPO cannot run without."""
     if hasattr(env.unwrapped, "action_masks"):
@@ -91,8 +117,9 @@ class HistoryRecorder(BaseCallback):
     ``actions``, ``new_obs``, ``rewards``, ``dones`` and ``infos`` in its locals (SB3 2.x and
     sb3-contrib, on- and off-policy alike). The recorder follows the observations itself from those
     locals instead of reading the learner's ``_last_obs``/``_last_original_obs``, whose update
-    timing differs between on- and off-policy learners. Everything read is copied, never written,
-    and no random number is drawn, so recording leaves learning bit-identical.
+    timing differs between on- and off-policy learners. When the learner's VecEnv changes what it
+    sees (:func:`original_view`), the streams hold what the envs emitted instead. Everything read is
+    copied, never written, and no random number is drawn, so recording leaves learning bit-identical.
     """
 
     def __init__(self) -> None:
@@ -106,13 +133,14 @@ class HistoryRecorder(BaseCallback):
         self._terminal_obs: list[np.ndarray] = []
         self._next_obs: np.ndarray | None = None
         self._next_starts: np.ndarray | None = None
+        self._view: VecEnvWrapper | None = None
 
     def _on_training_start(self) -> None:
         # learn() resets the env unless it continues (reset_num_timesteps=False): then the streams do too.
         if self._next_starts is None or self.model.num_timesteps == 0:
             self._next_starts = np.ones(self.training_env.num_envs, dtype=bool)
-        vec_normalize = self.model.get_vec_normalize_env()
-        obs = self.model._last_obs if vec_normalize is None else vec_normalize.get_original_obs()
+        self._view = original_view(self.training_env)
+        obs = self.model._last_obs if self._view is None else self._view.get_original_obs()
         self._next_obs = np.array(obs, copy=True)
 
     def _on_step(self) -> bool:
@@ -129,19 +157,17 @@ class HistoryRecorder(BaseCallback):
         return True
 
     def _emitted(self) -> tuple[Any, Any]:
-        """This step's new observations and rewards as the envs emitted them, before any VecNormalize."""
-        vec_normalize = self.model.get_vec_normalize_env()
-        if vec_normalize is None:
+        """This step's new observations and rewards as the envs emitted them, before any wrapper changed them."""
+        if self._view is None:
             return self.locals["new_obs"], self.locals["rewards"]
-        return vec_normalize.get_original_obs(), vec_normalize.get_original_reward()
+        return self._view.get_original_obs(), self._view.get_original_reward()
 
     def _record_end(self, actor: int) -> None:
         """Keep the observation that ended ``actor``'s episode: the VecEnv has already reset past it."""
         info = self.locals["infos"][actor]
         terminal = info["terminal_observation"]
-        vec_normalize = self.model.get_vec_normalize_env()
-        if vec_normalize is not None:  # VecNormalize normalises it in place; undo as SB3 itself does
-            terminal = vec_normalize.unnormalize_obs(terminal)
+        if self._view is not None:
+            terminal = original_terminal_obs(self._view, actor, terminal)
         self._ends.append((actor, len(self._actions), bool(info.get("TimeLimit.truncated", False))))
         self._terminal_obs.append(np.array(terminal, copy=True))
 
@@ -177,14 +203,21 @@ class HistoryRecorder(BaseCallback):
 
 @dataclass
 class SourceConfig:
-    """One source learner run: which SB3 algorithm, how many actors, for how long."""
+    """One source learner run: which SB3 algorithm, how many actors, for how long.
+
+    ``learner_views`` names the :data:`~ad_agent.sources.learner_view.LEARNER_VIEWS` (with their
+    keyword arguments) that change what the learner sees, innermost first; the recorded histories
+    stay what the envs emitted.
+    """
 
     algo: str = "PPO"
     n_envs: int = 64
     total_timesteps: int = 60_000
     hyperparams: dict[str, Any] = field(default_factory=dict)
+    learner_views: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_views(self.learner_views)
         if self.algo not in ALGORITHMS:
             raise ValueError(f"unknown source algorithm {self.algo!r}; choose from {sorted(ALGORITHMS)}")
         if self.n_envs < 1 or self.total_timesteps < self.n_envs:
@@ -215,6 +248,7 @@ def run_source(
     """
     wrapper = with_action_masks if config.algo == "MaskablePPO" else None
     vec_env = make_vec_env(env_id, n_envs=config.n_envs, seed=seed, env_kwargs=env_kwargs, wrapper_class=wrapper)
+    vec_env = wrap_views(vec_env, config.learner_views)
     model = build_learner(config.algo, vec_env, seed, **config.hyperparams)
     recorder = HistoryRecorder() if recorder is None else recorder
     model.learn(total_timesteps=config.total_timesteps, callback=recorder)
