@@ -1,7 +1,9 @@
 """InContextPolicy: a trained AD model behind a plain ``reset()`` / ``act(obs, reward)`` interface.
 
-The policy keeps a rolling context of the last ``context_len`` steps of its own experience and
-never changes its weights: whatever it learns about a new task, it learns in context.
+The policy keeps a context of its own experience and never changes its weights: whatever it
+learns about a new task, it learns in context. A transformer's context is a rolling window of the
+last ``context_len`` steps (an attention cache); an LSTM's is its recurrent state, carried over
+the whole trial (see :mod:`ad_agent.model.lstm` for why). Either way one ``act`` runs one new step.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 import torch
 
 from ad_agent import policy_file
-from ad_agent.model import ADTransformer
+from ad_agent.model import ADModel
 from ad_agent.policy_file import PolicySpec
 from ad_agent.train import resolve_device
 
@@ -30,7 +32,7 @@ class InContextPolicy:
     The context carries over episode boundaries; only :meth:`reset` clears it (a new task).
     """
 
-    def __init__(self, model: ADTransformer, spec: PolicySpec, device: str = "auto") -> None:
+    def __init__(self, model: ADModel, spec: PolicySpec, device: str = "auto") -> None:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.spec = spec
@@ -57,8 +59,10 @@ class InContextPolicy:
 
     @property
     def context_steps(self) -> int:
-        """How many past steps the context holds now (at most ``context_len``)."""
-        return min(self._cache.next_position, self.context_len)
+        """How many past steps the context holds now: at most ``context_len`` in a transformer's
+        window, every step since :meth:`reset` in an LSTM's carried state."""
+        seen = self._cache.next_position
+        return seen if self.spec.model.arch == "lstm" else min(seen, self.context_len)
 
     def act(
         self,
@@ -70,7 +74,8 @@ class InContextPolicy:
     ) -> int | np.ndarray:
         """Choose the next action(s); a single observation gives an int, a batch an array.
 
-        Only the new step goes through the model: earlier steps are read from the attention cache.
+        Only the new step goes through the model: earlier steps are read from the attention cache
+        (transformer) or summarised by the carried recurrent state (LSTM).
         """
         obs_arr, single = self._check_obs(obs)
         rewards = self._check_rewards(reward)
@@ -110,7 +115,7 @@ class InContextPolicy:
         obs, acts, rews, starts = self._check_history(observations, actions, rewards, episode_starts)
         prev_actions = np.concatenate([self._last_actions[:, None], acts[:, :-1]], axis=1)
         prev_rewards = np.concatenate([self._carried_rewards[:, None], rews[:, :-1]], axis=1)
-        for chunk in range(0, obs.shape[1], self.context_len):  # bounded attention memory
+        for chunk in range(0, obs.shape[1], self.context_len):  # bounded memory per forward pass
             part = slice(chunk, chunk + self.context_len)
             self._forward(obs[:, part], prev_actions[:, part], prev_rewards[:, part], starts[:, part])
         self._last_actions = acts[:, -1].astype(np.int64)

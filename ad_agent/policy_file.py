@@ -18,9 +18,12 @@ from typing import Any
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ad_agent.model import ADTransformer, ModelConfig
+from ad_agent.model import ADModel, ModelConfig, build_model
 
-FORMAT_VERSION = 2  # 2: rotary positions and SHA-256-checked weights
+FORMAT_VERSION = 3  # 2: rotary positions and SHA-256-checked weights; 3: model.arch (transformer | lstm)
+# Version 2 files are still read: their configs have no ``arch`` and mean a transformer. Packages
+# that only know version 2 refuse version 3 files by their version, not by an unknown config key.
+READABLE_VERSIONS = (2, FORMAT_VERSION)
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "policy.json"
 PRETRAINED_PREFIX = "pretrained:"
@@ -65,8 +68,8 @@ class PolicySpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PolicySpec:
         version = data.get("format_version") if isinstance(data, dict) else None
-        if version != FORMAT_VERSION:
-            raise ValueError(f"policy format_version {version!r} is not supported (expected {FORMAT_VERSION})")
+        if version not in READABLE_VERSIONS:
+            raise ValueError(f"policy format_version {version!r} is not supported (readable: {READABLE_VERSIONS})")
         try:
             spec = cls(
                 model=ModelConfig.from_dict(data["model"]),
@@ -99,7 +102,7 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def save(model: ADTransformer, spec: PolicySpec, path: str | Path) -> Path:
+def save(model: ADModel, spec: PolicySpec, path: str | Path) -> Path:
     """Write the weights, then the description that vouches for them (with their hash)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -110,7 +113,7 @@ def save(model: ADTransformer, spec: PolicySpec, path: str | Path) -> Path:
     return path
 
 
-def load(path: str | Path) -> tuple[ADTransformer, PolicySpec]:
+def load(path: str | Path) -> tuple[ADModel, PolicySpec]:
     """Read a policy folder written by :func:`save` (or ``pretrained:<env id>``); refuse anything else."""
     path = resolve(path)
     if path.is_file():
@@ -130,7 +133,7 @@ def load(path: str | Path) -> tuple[ADTransformer, PolicySpec]:
         state = load_file(str(weights_path))
     except (SafetensorError, OSError) as err:
         raise ValueError(f"{weights_path} is not a valid safetensors file: {err}") from err
-    model = ADTransformer(spec.model)
+    model = build_model(spec.model)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:

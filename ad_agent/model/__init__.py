@@ -1,6 +1,19 @@
-"""The AD sequence model, its configuration and its decoding cache."""
+"""The AD sequence models, their configuration and their decoding states."""
 
-from ad_agent.model.config import ModelConfig
+from ad_agent.model.base import ADModel
+from ad_agent.model.config import ARCHS, ModelConfig
+from ad_agent.model.lstm import ADLSTM, LSTMState
 from ad_agent.model.transformer import ADTransformer, KVCache
 
-__all__ = ["ADTransformer", "KVCache", "ModelConfig"]
+_MODELS: dict[str, type[ADModel]] = {"transformer": ADTransformer, "lstm": ADLSTM}
+
+
+def build_model(config: ModelConfig) -> ADModel:
+    """A freshly initialised model of ``config.arch`` (seed torch first for reproducible weights).
+
+    The one place a model is constructed from a config: training, policy loading, benchmarks.
+    """
+    return _MODELS[config.arch](config)
+
+
+__all__ = ["ADLSTM", "ADModel", "ADTransformer", "ARCHS", "KVCache", "LSTMState", "ModelConfig", "build_model"]

@@ -6,12 +6,13 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 OBS_KINDS = ("discrete", "vector", "image")
+ARCHS = ("transformer", "lstm")
 _OBS_RANKS = {"vector": 1, "image": 3}
 
 
 @dataclass
 class ModelConfig:
-    """Shape of the AD transformer.
+    """Shape of the AD sequence model.
 
     ``obs_kind`` picks the observation encoder: ``"discrete"`` for a (Multi)Discrete observation
     whose component sizes are ``obs_nvec``; ``"vector"`` for a 1-D Box of ``obs_shape == (n,)``;
@@ -20,6 +21,15 @@ class ModelConfig:
     other kinds (no ``obs_kind``) still mean what they meant. ``n_actions`` is the size of the
     Discrete action space. Defaults are the ``fast`` preset for 2 CPU cores: the
     paper's depth and heads (Table 1) with a wider embedding and a narrower feed-forward.
+
+    ``arch`` picks the sequence model between the step embedding and the action head:
+    ``"transformer"`` (:mod:`ad_agent.model.transformer`) or ``"lstm"`` (the paper's App. K
+    variant, :mod:`ad_agent.model.lstm`). The LSTM reads ``n_layers`` as its number of recurrent
+    layers, ``lstm_hidden`` as their size and ``d_ff`` as the width of its MLP torso; ``n_heads``
+    and ``attn_dropout`` mean nothing to it, and ``lstm_hidden`` nothing to the transformer.
+    ``context_len`` is the training window for both; at deployment it is the transformer's
+    attention window, while the LSTM carries its state over the whole trial.
+    Configs saved before there was an ``arch`` are transformers.
     """
 
     obs_nvec: tuple[int, ...]
@@ -34,6 +44,8 @@ class ModelConfig:
     dropout: float = 0.1
     # Off by default: any attention dropout sends SDPA to its unfused path, ~3x slower on CPU.
     attn_dropout: float = 0.0
+    arch: str = "transformer"
+    lstm_hidden: int = 256
 
     def __post_init__(self) -> None:
         self.obs_nvec = tuple(int(n) for n in self.obs_nvec)
@@ -41,7 +53,12 @@ class ModelConfig:
         self._check_observation()
         if self.n_actions < 1 or self.context_len < 1:
             raise ValueError("n_actions and context_len must be >= 1")
-        if self.d_model % (2 * self.n_heads):
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.arch == "lstm":
+            if min(self.n_layers, self.lstm_hidden, self.d_ff, self.d_model) < 1:
+                raise ValueError("an lstm needs n_layers, lstm_hidden, d_ff and d_model >= 1")
+        elif self.d_model % (2 * self.n_heads):
             raise ValueError(
                 f"d_model {self.d_model} must split into n_heads {self.n_heads} heads of even size (rotary positions)"
             )

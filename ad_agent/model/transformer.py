@@ -1,11 +1,11 @@
 """The AD sequence model: a small causal (GPT-style) transformer over one token per step.
 
-Token layout: step ``t`` is one token, the sum of the encoded observation ``o_t`` (see
-:mod:`ad_agent.model.encoders`) and embeddings of the previous action ``a_{t-1}``, the previous
-reward ``r_{t-1}`` and an episode-start flag; the output at ``t`` predicts ``a_t``. Compared
-with the paper's separate (o, a, r) tokens this keeps exactly the information of
-``h_{t-1}, o_t`` (Eq. 6) in a third of the sequence length, so attention over the same number
-of steps costs ~9x less and a 2-core CPU can afford contexts of ten episodes.
+Token layout: step ``t`` is one token, the step vector of :mod:`ad_agent.model.base` (the encoded
+observation ``o_t`` plus embeddings of ``a_{t-1}``, ``r_{t-1}`` and an episode-start flag); the
+output at ``t`` predicts ``a_t``. Compared with the paper's separate (o, a, r) tokens this keeps
+exactly the information of ``h_{t-1}, o_t`` (Eq. 6) in a third of the sequence length, so
+attention over the same number of steps costs ~9x less and a 2-core CPU can afford contexts of
+ten episodes.
 
 Positions are rotary (RoPE) and attention is a sliding window of ``context_len`` steps at every
 layer. Both make incremental decoding exact: a cached key never has to change when the window
@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ad_agent.model.base import ADModel
 from ad_agent.model.config import ModelConfig
-from ad_agent.model.encoders import make_encoder
 
 ROPE_BASE = 10_000.0
 _EMPTY_SLOT = -(2**62)  # position of a cache slot that holds nothing: outside every window
@@ -169,29 +169,13 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x))
 
 
-class ADTransformer(nn.Module):
+class ADTransformer(ADModel):
     """Maps a sequence of steps to next-action logits at every position."""
 
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.config = config
-        d = config.d_model
-        self.obs_embed = make_encoder(config)
-        self.prev_action_embed = nn.Embedding(config.n_actions + 1, d)  # last row: "no action yet"
-        self.prev_reward_embed = nn.Linear(1, d)
-        self.start_embed = nn.Embedding(2, d)
-        self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(Block(config, layer) for layer in range(config.n_layers))
-        self.ln_f = nn.LayerNorm(d)
-        self.head = nn.Linear(d, config.n_actions)
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
+    def _build_body(self) -> int:
+        self.blocks = nn.ModuleList(Block(self.config, layer) for layer in range(self.config.n_layers))
+        self.ln_f = nn.LayerNorm(self.config.d_model)
+        return self.config.d_model
 
     def new_cache(self, batch_size: int) -> KVCache:
         """An empty cache for decoding ``batch_size`` sequences step by step with :meth:`forward`."""
@@ -215,13 +199,7 @@ class ADTransformer(nn.Module):
         """
         t = observations.shape[1]
         positions = torch.arange(t, device=observations.device) if cache is None else cache.new_positions(t)
-        x = (
-            self.obs_embed(observations)
-            + self.prev_action_embed(prev_actions)
-            + self.prev_reward_embed(prev_rewards.unsqueeze(-1))
-            + self.start_embed(episode_starts.long())
-        )
-        x = self.drop(x)
+        x = self.embed_steps(self.obs_embed(observations), prev_actions, prev_rewards, episode_starts)
         rope = rope_tables(positions, self.config.d_model // self.config.n_heads)
         one_step = cache is not None and t == 1
         if one_step:  # place the step first: each layer then attends to the ring in place

@@ -10,7 +10,7 @@ import torch
 
 from ad_agent import evaluate
 from ad_agent.policy import InContextPolicy
-from ad_agent.policy_file import CONFIG_FILE, WEIGHTS_FILE, sha256
+from ad_agent.policy_file import CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, sha256
 
 
 def play(policy: InContextPolicy, steps: int, seed: int, batch: int = 1) -> list:
@@ -124,8 +124,8 @@ def test_load_refuses_missing_corrupted_tampered_and_pickled_files(policy, tmp_p
 
     (path / WEIGHTS_FILE).write_bytes(weights)
     for bad, match in [
-        (config.replace('"format_version": 2', '"format_version": 99'), "format_version 99"),
-        (config.replace('"format_version": 2', '"format_version": 1'), "format_version 1 is not supported"),
+        (config.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99'), "format_version 99"),
+        (config.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 1'), "format_version 1 is not"),
         (config.replace('"d_model": 32', '"d_model": 48'), "does not match"),
         (config.replace('"n": 5', '"n": 4'), "action_space .* does not match its model config"),
         ("{not json", "not valid JSON"),
