@@ -142,8 +142,30 @@ class ReturnSoFarObservation(LearnerView):
         return np.concatenate([np.asarray(obs).reshape(len(held), -1), held[:, None]], axis=1)
 
 
+class ChannelsFirst(LearnerView):
+    """Hands the learner ``(C, H, W)`` images for an env that emits ``(H, W, C)`` ones.
+
+    SB3's CNNs want channels first and would otherwise add their own ``VecTransposeImage``, which
+    keeps no original for the recorder; :func:`~ad_agent.sources.sb3.run_source` adds this one instead.
+    """
+
+    def __init__(self, venv: VecEnv) -> None:
+        space = venv.observation_space
+        if not (isinstance(space, spaces.Box) and len(space.shape) == 3):
+            raise TypeError(f"needs (H, W, C) image observations, got {space}")
+        transposed = spaces.Box(low=space.low.transpose(2, 0, 1), high=space.high.transpose(2, 0, 1), dtype=space.dtype)
+        super().__init__(venv, observation_space=transposed)
+
+    def view_obs(self, obs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.asarray(obs).transpose(0, 3, 1, 2))
+
+    def view_terminal_obs(self, terminal: np.ndarray, actor: int) -> np.ndarray:
+        return np.ascontiguousarray(terminal.transpose(2, 0, 1))
+
+
 #: Learner views a source config may name, by the name it uses.
 LEARNER_VIEWS: dict[str, type[LearnerView]] = {
+    "channels_first": ChannelsFirst,
     "count_bonus": CountBonus,
     "return_so_far": ReturnSoFarObservation,
 }

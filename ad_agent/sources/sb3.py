@@ -7,6 +7,7 @@ Laskin et al. (2022, Sec. 3.2), without touching how the learner learns.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,11 +19,13 @@ from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
 
 from ad_agent.histories import Streams
-from ad_agent.sources.learner_view import check_views, wrap_views
+from ad_agent.sources.cnn import FEATURE_EXTRACTORS
+from ad_agent.sources.learner_view import ChannelsFirst, check_views, wrap_views
 from ad_agent.sources.wrapper import Capture
 
 # Every SB3 / sb3-contrib learner for discrete actions. Their rollout loops (on-policy, off-policy,
@@ -61,8 +64,17 @@ def policy_name(algo: str) -> str:
 
 
 def build_learner(algo: str, vec_env: VecEnv, seed: int, **hyperparams: Any) -> BaseAlgorithm:
-    """A CPU learner of kind ``algo`` on ``vec_env``, its policy's defaults filled in under ``hyperparams``."""
+    """A CPU learner of kind ``algo`` on ``vec_env``, its policy's defaults filled in under ``hyperparams``.
+
+    A ``policy_kwargs["features_extractor_class"]`` given by name is looked up in
+    :data:`~ad_agent.sources.cnn.FEATURE_EXTRACTORS`, so configs can stay plain data.
+    """
     policy_kwargs = {**_POLICY_KWARGS.get(algo, {}), **hyperparams.pop("policy_kwargs", {})}
+    extractor = policy_kwargs.get("features_extractor_class")
+    if isinstance(extractor, str):
+        if extractor not in FEATURE_EXTRACTORS:
+            raise ValueError(f"unknown features extractor {extractor!r}; choose from {sorted(FEATURE_EXTRACTORS)}")
+        policy_kwargs["features_extractor_class"] = FEATURE_EXTRACTORS[extractor]
     cls = ALGORITHMS[algo]
     return cls(
         policy_name(algo), vec_env, seed=seed, device="cpu", verbose=0, policy_kwargs=policy_kwargs, **hyperparams
@@ -235,6 +247,31 @@ DARKROOM_PPO = SourceConfig(
 )
 
 
+def learner_env(
+    config: SourceConfig,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    seed: int,
+    wrapper_class: Callable[[gym.Env], gym.Env] | None = None,
+) -> VecEnv:
+    """The VecEnv a learner of ``config`` trains on: ``n_envs`` copies of the task, through its views.
+
+    ``wrapper_class`` wraps each env instance (below the VecEnv); MaskablePPO's action masks are added
+    beneath it. Channels-last images get a :class:`~ad_agent.sources.learner_view.ChannelsFirst` view,
+    since SB3 would otherwise add a ``VecTransposeImage`` whose originals are lost to the recorder.
+    """
+
+    def wrap(env: gym.Env) -> gym.Env:
+        env = with_action_masks(env) if config.algo == "MaskablePPO" else env
+        return env if wrapper_class is None else wrapper_class(env)
+
+    vec_env = make_vec_env(env_id, n_envs=config.n_envs, seed=seed, env_kwargs=env_kwargs, wrapper_class=wrap)
+    vec_env = wrap_views(vec_env, config.learner_views)
+    if is_image_space(vec_env.observation_space) and not is_image_space_channels_first(vec_env.observation_space):
+        vec_env = ChannelsFirst(vec_env)
+    return vec_env
+
+
 def run_source(
     config: SourceConfig,
     env_id: str,
@@ -246,9 +283,7 @@ def run_source(
 
     Pass your own ``recorder`` to read more than the streams afterwards (:meth:`HistoryRecorder.capture`).
     """
-    wrapper = with_action_masks if config.algo == "MaskablePPO" else None
-    vec_env = make_vec_env(env_id, n_envs=config.n_envs, seed=seed, env_kwargs=env_kwargs, wrapper_class=wrapper)
-    vec_env = wrap_views(vec_env, config.learner_views)
+    vec_env = learner_env(config, env_id, env_kwargs, seed)
     model = build_learner(config.algo, vec_env, seed, **config.hyperparams)
     recorder = HistoryRecorder() if recorder is None else recorder
     model.learn(total_timesteps=config.total_timesteps, callback=recorder)

@@ -13,8 +13,9 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.vec_env import VecEnv
 
 from ad_agent import HistoryRecorder
+from ad_agent.sources.cnn import SmallCNN
 from ad_agent.sources.learner_view import LEARNER_VIEWS, CountBonus, ReturnSoFarObservation, wrap_views
-from ad_agent.sources.sb3 import SourceConfig, build_learner, original_view
+from ad_agent.sources.sb3 import SourceConfig, build_learner, learner_env, original_view
 from ad_agent.sources.wrapper import RecordingWrapper, stack_captures
 
 N_ENVS = 3
@@ -117,3 +118,36 @@ def test_source_config_rejects_an_unknown_view() -> None:
         SourceConfig(learner_views={"curiosity": {}})
     with pytest.raises(ValueError, match="beta must be >= 0"):
         wrap_views(recorded_vec_env("DarkRoomHard-v0"), {"count_bonus": {"beta": -1.0}})
+
+
+def test_pixel_learner_gets_channels_first_and_the_recorder_the_envs_images() -> None:
+    """Without the view SB3 would transpose the images itself, and the streams would hold its (C, H, W) copies."""
+    config = SourceConfig(
+        algo="PPO",
+        n_envs=2,
+        total_timesteps=120,
+        hyperparams={
+            "n_steps": 30,
+            "batch_size": 30,
+            "n_epochs": 1,
+            "policy_kwargs": {"features_extractor_class": "SmallCNN"},
+        },
+    )
+    vec_env = learner_env(config, "PixelWatermaze-v0", {"task": (6, 5)}, 0, wrapper_class=RecordingWrapper)
+    model = build_learner(config.algo, vec_env, 0, **config.hyperparams)
+    assert model.get_env() is vec_env and model.observation_space.shape == (3, 55, 55)
+    assert isinstance(model.policy.features_extractor, SmallCNN)
+    recorder = HistoryRecorder()
+    model.learn(total_timesteps=config.total_timesteps, callback=recorder)
+    recorded, expected = recorder.capture(), stack_captures(vec_env.env_method("capture"))
+    assert recorded.streams.observations.shape[2:] == (55, 55, 3)
+    np.testing.assert_array_equal(recorded.streams.observations, expected.streams.observations)
+    np.testing.assert_array_equal(recorded.streams.rewards, expected.streams.rewards)
+    np.testing.assert_array_equal(recorded.terminal_observations, expected.terminal_observations)
+
+
+def test_unknown_features_extractor_is_named() -> None:
+    with pytest.raises(ValueError, match="unknown features extractor 'BigCNN'"):
+        build_learner(
+            "PPO", recorded_vec_env("DarkRoomHard-v0"), 0, policy_kwargs={"features_extractor_class": "BigCNN"}
+        )
