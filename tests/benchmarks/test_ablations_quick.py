@@ -1,0 +1,74 @@
+"""The ablation scripts (paper Figs. 3, 5, 6, 7, 12) end to end in --quick mode, and their shared pieces."""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ad_agent.presets import get_preset
+from benchmarks import bandit, context_size, prompting, subsampling, training_tasks
+from benchmarks.ablation_common import QUICK_MODEL, Budget, eval_tasks, variant
+
+SCRIPTS = {
+    "context_size": context_size,
+    "training_tasks": training_tasks,
+    "prompting": prompting,
+    "subsampling": subsampling,
+    "bandit": bandit,
+}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """One cache for every script, so the quick Dark Room data is collected once."""
+    return tmp_path_factory.mktemp("ablations")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_quick_mode_writes_a_record_and_a_figure(name: str, workdir: Path) -> None:
+    results = workdir / "results"
+    SCRIPTS[name].main(["--quick", "--seed", "0", "--workdir", str(workdir), "--results", str(results)])
+    record = json.loads((results / f"{name}_quick.json").read_text())
+    assert record["mode"] == "quick" and record["seed"] == 0
+    assert record["title"] and record["summary"].startswith("Quick (CI) mode")
+    (found,) = record["findings"]
+    assert found["claim"] and isinstance(found["reproduced"], bool) and found["evidence"] in record["summary"]
+    assert len(record["curves"]) >= 2
+    assert all(len(curve["mean"]) == record["budgets"]["episodes"] for curve in record["curves"])
+    (plot,) = record["plots"]
+    assert (results / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_training_task_subsets_link_the_default_runs(workdir: Path) -> None:
+    if not (workdir / "results" / "training_tasks_quick.json").exists():
+        pytest.skip("needs the quick training_tasks run")
+    subset = next((workdir / "DarkRoom-v0").glob("quick-tasks1-seed0"))
+    files = list(subset.glob("*.h5"))
+    assert len(files) == 1 and files[0].stat().st_nlink >= 2
+    assert (workdir / "DarkRoom-v0" / "quick-histories-seed0" / files[0].name).samefile(files[0])
+
+
+def test_noise_free_demonstrations_are_optimal_for_each_trials_task() -> None:
+    """Row i of the prompts must be a demonstration of the task trial i plays."""
+    preset = get_preset("DarkRoom-v0")
+    plan = Budget(train_steps=None, eval_tasks=3, trials=2, episodes=5)
+    demo = prompting.demonstrations(preset, plan, epsilon=0.0, seed=0)
+    tasks = eval_tasks(preset, plan)
+    returns = demo["rewards"].reshape(len(tasks), prompting.PROMPT_EPISODES, -1).sum(axis=2)
+    optimal = np.array([preset.optimal_return(task) for task in tasks])
+    np.testing.assert_array_equal(returns, np.repeat(optimal[:, None], prompting.PROMPT_EPISODES, axis=1))
+    np.testing.assert_array_equal(demo["observations"][:, 0], np.full((len(tasks), 2), 4))
+
+
+def test_variants_override_the_quick_shape_and_leave_the_full_preset_equal() -> None:
+    quick = variant("DarkRoom-v0", argparse.Namespace(quick=True), model={"context_len": 20}, label_smoothing=0.1)
+    assert quick.model["context_len"] == 20 and quick.model["d_model"] == QUICK_MODEL["d_model"]
+    assert quick.train.label_smoothing == 0.1
+    # default_policy reuses the shipped policy only for the unchanged preset
+    full = argparse.Namespace(quick=False)
+    assert variant("DarkRoom-v0", full) == get_preset("DarkRoom-v0")
+    assert variant("DarkRoom-v0", full, model={"context_len": 40}) != get_preset("DarkRoom-v0")
