@@ -3,9 +3,9 @@
 A checkpoint is a folder ``step_XXXXXXXX`` holding ``model.safetensors``, ``optimizer.safetensors``
 (Adam's per-parameter tensors, flattened to ``"<param index>.<name>"``), ``rng.safetensors`` (the
 torch generators as uint8 tensors) and ``state.json`` (step, both configs, the numpy generator
-state, the optimizer's param groups and the log so far). Together they let training continue bit
-for bit. Each folder is written under a temporary name and renamed, so a crash mid-write never
-leaves a checkpoint that looks complete.
+state, the optimizer's param groups, the float16 GradScaler's state when one is used, and the log
+so far). Together they let training continue bit for bit. Each folder is written under a temporary
+name and renamed, so a crash mid-write never leaves a checkpoint that looks complete.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class Checkpoint:
     train_config: dict[str, Any]
     model_config: dict[str, Any]
     log: list[dict[str, float]]
+    scaler_state: dict[str, Any] = field(default_factory=dict)  # empty unless training used fp16
 
 
 def _flatten_optimizer(state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
@@ -81,6 +82,7 @@ def save_checkpoint(
     train_config: dict[str, Any],
     model_config: dict[str, Any],
     log: list[dict[str, float]],
+    scaler_state: dict[str, Any] | None = None,
 ) -> Path:
     """Write the checkpoint of ``step`` atomically under ``root``; returns its folder."""
     root = Path(root)
@@ -100,6 +102,7 @@ def save_checkpoint(
         "numpy_rng": rng.bit_generator.state,
         "optimizer_param_groups": groups,
         "log": log,
+        "grad_scaler": scaler_state or {},
     }
     (tmp / STATE_FILE).write_text(json.dumps(state))
     shutil.rmtree(final, ignore_errors=True)
@@ -130,4 +133,5 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
         train_config=state["train_config"],
         model_config=state["model_config"],
         log=state["log"],
+        scaler_state=state.get("grad_scaler", {}),
     )

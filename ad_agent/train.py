@@ -12,6 +12,10 @@ Under ``torchrun`` (see :mod:`ad_agent.distributed`) every process draws the sam
 from the same seeded stream and trains on its own equal slice of it; DistributedDataParallel
 averages the slices' gradients, which is the whole batch's gradient, so the run follows the
 single-process one up to float rounding.
+
+``TrainConfig.amp`` (mixed precision) and ``TrainConfig.compile`` (``torch.compile``) change how
+fast the training step runs, not what it computes beyond float rounding; validation, probes and
+checkpoints always see the plain float32 model.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from ad_agent.histories import FlatHistories
 from ad_agent.model import ADTransformer, ModelConfig, build_model
 
 VAL_SEED = 12345  # validation windows are the same for every run, seed and resumption
+AMP_MODES = ("auto", "off", "bf16", "fp16")
 
 
 @dataclass
@@ -61,11 +66,15 @@ class TrainConfig:
     val_windows: int = 256
     checkpoint_every: int = 0
     in_context_every: int = 0  # 0: never; else every N steps and the last, when train() gets in_context_eval
+    amp: str = "auto"  # mixed precision of the training step: see resolve_amp
+    compile: bool = False  # torch.compile the training step's model; off: on CPU it did not pay (train_throughput)
     seed: int = 0
     device: str = "auto"
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"amp must be one of {AMP_MODES}, got {self.amp!r}")
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError("steps and batch_size must be >= 1")
         if not 0.0 <= self.mask_prob <= 1.0:
@@ -112,6 +121,23 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of the training step, or ``None`` for full float32.
+
+    ``"auto"`` is bfloat16 on a CUDA device that supports it (same exponent range as float32, so
+    no loss scaling; unmeasured here, as no GPU was at hand) and off elsewhere: on the 2-core CPU
+    (with AVX-512 BF16) the casts around this small model's matrix products cost more than the
+    products save, so bf16 trained slower than float32 (benchmarks/train_throughput.py).
+    ``"fp16"`` needs CUDA, where a GradScaler keeps small gradients from underflowing; CPU
+    autocast has no float16 path worth taking, so it is refused rather than run slowly.
+    """
+    if amp == "off" or (amp == "auto" and not (device.type == "cuda" and torch.cuda.is_bf16_supported())):
+        return None
+    if amp == "fp16" and device.type != "cuda":
+        raise ValueError(f"amp='fp16' needs a CUDA device (got {device.type}); use amp='bf16' or 'off'")
+    return torch.float16 if amp == "fp16" else torch.bfloat16
 
 
 def learning_rate(step: int, config: TrainConfig) -> float:
@@ -194,6 +220,7 @@ class _Run:
     optimizer: torch.optim.Optimizer
     rng: np.random.Generator
     log: list[dict[str, float]]
+    scaler: torch.amp.GradScaler  # float16 loss scaling; a pass-through unless amp is fp16
 
     @property
     def next_step(self) -> int:
@@ -206,14 +233,16 @@ def _fresh_run(model_config: ModelConfig, config: TrainConfig, device: torch.dev
     optimizer = torch.optim.Adam(
         model.parameters(), lr=config.initial_lr, betas=config.betas, weight_decay=config.weight_decay
     )
-    return _Run(model, optimizer, np.random.default_rng(config.seed), [])
+    scaler = torch.amp.GradScaler(device.type, enabled=resolve_amp(config.amp, device) == torch.float16)
+    return _Run(model, optimizer, np.random.default_rng(config.seed), [], scaler)
 
 
 def _resumed_run(folder: Path, model_config: ModelConfig, config: TrainConfig, device: torch.device) -> _Run:
     """Restore a checkpoint; refuses one made with other settings, which could not continue exactly."""
     ckpt = load_checkpoint(folder)
     ignore = {"device"}
-    saved = {k: v for k, v in ckpt.train_config.items() if k not in ignore}
+    # Through TrainConfig, so that settings added since the checkpoint was written count as their defaults.
+    saved = {k: v for k, v in TrainConfig(**ckpt.train_config).to_dict().items() if k not in ignore}
     wanted = {k: v for k, v in config.to_dict().items() if k not in ignore}
     if saved != wanted or ModelConfig.from_dict(ckpt.model_config) != model_config:
         raise ValueError(f"checkpoint {folder} was made with other train or model settings; cannot resume exactly")
@@ -221,6 +250,8 @@ def _resumed_run(folder: Path, model_config: ModelConfig, config: TrainConfig, d
     run.model.load_state_dict(ckpt.model_state)
     run.optimizer.load_state_dict(ckpt.optimizer_state)
     run.rng.bit_generator.state = ckpt.rng_state
+    if run.scaler.is_enabled():
+        run.scaler.load_state_dict(ckpt.scaler_state)
     set_torch_rng_state(ckpt.torch_rng)
     run.log = ckpt.log
     return run
@@ -254,8 +285,13 @@ def _train_step(
     model_config: ModelConfig,
     config: TrainConfig,
     device: torch.device,
+    amp: torch.dtype | None,
 ) -> dict[str, float]:
-    """One optimiser step; ``net`` is ``run.model`` or its DistributedDataParallel wrapper."""
+    """One optimiser step; ``net`` is ``run.model`` or its DistributedDataParallel / compiled wrapper.
+
+    Only the forward runs under autocast (``amp``); the loss is taken in float32 from the logits,
+    and gradients are unscaled before clipping so that ``grad_clip`` means the same in every mode.
+    """
     step, tick = run.next_step, time.perf_counter()
     rank, world = process_group()
     lr = learning_rate(step, config)
@@ -265,12 +301,16 @@ def _train_step(
     batch = data.sample_windows(run.rng, config.batch_size, model_config.context_len)
     batch = _shard(mask_inputs(batch, run.rng, config.mask_prob, model_config.n_actions), rank, world)
     targets = torch.as_tensor(batch["actions"], dtype=torch.long, device=device)
-    logits = net(**batch_to_tensors(batch, device))
+    with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+        logits = net(**batch_to_tensors(batch, device))
+    logits = logits.float()
     loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), label_smoothing=config.label_smoothing)
     run.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    run.scaler.scale(loss).backward()
+    run.scaler.unscale_(run.optimizer)
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip)
-    run.optimizer.step()
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
     accuracy = (logits.argmax(-1) == targets).float().mean()
     mean_loss, mean_accuracy = _global_mean(torch.stack([loss.detach(), accuracy]), world)
     elapsed = time.perf_counter() - tick
@@ -348,11 +388,14 @@ def train(
     main = process_group()[0] == 0
     val = validation_windows(val_data, config.val_windows, model_config.context_len) if val_data and main else None
     writer = _summary_writer(log_dir) if main else None
+    amp = resolve_amp(config.amp, device)
     net = _data_parallel(run.model, config)
+    if config.compile:  # the training step only: validation and probes vary shapes and would recompile
+        net = torch.compile(net)
     start = time.perf_counter() - (run.log[-1]["seconds"] if run.log else 0.0)
     run.model.train()
     while run.next_step < config.steps:
-        record = _train_step(run, net, data, model_config, config, device)
+        record = _train_step(run, net, data, model_config, config, device, amp)
         step = record["step"]
         if val is not None and _due(step, config.eval_every, config.steps):
             record.update(evaluate(run.model, val, config.batch_size, device))
@@ -375,6 +418,7 @@ def train(
                 config.to_dict(),
                 model_config.to_dict(),
                 run.log,
+                run.scaler.state_dict(),
             )
         if main and on_progress:
             on_progress(record)

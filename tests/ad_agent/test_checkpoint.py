@@ -33,3 +33,18 @@ def test_round_trip_and_only_complete_folders_count(tmp_path):
         assert torch.equal(value, restored.state_dict()["state"][0][name])
     assert restored.param_groups[0]["betas"] == (0.9, 0.99)
     assert latest_checkpoint(tmp_path / "missing") is None
+
+
+def test_grad_scaler_state_round_trips_and_old_checkpoints_have_none(tmp_path):
+    model, optimizer = _trained_adam()
+    scaler = torch.amp.GradScaler("cpu", init_scale=512.0, growth_interval=7)
+    scaler.scale(model(torch.ones(1, 3)).sum()).backward()
+    scaler.step(optimizer)
+    scaler.update()  # one step without overflow: the growth tracker moves
+    rng = np.random.default_rng(0)
+    save_checkpoint(tmp_path / "fp16", 1, model, optimizer, rng, {}, {}, [], scaler.state_dict())
+    restored = torch.amp.GradScaler("cpu")
+    restored.load_state_dict(load_checkpoint(tmp_path / "fp16" / "step_00000001").scaler_state)
+    assert restored.state_dict() == scaler.state_dict() and restored.get_scale() == 512.0
+    save_checkpoint(tmp_path / "fp32", 1, model, optimizer, rng, {}, {}, [])
+    assert load_checkpoint(tmp_path / "fp32" / "step_00000001").scaler_state == {}

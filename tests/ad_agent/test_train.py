@@ -101,8 +101,11 @@ def _timeless(log):
     return [{k: v for k, v in r.items() if k not in ("seconds", "tokens_per_s")} for r in log]
 
 
-def test_resume_after_a_crash_is_bit_identical(tiny_data, tmp_path):
-    config = TrainConfig(steps=20, batch_size=4, warmup_steps=3, mask_prob=0.3, checkpoint_every=10, eval_every=5)
+@pytest.mark.parametrize("amp", ["off", "bf16"])
+def test_resume_after_a_crash_is_bit_identical(tiny_data, tmp_path, amp):
+    config = TrainConfig(
+        steps=20, batch_size=4, warmup_steps=3, mask_prob=0.3, checkpoint_every=10, eval_every=5, amp=amp
+    )
     folder = tmp_path / "checkpoints"
     straight, straight_log = train(tiny_data, CONFIG, config, val_data=tiny_data)
 
