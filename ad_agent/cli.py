@@ -23,6 +23,7 @@ from ad_agent.collect import (
     source_for,
     split_jobs,
 )
+from ad_agent.distributed import is_main, joined, launched_world_size
 from ad_agent.pipeline import (
     block_means,
     distill,
@@ -34,6 +35,7 @@ from ad_agent.plots import plot_learning_curve
 from ad_agent.policy import InContextPolicy
 from ad_agent.presets import PRESETS, get_preset
 from ad_agent.sources import ALGORITHMS, AnySourceConfig
+from ad_agent.train import AMP_MODES
 
 
 def _given(value: int | None, default: int) -> int:
@@ -77,10 +79,33 @@ def _collect_missing(args: argparse.Namespace, jobs: list[Job], source: AnySourc
     return len(plan.done)
 
 
+def _overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Model and training settings from ``--config`` (``{"model": {...}, "train": {...}}``), then the flags."""
+    settings = json.loads(Path(args.config).read_text()) if args.config else {}
+    unknown = set(settings) - {"model", "train"}
+    if unknown:
+        raise ValueError(f"--config {args.config}: unknown sections {sorted(unknown)}; use 'model' and 'train'")
+    train = dict(settings.get("train", {}))
+    if args.amp is not None:
+        train["amp"] = args.amp
+    if args.compile:
+        train["compile"] = True
+    return dict(settings.get("model", {})), train
+
+
+def _train_command(args: argparse.Namespace) -> None:
+    """``ad-agent train``, data-parallel across the processes when started by torchrun."""
+    with joined(args.device):
+        _train(args)
+
+
 def _train(args: argparse.Namespace) -> InContextPolicy:
+    """Distil a policy; inside a process group only rank 0 shows progress and writes the policy."""
     preset = get_preset(args.env)
-    steps = _given(args.train_steps, preset.train.steps)
-    with tqdm(total=steps, desc="train", unit="step") as bar:
+    model_overrides, train_overrides = _overrides(args)
+    steps = _given(args.train_steps, train_overrides.get("steps", preset.train.steps))
+    main = is_main()
+    with tqdm(total=steps, desc="train", unit="step", disable=not main) as bar:
 
         def progress(record: dict[str, float]) -> None:
             shown = {"loss": record["loss"], "acc": record["accuracy"], "val_loss": record.get("val_loss")}
@@ -101,9 +126,12 @@ def _train(args: argparse.Namespace) -> InContextPolicy:
             resume=args.resume,
             log_dir=args.log_dir,
             in_context_every=args.in_context_every,
+            model_overrides=model_overrides,
+            train_overrides=train_overrides,
         )
-    policy.save(args.policy)
-    print(f"policy saved to {args.policy}")
+    if main:
+        policy.save(args.policy)
+        print(f"policy saved to {args.policy}")
     return policy
 
 
@@ -226,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
     train_p.add_argument(
         "--in-context-every", type=int, default=0, help="play held-out tasks in context every N steps (0: never)"
     )
+    train_p.add_argument(
+        "--config", default=None, help='JSON {"model": {...}, "train": {...}}: settings over the presets'
+    )
+    train_p.add_argument(
+        "--amp", choices=AMP_MODES, default=None, help="mixed precision (default auto: bf16 on CUDA, off on CPU)"
+    )
+    train_p.add_argument("--compile", action="store_true", help="torch.compile the training step")
     eval_p = argparse.ArgumentParser(add_help=False)
     eval_p.add_argument("--episodes", type=int, default=None, help="episodes per trial (default: preset)")
     eval_p.add_argument("--trials", type=int, default=None, help="trials per held-out task (default: preset)")
@@ -256,8 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"collect": _collect, "train": _train, "evaluate": _evaluate_command, "run": _run, "demo": _demo}
+    handlers = {"collect": _collect, "train": _train_command, "evaluate": _evaluate_command, "run": _run, "demo": _demo}
     try:
+        if args.command != "train" and launched_world_size() > 1:
+            raise ValueError("only 'ad-agent train' runs under torchrun (several processes)")
         handlers[args.command](args)
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"ad-agent {args.command}: error: {err}", file=sys.stderr)

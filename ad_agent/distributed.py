@@ -1,30 +1,31 @@
 """Multi-process data-parallel training through ``torchrun`` and DistributedDataParallel.
 
-torchrun starts the processes and sets ``WORLD_SIZE`` / ``RANK`` / ``LOCAL_RANK``; this module
-joins them into a process group (gloo on CPU, nccl on GPU) and :func:`ad_agent.train.train`
-does the rest: each rank trains on its slice of the global batch and DDP averages gradients.
-Run as a script it trains a model on a history folder::
+torchrun starts the processes and sets ``WORLD_SIZE`` / ``RANK`` / ``LOCAL_RANK``; ``ad-agent
+train`` joins them into a process group here (gloo on CPU, nccl on GPU) and
+:func:`ad_agent.train.train` does the rest: each rank trains on its slice of the global batch and
+DDP averages gradients. The command line is the one way in::
 
-    torchrun --nproc_per_node=2 -m ad_agent.distributed --data DIR --config CONFIG.json --out OUT
+    torchrun --nproc-per-node 2 -m ad_agent.cli train --data DIR --policy OUT [--config CONFIG.json]
 
-``CONFIG.json`` holds ``{"model": {...ModelConfig...}, "train": {...TrainConfig...}}``; rank 0
-writes the trained weights to ``OUT/model.safetensors``.
+Every rank loads the data and trains; only rank 0 reports progress, validates, probes, writes
+checkpoints, TensorBoard logs and the policy.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
-from safetensors.torch import save_file
 from torch import distributed as dist
 
-from ad_agent.histories import FlatHistories
-from ad_agent.model import ModelConfig
-from ad_agent.train import TrainConfig, process_group, resolve_device, train
+from ad_agent.train import process_group, resolve_device
+
+
+def launched_world_size() -> int:
+    """How many processes torchrun started (1 for a plain start)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def init_from_env(device: str = "auto") -> tuple[int, int]:
@@ -33,7 +34,7 @@ def init_from_env(device: str = "auto") -> tuple[int, int]:
     A plain (non-torchrun) start stays single-process, so the same code runs either way. On CUDA
     each process takes GPU ``LOCAL_RANK`` so that ``"cuda"`` means its own device.
     """
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    if launched_world_size() <= 1:
         return 0, 1
     cuda = resolve_device(device).type == "cuda"
     if cuda:
@@ -53,34 +54,10 @@ def cleanup() -> None:
         dist.destroy_process_group()
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="folder of learning histories")
-    parser.add_argument("--config", required=True, help='JSON file: {"model": {...}, "train": {...}}')
-    parser.add_argument("--out", required=True, help="folder for model.safetensors (written by rank 0)")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Train data-parallel as configured; rank 0 saves the weights (safetensors, nothing to unpickle)."""
-    args = _parser().parse_args(argv)
-    settings = json.loads(Path(args.config).read_text())
-    model_config = ModelConfig.from_dict(settings["model"])
-    config = TrainConfig(**settings.get("train", {}))
-    init_from_env(config.device)
+@contextmanager
+def joined(device: str = "auto") -> Iterator[tuple[int, int]]:
+    """:func:`init_from_env` for the ``with`` block, left again however the block ends."""
     try:
-        data = FlatHistories.load(args.data, n_actions=model_config.n_actions)
-        model, _ = train(data, model_config, config)
-        if is_main():
-            out = Path(args.out)
-            out.mkdir(parents=True, exist_ok=True)
-            save_file(
-                {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, out / "model.safetensors"
-            )
+        yield init_from_env(device)
     finally:
         cleanup()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

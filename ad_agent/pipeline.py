@@ -18,7 +18,7 @@ from ad_agent.histories import FlatHistories
 from ad_agent.model import ADTransformer, ModelConfig
 from ad_agent.policy import InContextPolicy, PolicySpec
 from ad_agent.presets import Preset, max_episode_steps, model_config_for
-from ad_agent.train import TRAIN_PRESETS, train
+from ad_agent.train import TRAIN_PRESETS, TrainConfig, train
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -44,6 +44,8 @@ def distill(
     in_context_every: int = 0,
     every_kth_episode: int = 1,
     last_episodes: int | None = None,
+    model_overrides: dict[str, Any] | None = None,
+    train_overrides: dict[str, Any] | None = None,
 ) -> tuple[InContextPolicy, list[dict[str, float]]]:
     """Train the preset's model on the histories in ``data_dir``.
 
@@ -53,14 +55,17 @@ def distill(
     ``in_context_every`` > 0 plays the in-context protocol on the held-out tasks (one trial each,
     :data:`IN_CONTEXT_EPISODES` episodes) every that many steps: the log gets the mean return of
     the first and the last episode, so one can watch in-context learning emerge during training.
+    ``model_overrides`` / ``train_overrides`` (:class:`ModelConfig` / :class:`TrainConfig` fields)
+    go on top of the presets; ``seed``, ``device``, ``in_context_every`` and (when given) ``steps`` win over them.
     """
-    model_overrides, base_train = preset.model, preset.train
+    model_shape, base_train = preset.model, preset.train
     if train_preset is not None:
         if train_preset not in TRAIN_PRESETS:
             raise ValueError(f"unknown training preset {train_preset!r}; choose from {sorted(TRAIN_PRESETS)}")
-        model_overrides = {"context_len": preset.model.get("context_len", 200), **TRAIN_PRESETS[train_preset].model}
+        model_shape = {"context_len": preset.model.get("context_len", 200), **TRAIN_PRESETS[train_preset].model}
         base_train = TRAIN_PRESETS[train_preset].train
-    model_config = model_config_for(preset.env_id, **model_overrides)
+    model_config = model_config_for(preset.env_id, **{**model_shape, **(model_overrides or {})})
+    base_train = TrainConfig(**{**base_train.to_dict(), **(train_overrides or {})})
     train_config = dataclasses.replace(
         base_train,
         seed=seed,

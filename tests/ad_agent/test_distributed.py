@@ -10,16 +10,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from ad_agent import cli
 from ad_agent.distributed import init_from_env, is_main
-from ad_agent.histories import FlatHistories
-from ad_agent.model import ModelConfig
-from ad_agent.train import TrainConfig, _shard, train
+from ad_agent.policy_file import WEIGHTS_FILE
+from ad_agent.train import TrainConfig, _shard
 from tests.ad_agent.synthetic import write_learnable_histories
 
-# No dropout: the ranks would draw the same dropout masks for different slices of the batch.
-MODEL = ModelConfig(
-    obs_nvec=(9, 9), n_actions=5, context_len=16, d_model=32, n_layers=1, n_heads=2, d_ff=64, dropout=0.0
-)
+# Over the DarkRoom preset. No dropout: the ranks would draw the same dropout masks for different
+# slices of the batch, where one process draws one mask for the whole batch.
+SMALL = dict(context_len=16, d_model=32, n_layers=1, n_heads=2, d_ff=64, dropout=0.0)
 TRAIN = TrainConfig(steps=5, batch_size=8, warmup_steps=2, peak_lr=3e-3, mask_prob=0.3, device="cpu")
 
 
@@ -36,19 +35,44 @@ def test_rank_slices_are_equal_and_tile_the_global_batch():
 
 
 @pytest.mark.slow
-def test_two_processes_match_one_on_the_same_global_batch(tmp_path):
-    data_dir, out = tmp_path / "data", tmp_path / "out"
+def test_ad_agent_train_under_torchrun_matches_one_process_and_only_rank_0_writes(tmp_path):
+    data_dir = tmp_path / "data"
     data_dir.mkdir()
     write_learnable_histories(data_dir)
     config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps({"model": MODEL.to_dict(), "train": TRAIN.to_dict()}))
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    command += ["-m", "ad_agent.distributed", "--data", str(data_dir), "--config", str(config_file), "--out", str(out)]
+    config_file.write_text(json.dumps({"model": SMALL, "train": TRAIN.to_dict()}))
+    args = ["train", "--data", str(data_dir), "--config", str(config_file), "--device", "cpu"]
+    args += ["--train-steps", str(TRAIN.steps)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node=2",
+        "-m",
+        "ad_agent.cli",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run(command, env=env, check=True, timeout=120, capture_output=True)
+    parallel_dir, single_dir = tmp_path / "parallel", tmp_path / "single"
+    done = subprocess.run(
+        [*command, *args, "--policy", str(parallel_dir), "--checkpoint-dir", str(tmp_path / "checkpoints")],
+        env=env,
+        timeout=180,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("policy saved to") == 1
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [f"step_{TRAIN.steps:08d}"]
+    assert cli.main([*args, "--policy", str(single_dir)]) == 0
 
-    single, _ = train(FlatHistories.load(data_dir, n_actions=5), MODEL, TRAIN)
-    parallel = load_file(out / "model.safetensors")
-    assert parallel.keys() == single.state_dict().keys()
-    for name, tensor in single.state_dict().items():
+    single, parallel = load_file(single_dir / WEIGHTS_FILE), load_file(parallel_dir / WEIGHTS_FILE)
+    assert parallel.keys() == single.keys()
+    for name, tensor in single.items():
         torch.testing.assert_close(parallel[name], tensor, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_only_train_runs_under_torchrun(monkeypatch, capsys):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert cli.main(["evaluate", "--policy", "pretrained:DarkRoom-v0"]) == 2
+    assert "only 'ad-agent train' runs under torchrun" in capsys.readouterr().err
