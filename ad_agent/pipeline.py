@@ -42,6 +42,7 @@ def distill(
     resume: bool = False,
     log_dir: str | Path | None = None,
     in_context_every: int = 0,
+    in_context_episodes: int = IN_CONTEXT_EPISODES,
     every_kth_episode: int = 1,
     last_episodes: int | None = None,
     model_overrides: dict[str, Any] | None = None,
@@ -53,7 +54,7 @@ def distill(
     env preset's model shape and optimisation; ``val_dir`` holds held-out tasks' histories for
     validation loss and accuracy; checkpoints, resume and TensorBoard as in :func:`train`.
     ``in_context_every`` > 0 plays the in-context protocol on the held-out tasks (one trial each,
-    :data:`IN_CONTEXT_EPISODES` episodes) every that many steps: the log gets the mean return of
+    ``in_context_episodes`` episodes) every that many steps: the log gets the mean return of
     the first and the last episode, so one can watch in-context learning emerge during training.
     ``model_overrides`` / ``train_overrides`` (:class:`ModelConfig` / :class:`TrainConfig` fields)
     go on top of the presets; ``seed``, ``device``, ``in_context_every`` and (when given) ``steps`` win over them.
@@ -77,6 +78,7 @@ def distill(
     views = {"every_kth_episode": every_kth_episode, "last_episodes": last_episodes}
     data = _load_histories(data_dir, preset.env_id, model_config.n_actions, **views)
     val_data = _load_histories(val_dir, preset.env_id, model_config.n_actions) if val_dir else None
+    probe = _in_context_probe(preset, model_config, horizon, seed, device, in_context_episodes)
     model, log = train(
         data,
         model_config,
@@ -86,7 +88,7 @@ def distill(
         checkpoint_dir=checkpoint_dir,
         resume=resume,
         log_dir=log_dir,
-        in_context_eval=_in_context_probe(preset, model_config, horizon, seed, device) if in_context_every else None,
+        in_context_eval=probe if in_context_every else None,
     )
     provenance = {
         "data_dir": str(data_dir),
@@ -103,14 +105,14 @@ def distill(
 
 
 def _in_context_probe(
-    preset: Preset, model_config: ModelConfig, horizon: int | None, seed: int, device: str
+    preset: Preset, model_config: ModelConfig, horizon: int | None, seed: int, device: str, episodes: int
 ) -> Callable[[ADTransformer], dict[str, float]]:
     """The in-context protocol on the held-out tasks, as a function of the model being trained."""
     spec = PolicySpec(model_config, preset.env_id, horizon)
 
     def probe(model: ADTransformer) -> dict[str, float]:
         policy = InContextPolicy(model, spec, device=device)
-        per_episode = evaluate(policy, preset.env_id, preset.test_tasks, IN_CONTEXT_EPISODES, seed).mean(axis=0)
+        per_episode = evaluate(policy, preset.env_id, preset.test_tasks, episodes, seed).mean(axis=0)
         return {"in_context_first": per_episode[0], "in_context_last": per_episode[-1]}
 
     return probe
