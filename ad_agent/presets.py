@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -12,7 +13,7 @@ from gymnasium import spaces
 import envs
 from ad_agent.model import ModelConfig
 from ad_agent.model.encoders import obs_config_from_space
-from ad_agent.sources import AnySourceConfig, UCBConfig
+from ad_agent.sources import AnySourceConfig, UCBConfig, source_preset
 from ad_agent.sources.sb3 import DARKROOM_PPO
 from ad_agent.train import TRAIN_PRESETS, TrainConfig
 
@@ -64,6 +65,28 @@ PRESETS: dict[str, Preset] = {
         model={**TRAIN_PRESETS["fast"].model, "context_len": 100},
         train=TRAIN_PRESETS["fast"].train,
         eval_episodes=100,
+    ),
+    # One PPO run per train goal with a count-based exploration bonus on the learner's side (see
+    # ad_agent.sources.presets); the histories hold the env's own rewards. Model and regularisers from
+    # the paper's Table 1 "Dark Room (Hard)" column (no attention dropout, input masking 0.5, label
+    # smoothing 0.2) on the 'fast' shape.
+    "DarkRoomHard-v0": Preset(
+        env_id="DarkRoomHard-v0",
+        source=source_preset("DarkRoomHard-v0", "PPO"),
+        runs_per_task=1,
+        model={**TRAIN_PRESETS["fast"].model, "attn_dropout": 0.0},
+        train=dataclasses.replace(TRAIN_PRESETS["fast"].train, mask_prob=0.5, label_smoothing=0.2),
+    ),
+    # One PPO run per train task, its learner seeing the return so far in the episode (see
+    # ad_agent.sources.presets); the histories hold positions only, as the env emits them. The train
+    # split has 5,248 (key, door) tasks: pass --num-tasks for a smaller collection. The 'fast' shape and
+    # optimisation, with the paper's Table 1 input masking (0.3) for Dark Key-to-Door.
+    "DarkKeyToDoor-v0": Preset(
+        env_id="DarkKeyToDoor-v0",
+        source=source_preset("DarkKeyToDoor-v0", "PPO"),
+        runs_per_task=1,
+        model=TRAIN_PRESETS["fast"].model,
+        train=dataclasses.replace(TRAIN_PRESETS["fast"].train, mask_prob=0.3),
     ),
 }
 
