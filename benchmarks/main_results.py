@@ -50,7 +50,7 @@ ICL_MARGIN = 0.1  # "learns in context": last episodes beat the first by this sh
 class Budgets:
     """What each method gets; the full values are the committed experiment's, quick ones only test the code."""
 
-    episodes: int = 120  # in-context episodes per AD / ED trial
+    episodes: int = 100  # in-context episodes per AD / ED trial
     trials: int | None = None  # per held-out task; None: the preset's
     train_steps: int | None = None  # AD / ED gradient steps; None: the preset's
     scratch_steps: int = 10_000  # env steps of the single-stream source per task (500 Dark Room episodes)
@@ -101,10 +101,29 @@ def _source_config(preset: Preset) -> SourceConfig:
     return preset.source
 
 
-def in_context_returns(policy: Any, preset: Preset, tasks: list[Any], budgets: Budgets, seed: int) -> np.ndarray:
-    """AD's protocol for AD and ED alike: ``trials`` per task, ``budgets.episodes`` episodes each."""
+def in_context_returns(
+    preset: Preset, data: Path, name: str, tasks: list[Any], budgets: Budgets, seed: int, workdir: Path, **views: Any
+) -> np.ndarray:
+    """AD's protocol for AD and ED alike (``trials`` per task, ``budgets.episodes`` episodes each) with
+    the policy ``trained_policy`` caches as ``name``; the returns are cached too, evaluation being slow."""
     trials = preset.eval_trials_per_task if budgets.trials is None else budgets.trials
-    return evaluate(policy, preset.env_id, tasks * trials, budgets.episodes, seed)
+    job = {
+        "model": preset.model,
+        "train": dataclasses.asdict(preset.train),
+        "data": str(data),
+        "steps": budgets.train_steps,
+        "views": views,
+        "episodes": budgets.episodes,
+        "trials": trials,
+        "tasks": tasks,
+        "seed": seed,
+    }
+
+    def run() -> np.ndarray:
+        policy = trained_policy(preset, data, seed, workdir, name, budgets.train_steps, **views)
+        return evaluate(policy, preset.env_id, tasks * trials, budgets.episodes, seed)
+
+    return cached_returns(workdir / preset.env_id / "evaluations" / f"{name}-seed{seed}", job, run)
 
 
 def scratch_returns(preset: Preset, tasks: list[Any], budgets: Budgets, seed: int, workdir: Path) -> np.ndarray:
@@ -229,19 +248,9 @@ def run(args: argparse.Namespace) -> Path:
     ed_episodes = expert_episodes(preset.model["context_len"], horizon)
 
     returns = {
-        "AD": in_context_returns(
-            trained_policy(preset, data, args.seed, args.workdir, "ad", budgets.train_steps),
-            preset,
-            tasks,
-            budgets,
-            args.seed,
-        ),
+        "AD": in_context_returns(preset, data, "ad", tasks, budgets, args.seed, args.workdir),
         "ED": in_context_returns(
-            trained_policy(preset, data, args.seed, args.workdir, "ed", budgets.train_steps, last_episodes=ed_episodes),
-            preset,
-            tasks,
-            budgets,
-            args.seed,
+            preset, data, "ed", tasks, budgets, args.seed, args.workdir, last_episodes=ed_episodes
         ),
         "source (scratch)": scratch_returns(preset, tasks, budgets, args.seed, args.workdir),
         "RL^2": rl2_returns(preset, tasks, budgets, args.seed, args.workdir),
