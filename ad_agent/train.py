@@ -107,8 +107,9 @@ TRAIN_PRESETS: dict[str, TrainPreset] = {
         train=TrainConfig(steps=1200, batch_size=64, peak_lr=1e-3),
     ),
     # Paper App. K's LSTM variant (ModelConfig.arch) sized for 2 CPU cores: one layer of 256 rather
-    # than the paper's tuned 512 (about twice the step time), so a training step costs about what the
-    # fast transformer's does; the torso is the paper's (2 x 256). Windows keep the env's context_len.
+    # than the paper's tuned 512 (about twice the step time), so a training step costs no more than the
+    # fast transformer's (benchmarks/lstm_variant.py); the torso is the paper's (2 x 256). Windows
+    # keep the env's context_len.
     "lstm": TrainPreset(
         model=dict(arch="lstm", d_model=64, n_layers=1, lstm_hidden=256, d_ff=256, dropout=0.1),
         train=TrainConfig(steps=1200, batch_size=64, peak_lr=1e-3),
