@@ -13,9 +13,9 @@ from __future__ import annotations
 from ad_agent.train import TRAIN_PRESETS
 from benchmarks.ablation_common import budget, curve_summary, finish, held_out_curve, setup, source_data, variant
 from benchmarks.experiments import experiment_parser, trained_policy
-from benchmarks.training_tasks import FULL_TRAIN_STEPS
 
 ENV = "DarkRoom-v0"
+FULL_TRAIN_STEPS = 400
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,8 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     setup(args)
     plan = budget(args, train_steps=FULL_TRAIN_STEPS)
     data = source_data(ENV, args)
-    # the transformer is the same job as training_tasks' 64-task policy, so it is trained once for both
-    variants = {"transformer": (variant(ENV, args), "ad-tasks64")}
+    variants = {"transformer": (variant(ENV, args), "ad-steps400")}
     lstm_model = {**TRAIN_PRESETS["lstm"].model, **({"d_model": 32, "lstm_hidden": 32} if args.quick else {})}
     variants["LSTM"] = (variant(ENV, args, model=lstm_model), "ad-lstm")
     curves = []
