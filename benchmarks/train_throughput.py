@@ -21,7 +21,7 @@ Variants:
 - ``fast_3x_tokens`` (``--layout``): the fast model over 3x longer windows of the same steps, the
   sequence length of the paper's separate (o, a, r) tokens; reported per history step.
 
-    python -m benchmarks.train_throughput --steps 3 --rounds 2 --layout --threads 1 --seed 0
+    python -m benchmarks.train_throughput --steps 3 --rounds 2 --layout --seed 0
 """
 
 from __future__ import annotations
