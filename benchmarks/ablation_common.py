@@ -195,12 +195,14 @@ def finish(
     plan: Budget,
     note: str = "",
     tables: dict[str, Any] | None = None,
+    extra_plots: Sequence[Path] = (),
     **figures: Any,
 ) -> Path:
     """Plot the curves and write the experiment's JSON in the report's schema (:mod:`benchmarks.experiments`).
 
     The summary is ``evidence`` (the numbers), the paper's ``claim`` with whether it reproduced,
-    and ``note`` (how this setup departs from the paper's); ``tables`` join the standard ones.
+    and ``note`` (how this setup departs from the paper's); ``tables`` and ``extra_plots`` (PNGs
+    already written beside the JSON) join the standard ones.
     """
     optimal, random = scale(preset)
     label = f"{name}_quick" if args.quick else name
@@ -221,7 +223,7 @@ def finish(
             "environment steps to reach a fraction of optimal": efficiency_table(list(curves), optimal),
             **(tables or {}),
         },
-        "plots": [figure.name],
+        "plots": [figure.name, *(plot.name for plot in extra_plots)],
         "budgets": {"env_id": preset.env_id, **plan.to_dict(), "context_len": preset.model.get("context_len")},
         "wall_time_s": time.monotonic() - args.started,
         "optimal_mean_return": optimal,

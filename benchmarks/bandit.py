@@ -12,6 +12,8 @@ paper finds AD close to UCB on both splits and ED well below it out of distribut
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from ad_agent.sources import UCBConfig, run_ucb
@@ -36,6 +38,26 @@ def normalised(curve: Curve, ucb: Curve, random: float) -> float:
     return float((curve.mean.mean() - random) / (ucb.mean.mean() - random))
 
 
+def plot_scores(scores: dict[str, dict[str, float]], path: Path) -> Path:
+    """Paper Fig. 3's bars: each method's normalised score in and out of distribution."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = ["random", "ED", "AD", "UCB"]
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    for i, (split, label) in enumerate(SPLITS.items()):
+        ax.bar(np.arange(len(methods)) + 0.4 * i, [scores[split][m] for m in methods], width=0.4, label=label)
+    ax.set(xticks=np.arange(len(methods)) + 0.2, xticklabels=methods, ylabel="normalised score")
+    ax.set_title("Adversarial bandit, 100 pulls (0 = random, 1 = UCB)")
+    ax.legend(frameon=False, fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     args = experiment_parser(__doc__.splitlines()[0]).parse_args(argv)
     setup(args)
@@ -52,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     pulls = plan.episodes or ad_preset.eval_episodes
     scores, curves = {}, []
-    for split, label in SPLITS.items():
+    for split in SPLITS:
         tasks = eval_tasks(ad_preset, plan, split)
         trials = plan.trials or ad_preset.eval_trials_per_task
         ucb = ucb_curve(tasks[: len(tasks) // trials], trials, pulls, args.seed)
@@ -60,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         split_curves = [held_out_curve(m, p, pre, plan, args.seed, split) for m, (p, pre) in policies.items()]
         scores[split] = {c.method: normalised(c, ucb, random) for c in split_curves} | {"random": 0.0, "UCB": 1.0}
         for c in [*split_curves, ucb]:
-            c.method = f"{c.method}, {label}"
+            c.method = f"{c.method} ({split} tasks)"
             curves.append(c)
     ad_ok = min(scores["train"]["AD"], scores["test"]["AD"]) >= 0.8
     ed_gap = scores["test"]["ED"] < scores["test"]["AD"] - 0.1
@@ -70,6 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         + f". AD >= 0.8 on both splits: {'yes' if ad_ok else 'no'}; ED below AD by > 0.1 out of distribution: "
         f"{'yes' if ed_gap else 'no'}."
     )
+    bars = plot_scores(scores, args.results / f"bandit_scores{'_quick' if args.quick else ''}.png")
     finish(
         "bandit",
         args,
@@ -82,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
         plan=plan,
         note=f"ED learns from the last {ED_PULLS} pulls of each UCB history; RL^2 is not included.",
         tables={"normalised score": scores},
+        extra_plots=[bars],
         ed_pulls=ED_PULLS,
     )
 

@@ -1,9 +1,9 @@
 """Paper Fig. 7: in-context RL needs a context that spans several episodes.
 
 AD is distilled on the same Dark Room histories with contexts of 1, 2, 4 and 10 episodes (20..200
-steps; 20 steps per episode) and each is played on the held-out goals. A context shorter than an
-episode boundary's worth cannot carry what the agent learned about the goal into the next episode,
-so the paper finds that only multi-episode contexts improve across episodes.
+steps; 20 steps per episode) and each is played on the held-out goals. A context that does not
+span episode boundaries cannot carry what the agent learned about the goal into the next episode,
+so the paper (on Dark Key-to-Door) finds in-context RL only once the context spans several episodes.
 
     python -m benchmarks.context_size [--quick] --seed 0
 """
@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         curves.append(held_out_curve(method, policy, preset, plan, args.seed))
         settings[curves[-1].method] = {"context_len": episodes * EPISODE, "policy": name}
     gains = {c.method: curve_summary(c)["gain"] for c in curves}
-    short, longest = gains[curves[0].method], gains[curves[-1].method]
-    reproduced = longest > short + 1.0 and longest > 1.0
+    values = list(gains.values())
+    reproduced = all(a < b for a, b in zip(values, values[1:], strict=False)) and values[-1] > values[0] + 1.0
     evidence = (
         "In-context gain on held-out goals (mean return over the last 10 minus the first 3 episodes) by context: "
         + ", ".join(f"{m}: {g:+.2f}" for m, g in gains.items())
@@ -56,13 +56,16 @@ def main(argv: list[str] | None = None) -> None:
         "context_size",
         args,
         title="AD on Dark Room: context size (paper Fig. 7)",
-        claim="in-context RL needs a context spanning several episodes; a one-episode context does not improve",
+        claim="in-context RL needs a context spanning several episodes: the more episodes it spans, the more AD "
+        "improves in context",
         reproduced=reproduced,
         evidence=evidence,
         curves=curves,
         preset=preset,
         plan=plan,
-        note=f"Every variant trains on the same PPO runs for {plan.train_steps or preset.train.steps} steps.",
+        note=f"Every variant trains on the same PPO runs for {plan.train_steps or preset.train.steps} steps. Unlike "
+        "the paper's shortest contexts, a 20-step window still reaches back across the last episode boundary "
+        "(at an episode's start it holds the whole previous episode), so even it improves a little.",
         settings=settings,
     )
 
