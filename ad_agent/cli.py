@@ -35,7 +35,7 @@ from ad_agent.plots import plot_learning_curve
 from ad_agent.policy import InContextPolicy
 from ad_agent.presets import PRESETS, get_preset
 from ad_agent.sources import ALGORITHMS, AnySourceConfig
-from ad_agent.train import AMP_MODES
+from ad_agent.train import AMP_MODES, TRAIN_PRESETS
 
 
 def _given(value: int | None, default: int) -> int:
@@ -245,7 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     train_p = argparse.ArgumentParser(add_help=False)
     train_p.add_argument("--train-steps", type=int, default=None, help="gradient steps (default: preset)")
     train_p.add_argument(
-        "--train-preset", choices=["fast", "paper"], default=None, help="model + optimisation preset (default: env's)"
+        "--train-preset",
+        choices=sorted(TRAIN_PRESETS),
+        default=None,
+        help="model + optimisation preset (default: env's)",
     )
     train_p.add_argument("--val-data", default=None, help="held-out tasks' histories for validation loss/accuracy")
     train_p.add_argument("--checkpoint-dir", default=None, help="write checkpoints here")

@@ -50,7 +50,7 @@ def distill(
 ) -> tuple[InContextPolicy, list[dict[str, float]]]:
     """Train the preset's model on the histories in ``data_dir``.
 
-    ``train_preset`` (``"paper"`` or ``"fast"``, :data:`ad_agent.train.TRAIN_PRESETS`) replaces the
+    ``train_preset`` (``"fast"``, ``"paper"`` or ``"lstm"``, :data:`ad_agent.train.TRAIN_PRESETS`) replaces the
     env preset's model shape and optimisation; ``val_dir`` holds held-out tasks' histories for
     validation loss and accuracy; checkpoints, resume and TensorBoard as in :func:`train`.
     ``in_context_every`` > 0 plays the in-context protocol on the held-out tasks (one trial each,

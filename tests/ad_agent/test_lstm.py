@@ -163,3 +163,14 @@ def test_evaluate_runs_an_lstm_policy_over_many_tasks(lstm_policy):
 def test_the_lstm_train_preset_makes_an_lstm():
     config = ModelConfig(obs_nvec=(9, 9), n_actions=5, **TRAIN_PRESETS["lstm"].model)
     assert isinstance(build_model(config), ADLSTM)
+
+
+def test_cli_trains_the_lstm_preset(tmp_path):
+    from ad_agent.cli import main
+    from tests.ad_agent.synthetic import write_learnable_histories
+
+    write_learnable_histories(tmp_path / "data")
+    (tmp_path / "config.json").write_text('{"model": {"context_len": 10}}')
+    argv = ["train", "--data", str(tmp_path / "data"), "--policy", str(tmp_path / "policy"), "--train-preset", "lstm"]
+    assert main([*argv, "--config", str(tmp_path / "config.json"), "--train-steps", "2", "--device", "cpu"]) == 0
+    assert InContextPolicy.load(tmp_path / "policy").spec.model.arch == "lstm"
