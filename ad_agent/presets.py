@@ -88,6 +88,17 @@ PRESETS: dict[str, Preset] = {
         model=TRAIN_PRESETS["fast"].model,
         train=dataclasses.replace(TRAIN_PRESETS["fast"].train, mask_prob=0.3),
     ),
+    # One PPO run per train goal, learning from the pixels (ad_agent.sources.presets); the model encodes
+    # them with the paper's conv blocks, whose activations for the 'fast' batch (64 windows of 200
+    # images) exhaust this machine's memory: 8 windows of 2 episodes (100 steps) instead, with the
+    # paper's Table 1 input masking (0.3) for Watermaze.
+    "PixelWatermaze-v0": Preset(
+        env_id="PixelWatermaze-v0",
+        source=source_preset("PixelWatermaze-v0", "PPO"),
+        runs_per_task=1,
+        model={**TRAIN_PRESETS["fast"].model, "context_len": 100},
+        train=dataclasses.replace(TRAIN_PRESETS["fast"].train, batch_size=8, mask_prob=0.3),
+    ),
 }
 
 

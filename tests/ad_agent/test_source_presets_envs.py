@@ -30,7 +30,7 @@ def test_hard_presets_explore_and_key_to_door_remembers() -> None:
     assert "return_so_far" in source_preset("DarkKeyToDoor-v0", "PPO").learner_views
 
 
-@pytest.mark.parametrize("env_id", ["DarkRoomHard-v0", "DarkKeyToDoor-v0"])
+@pytest.mark.parametrize("env_id", ["DarkRoomHard-v0", "DarkKeyToDoor-v0", "PixelWatermaze-v0"])
 def test_pipeline_presets_collect_with_the_tuned_sources(env_id: str) -> None:
     preset = PRESETS[env_id]
     assert preset.source == SOURCE_PRESETS[(env_id, preset.source.algo)]
