@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,8 +110,10 @@ def trained_policy(
     job = {"model": preset.model, "train": dataclasses.asdict(preset.train), "data": str(data_dir), "steps": steps}
     if _job_done(folder, {**job, **views}):
         return InContextPolicy.load(folder / "policy")
+    started = time.perf_counter()
     policy, _ = distill(preset, data_dir, seed, steps, **views)
     policy.save(folder / "policy")
+    _record_seconds(folder, time.perf_counter() - started)
     _mark_done(folder, {**job, **views})
     return policy
 
@@ -120,11 +123,25 @@ def cached_returns(folder: Path, job: dict[str, Any], compute: Callable[[], np.n
     everything that determines it) stays the same: the expensive baselines run once per setting."""
     if _job_done(folder, job):
         return np.load(folder / "returns.npy")
+    started = time.perf_counter()
     returns = np.asarray(compute())
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / "returns.npy", returns)
+    _record_seconds(folder, time.perf_counter() - started)
     _mark_done(folder, job)
     return returns
+
+
+def compute_seconds(folder: Path) -> float | None:
+    """Wall seconds the cached job in ``folder`` took when it ran (None if not recorded): a run that
+    reuses the caches reports what its numbers cost, not just its own few seconds."""
+    path = folder / "seconds.json"
+    return json.loads(path.read_text())["seconds"] if path.exists() else None
+
+
+def _record_seconds(folder: Path, seconds: float) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "seconds.json").write_text(json.dumps({"seconds": round(seconds, 1)}))
 
 
 def _job_key(job: dict[str, Any]) -> str:

@@ -31,6 +31,7 @@ from ad_agent.sources.sb3 import SourceConfig
 from benchmarks.experiments import (
     Curve,
     cached_returns,
+    compute_seconds,
     dataset,
     efficiency_table,
     experiment_parser,
@@ -293,6 +294,7 @@ def run(args: argparse.Namespace) -> Path:
         "optimal": optimal,
         "random": random,
         "wall_time_s": round(time.time() - started, 1),
+        "compute_seconds": _compute_seconds(args, budgets),
     }
     return save_experiment(name, args, figures, list(curves.values()))
 
@@ -310,6 +312,26 @@ def _block_table(curves: dict[str, Curve], horizon: int) -> dict[str, dict[str, 
         row["last 10 ep"] = round(float(curve.mean[-10:].mean()), 2)
         table[method] = row
     return table
+
+
+def _compute_seconds(args: argparse.Namespace, budgets: Budgets) -> dict[str, float | None]:
+    """Wall seconds of every cached piece this record reuses, as measured when it ran (on the shared machine)."""
+    env = args.workdir / args.env
+    folders = {
+        "AD training": env / "policies" / f"ad-seed{args.seed}",
+        "ED training": env / "policies" / f"ed-seed{args.seed}",
+        "AD evaluation": env / "evaluations" / f"ad-seed{args.seed}",
+        "ED evaluation": env / "evaluations" / f"ed-seed{args.seed}",
+    }
+    for i in range(budgets.scratch_seeds):
+        folders[f"source from scratch, seed {args.seed + i}"] = (
+            env / "baselines" / f"scratch-{budgets.scratch_steps}-seed{args.seed + i}"
+        )
+    for i in range(budgets.rl2_seeds):
+        folders[f"RL^2 training + evaluation, seed {args.seed + i}"] = (
+            env / "baselines" / f"rl2-{budgets.rl2.total_timesteps}-seed{args.seed + i}"
+        )
+    return {name: compute_seconds(folder) for name, folder in folders.items()}
 
 
 def _budgets_record(budgets: Budgets, preset: Preset, tasks: list[Any], ed_episodes: int) -> dict[str, Any]:
