@@ -214,6 +214,17 @@ def findings(curves: dict[str, Curve], optimal: float, random: float, horizon: i
             evidence,
         )
     )
+    rl2 = curves["RL^2"]
+    learns, first, last = _learns_in_context(rl2, optimal, random, block=min(10, len(rl2.mean) // 2 or 1))
+    out.append(
+        finding(
+            "AD matches asymptotic RL^2 (the paper's RL^2 had 1e9 env steps)",
+            None,
+            f"not testable at our budget: RL^2 had {budgets.rl2.total_timesteps} env steps of meta-training and "
+            f"{'does' if learns else 'does not'} learn in context yet (mean return {first:.2f} over its first "
+            f"episodes, {last:.2f} over its last, random {random:.2f})",
+        )
+    )
     learns, first, last = _learns_in_context(ed, optimal, random)
     out.append(
         finding(
