@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
             preset, data, args.seed, args.workdir, f"ad-dqn-every{every}", plan.train_steps, every_kth_episode=every
         )
         label = "all episodes" if every == 1 else f"every {every}th episode"
-        curves.append(held_out_curve(f"AD on DQN histories, {label}", policy, preset, plan, args.seed))
+        curves.append(held_out_curve(f"AD, {label}", policy, preset, plan, args.seed))
     full, sub = (curve_summary(c) for c in curves)
     reproduced = sub["gain"] > full["gain"] and sub["last_episodes"] >= full["last_episodes"]
     evidence = (
