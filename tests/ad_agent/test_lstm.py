@@ -13,7 +13,7 @@ from ad_agent.policy import InContextPolicy, PolicySpec
 from ad_agent.policy_file import CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE
 from ad_agent.train import TRAIN_PRESETS, TrainConfig, train
 from tests.ad_agent.test_encoders import N_ACTIONS, OBS_CONFIGS, observations_and_actions
-from tests.ad_agent.test_policy import full_recomputation, play
+from tests.ad_agent.test_policy import act_step_by_step, full_recomputation, play
 
 LSTM = {"arch": "lstm", "d_model": 16, "n_layers": 2, "lstm_hidden": 24, "d_ff": 32}
 
@@ -61,15 +61,9 @@ def test_every_arch_builds_its_model_and_an_unknown_one_is_refused():
 def test_lstm_step_by_step_act_equals_a_full_sequence_forward(lstm_policy):
     """Carrying (h, c) one step at a time computes what one pass over the whole trial does."""
     steps = 5 * lstm_policy.context_len + 7
-    rng = np.random.default_rng(2)
-    obs, rewards = rng.integers(0, 9, size=(steps, 2)), (rng.random(steps) < 0.3).astype(float)
-    lstm_policy.reset(seed=0)
-    actions, probs = [], []
-    for t in range(steps):
-        actions.append(lstm_policy.act(obs[t], rewards[t - 1] if t else 0.0))
-        probs.append(lstm_policy.action_probabilities()[0])
-    expected = full_recomputation(lstm_policy, obs, np.array(actions), rewards, np.arange(steps) % 20 == 0)
-    assert np.abs(np.array(probs) - expected).max() <= 1e-5
+    obs, actions, rewards, probs = act_step_by_step(lstm_policy, steps)
+    expected = full_recomputation(lstm_policy, obs, actions, rewards, np.arange(steps) % 20 == 0)
+    assert np.abs(probs - expected).max() <= 1e-5
     assert lstm_policy.context_steps == steps  # the state reflects every step, not a window
 
 

@@ -154,8 +154,8 @@ def full_recomputation(policy: InContextPolicy, obs, actions, rewards, starts) -
     return torch.softmax(logits[0], -1).numpy()
 
 
-def test_cached_act_equals_full_recomputation_over_several_context_lengths(policy):
-    steps = 5 * policy.context_len + 7
+def act_step_by_step(policy: InContextPolicy, steps: int) -> tuple[np.ndarray, ...]:
+    """Play ``steps`` random Dark Room steps through ``act``: observations, actions, rewards, probabilities."""
     rng = np.random.default_rng(2)
     obs, rewards = rng.integers(0, 9, size=(steps, 2)), (rng.random(steps) < 0.3).astype(float)
     policy.reset(seed=0)
@@ -163,9 +163,15 @@ def test_cached_act_equals_full_recomputation_over_several_context_lengths(polic
     for t in range(steps):
         actions.append(policy.act(obs[t], rewards[t - 1] if t else 0.0))
         probs.append(policy.action_probabilities()[0])
+    return obs, np.array(actions), rewards, np.array(probs)
+
+
+def test_cached_act_equals_full_recomputation_over_several_context_lengths(policy):
+    steps = 5 * policy.context_len + 7
+    obs, actions, rewards, probs = act_step_by_step(policy, steps)
     starts = np.arange(steps) % 20 == 0
-    expected = full_recomputation(policy, obs, np.array(actions), rewards, starts)
-    assert np.abs(np.array(probs) - expected).max() <= 1e-5
+    expected = full_recomputation(policy, obs, actions, rewards, starts)
+    assert np.abs(probs - expected).max() <= 1e-5
 
 
 def test_prime_fills_the_context_as_if_the_history_had_been_played(policy):
