@@ -144,7 +144,9 @@ class TaskVectorEnv(gym.vector.VectorEnv):
         self.single_observation_space = observation_space
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.tasks: np.ndarray | None = None if tasks is None else self._check_tasks(tasks)
+        self.tasks: np.ndarray | None = None
+        if tasks is not None:
+            self._use_tasks(self._check_tasks(tasks))
         self._needs_reset = np.zeros(num_envs, dtype=bool)
 
     # --- the hooks ------------------------------------------------------------------------
@@ -169,6 +171,10 @@ class TaskVectorEnv(gym.vector.VectorEnv):
     def _observe(self) -> np.ndarray:
         """Every env's current observation, as a new array."""
 
+    def _use_tasks(self, tasks: np.ndarray) -> None:
+        """Make ``tasks`` (checked or drawn) the envs' tasks; override to precompute what steps look up."""
+        self.tasks = tasks
+
     # --- the shared loop ------------------------------------------------------------------
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -176,9 +182,9 @@ class TaskVectorEnv(gym.vector.VectorEnv):
         super().reset(seed=seed)
         new_tasks = pop_tasks_option(options)
         if new_tasks is not None:
-            self.tasks = self._check_tasks(new_tasks)
+            self._use_tasks(self._check_tasks(new_tasks))
         elif self.tasks is None:
-            self.tasks = self._draw_tasks()
+            self._use_tasks(self._draw_tasks())
         self._start_episodes(np.ones(self.num_envs, dtype=bool))
         self._needs_reset[:] = False
         return self._observe(), {"task": self.tasks.copy()}

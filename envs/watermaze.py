@@ -392,6 +392,11 @@ class PixelWatermazeVectorEnv(TaskVectorEnv):
         arr = one_task_per_env(np.asarray(tasks), self.num_envs, (2,))
         return np.array([check_goal(g) for g in arr], dtype=np.int64)
 
+    def _use_tasks(self, tasks: np.ndarray) -> None:
+        """Keep each goal's cell index too, so a step compares states without recomputing it."""
+        super()._use_tasks(tasks)
+        self._goal_cells = (tasks[:, 1] - 1) * _INTERIOR + (tasks[:, 0] - 1)  # cell_index, vectorised
+
     def _draw_tasks(self) -> np.ndarray:
         choices = np.array(all_goals(), dtype=np.int64)
         return choices[self.np_random.integers(len(choices), size=self.num_envs)]
@@ -402,9 +407,8 @@ class PixelWatermazeVectorEnv(TaskVectorEnv):
 
     def _advance(self, actions: np.ndarray, stepping: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Move by the precomputed transition table; finding the platform respawns at the start."""
-        goal_cells = (self.tasks[:, 1] - 1) * _INTERIOR + (self.tasks[:, 0] - 1)  # cell_index, vectorised
         moved = self._tables.next_state[self._state, actions]
-        found = stepping & (moved // 4 == goal_cells)
+        found = stepping & (moved // 4 == self._goal_cells)
         self._state = np.where(stepping, np.where(found, START_STATE, moved), self._state)
         self._t += stepping
         truncated = stepping & (self._t >= self.episode_length)
