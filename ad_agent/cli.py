@@ -227,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     collect_p = argparse.ArgumentParser(add_help=False)
     collect_p.add_argument("--env", default="DarkRoom-v0", help=env_help)
     collect_p.add_argument("--runs-per-task", type=int, default=None, help="source runs per task")
-    collect_p.add_argument("--num-tasks", type=int, default=None, help="use only the first N tasks (of each split)")
+    collect_p.add_argument(
+        "--num-tasks", type=int, default=None, help="use only N tasks of each split, spread evenly over it"
+    )
     collect_p.add_argument("--steps", type=int, default=None, help="environment steps per source run")
     collect_p.add_argument("--workers", type=int, default=None, help="parallel processes (default: all cores)")
     collect_p.add_argument(

@@ -38,6 +38,7 @@ from ad_agent.histories import (
 )
 from ad_agent.sources import ALGORITHMS, AnySourceConfig, SourceConfig, record
 from ad_agent.sources.presets import SOURCE_PRESETS
+from envs.core import evenly_spaced
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
@@ -94,16 +95,19 @@ def split_jobs(
 ) -> list[Job]:
     """Jobs for the tasks of split ``which`` (``train``, ``test`` or ``all``), each tagged with its split.
 
-    ``tasks_of(split)`` lists a split's tasks (an env's ``tasks`` method); ``num_tasks`` keeps the
-    first N of each split. Collecting on test tasks is for baselines and analysis: AD itself must
-    never train on them.
+    ``tasks_of(split)`` lists a split's tasks (an env's ``tasks`` method); ``num_tasks`` keeps N of
+    each split, spread evenly over it (:func:`envs.core.evenly_spaced`), with the very jobs (seeds
+    included) that the whole split plans for them, so a subset reuses a full collection's runs.
+    Collecting on test tasks is for baselines and analysis: AD itself must never train on them.
     """
     if which not in TASK_CHOICES:
         raise ValueError(f"unknown task split {which!r}; choose from {', '.join(TASK_CHOICES)}")
     jobs = []
     for split in SPLITS if which == "all" else (which,):
         tasks = list(tasks_of(split))
-        jobs += make_jobs(env_id, tasks[:num_tasks] if num_tasks else tasks, runs_per_task, seed, split)
+        every_job = make_jobs(env_id, tasks, runs_per_task, seed, split)
+        for index in evenly_spaced(range(len(tasks)), num_tasks):
+            jobs += every_job[index * runs_per_task : (index + 1) * runs_per_task]
     return jobs
 
 

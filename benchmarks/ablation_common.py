@@ -23,6 +23,7 @@ import torch
 
 from ad_agent.collect import split_jobs
 from ad_agent.evaluate import evaluate
+from ad_agent.histories import run_files
 from ad_agent.pipeline import block_means, optimal_mean_return, random_mean_return
 from ad_agent.policy import InContextPolicy
 from ad_agent.presets import Preset, get_preset, max_episode_steps
@@ -114,10 +115,10 @@ def default_data_dir(env_id: str, args: argparse.Namespace) -> Path:
 
 
 def task_subset(env_id: str, args: argparse.Namespace, num_tasks: int) -> Path:
-    """The first ``num_tasks`` train tasks' histories, reusing the runs the default dataset holds.
+    """``num_tasks`` train tasks' histories (spread over the split), reusing the runs the default dataset holds.
 
     ``ad-agent collect --num-tasks N`` plans exactly the jobs (task, run, seed) that the full
-    collection ran first, so their files are linked in rather than recomputed; ``collect`` then
+    collection ran for those tasks, so their files are linked in rather than recomputed; ``collect`` then
     verifies them and runs only what is missing.
     """
     preset = get_preset(env_id)
@@ -126,7 +127,10 @@ def task_subset(env_id: str, args: argparse.Namespace, num_tasks: int) -> Path:
     out = args.workdir / env_id / f"{'quick-' if args.quick else ''}{name}-seed{args.seed}"
     runs = 1 if args.quick else preset.runs_per_task
     out.mkdir(parents=True, exist_ok=True)
-    for job in split_jobs(env_id, preset.task_env.tasks, "train", runs, args.seed, num_tasks):
+    jobs = split_jobs(env_id, preset.task_env.tasks, "train", runs, args.seed, num_tasks)
+    for stale in set(run_files(out)) - {out / job.filename for job in jobs}:  # a subset planned otherwise
+        stale.unlink()
+    for job in jobs:
         if (full / job.filename).exists() and not (out / job.filename).exists():
             os.link(full / job.filename, out / job.filename)
     return source_data(env_id, args, name=name, num_tasks=num_tasks)

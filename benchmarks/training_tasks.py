@@ -1,7 +1,7 @@
 """Paper Fig. 12: AD needs enough training tasks to generalise in context to held-out ones.
 
-AD is distilled from the source histories of the first 4, 16 and all 64 Dark Room training goals
-(the same runs: a smaller set reuses the larger one's files) with one reduced budget (a 5-episode
+AD is distilled from the source histories of 4 and 16 Dark Room training goals spread over the split
+and of all 64 (the same runs: a smaller set reuses the larger one's files) with one reduced budget (a 5-episode
 context, batch 32, 600 steps: about an eighth of the preset's compute, what a shared 2-core machine
 affords for three models), and played on the 17 held-out goals. The paper finds in-context RL on
 held-out tasks degrades as the number of training tasks shrinks.

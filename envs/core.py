@@ -19,6 +19,7 @@ how its state starts, moves and looks.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
 from typing import Any, Generic, Literal, TypeVar
 
 import gymnasium as gym
@@ -216,6 +217,19 @@ class TaskVectorEnv(gym.vector.VectorEnv):
             n = self.single_action_space.n
             raise ValueError(f"actions must be {self.num_envs} ints in [0, {n}), got {actions!r}")
         return actions.astype(np.int64)
+
+
+def evenly_spaced(tasks: Sequence[TaskT], n: int | None) -> list[TaskT]:
+    """``n`` tasks spread evenly over the list (all of them when ``n`` is None or covers it).
+
+    A split lists its tasks in order (row-major goals, keys before doors), so its first ``n`` would
+    crowd into one corner of the task space; an even spread keeps a subset as varied as the split.
+    """
+    if n is not None and n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if n is None or n >= len(tasks):
+        return list(tasks)
+    return [tasks[int(i)] for i in np.linspace(0, len(tasks) - 1, n).round()]
 
 
 def one_task_per_env(tasks: np.ndarray, num_envs: int, task_shape: tuple[int, ...]) -> np.ndarray:

@@ -18,6 +18,7 @@ from ad_agent.histories import read_run, scan
 from ad_agent.presets import get_preset
 from ad_agent.sources import DARKROOM_PPO, NoisyExpertConfig, SourceConfig
 from ad_agent.sources.presets import SOURCE_PRESETS
+from envs.core import evenly_spaced
 
 PRESET = get_preset("DarkRoom-v0")
 # 4 tasks x 2 runs of ~0.5 s each (four PPO rollouts of 64 actors): a kill lands mid-collection.
@@ -58,12 +59,23 @@ def test_tasks_option_picks_the_split_and_tags_each_job():
     train = split_jobs("DarkRoom-v0", PRESET.task_env.tasks, "train", 2, 0, 3)
     test = split_jobs("DarkRoom-v0", PRESET.task_env.tasks, "test", 2, 0, 3)
     both = split_jobs("DarkRoom-v0", PRESET.task_env.tasks, "all", 2, 0, 3)
-    assert train == make_jobs("DarkRoom-v0", PRESET.train_tasks[:3], 2, 0, "train")  # old datasets resume
-    assert [job.env_kwargs["task"] for job in test[::2]] == PRESET.test_tasks[:3]
+    assert [job.env_kwargs["task"] for job in test[::2]] == evenly_spaced(PRESET.test_tasks, 3)
     assert {job.split for job in train} == {"train"} and {job.split for job in test} == {"test"}
     assert both == train + test
     assert len({job.seed for job in both}) == len({job.filename for job in both}) == 12
     assert len(split_jobs("DarkRoom-v0", PRESET.task_env.tasks, "test", 1, 0)) == len(PRESET.test_tasks)
+
+
+def test_a_task_subset_is_spread_and_reuses_the_whole_splits_jobs():
+    """``num_tasks`` keeps tasks from the whole split (not its first corner), each with the very job
+    (seed included) the whole split plans for it, so a subset links a full collection's runs."""
+    whole = split_jobs("DarkRoom-v0", PRESET.task_env.tasks, "train", 2, 0)
+    assert whole == make_jobs("DarkRoom-v0", PRESET.train_tasks, 2, 0, "train")  # old datasets resume
+    subset = split_jobs("DarkRoom-v0", PRESET.task_env.tasks, "train", 2, 0, 4)
+    tasks = [job.env_kwargs["task"] for job in subset[::2]]
+    assert tasks == evenly_spaced(PRESET.train_tasks, 4)
+    assert tasks[0] == PRESET.train_tasks[0] and tasks[-1] == PRESET.train_tasks[-1]
+    assert all(job in whole for job in subset) and len(subset) == 8
 
 
 def test_split_is_written_in_each_run(tmp_path):
