@@ -32,20 +32,26 @@ _EMPTY_SLOT = -(2**62)  # position of a cache slot that holds nothing: outside e
 
 
 def rope_tables(positions: torch.Tensor, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos/sin of the rotary angles for ``positions`` ``(T,)``, each ``(T, head_dim // 2)``.
+    """Rotation factors for ``positions`` ``(T,)``, each ``(T, 1, 1, 2, head_dim // 2)``.
 
-    Angles are formed in float64 so that positions in the tens of thousands (long deployments)
-    rotate as precisely as the first ones.
+    They broadcast over the query/key part of the attention's ``(B, T, 2, H, head_dim)`` projection,
+    viewed as ``(B, T, 2, H, 2, head_dim // 2)`` halves: :func:`apply_rope` rotates queries and keys
+    of every head in one pass over that contiguous layout, ~3x cheaper than rotating each of the
+    permuted ``(B, H, T, D)`` views. Angles are formed in float64 so that positions in the tens of
+    thousands (long deployments) rotate as precisely as the first ones.
     """
     inv_freq = ROPE_BASE ** (-torch.arange(0, head_dim, 2, dtype=torch.float64, device=positions.device) / head_dim)
     angles = positions.to(torch.float64)[:, None] * inv_freq
-    return angles.cos().float(), angles.sin().float()
+    cos, sin = angles.cos().float(), angles.sin().float()
+    shape = (len(positions), 1, 1, 2, head_dim // 2)
+    return torch.stack([cos, cos], dim=1).view(shape), torch.stack([-sin, sin], dim=1).view(shape)
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate the two halves of each head's features of ``x`` ``(B, H, T, D)`` by the angles."""
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+    """Rotate the two halves ``(x1, x2)`` of each head's features by the angles: the first half becomes
+    ``x1 cos - x2 sin``, the second ``x2 cos + x1 sin`` (``sin`` holds ``-sin`` for the first half)."""
+    halves = x.unflatten(-1, (2, -1))
+    return (halves * cos + halves.flip(-2) * sin).flatten(-2)
 
 
 def sliding_window_mask(query_pos: torch.Tensor, key_pos: torch.Tensor, window: int) -> torch.Tensor:
@@ -126,8 +132,9 @@ class CausalSelfAttention(nn.Module):
         self, x: torch.Tensor, positions: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], cache: KVCache | None
     ) -> torch.Tensor:
         b, t, d = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
-        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        qkv = self.qkv(x).view(b, t, 3, self.n_heads, d // self.n_heads)
+        q, k = apply_rope(qkv[:, :, :2], *rope).permute(2, 0, 3, 1, 4)  # each (B, H, T, head_dim)
+        v = qkv[:, :, 2].transpose(1, 2)
         if cache is None:
             y = self._attend_within(q, k, v, positions)
         elif t == 1:
