@@ -37,6 +37,7 @@ from benchmarks.experiments import (
     save_experiment,
     trained_policy,
 )
+from envs.core import evenly_spaced
 
 # Quick mode: the smallest model and data that still run every code path of a script.
 QUICK_MODEL = {"context_len": 40, "d_model": 32, "n_layers": 1, "n_heads": 2, "d_ff": 64}
@@ -60,11 +61,17 @@ class Budget:
         return dataclasses.asdict(self)
 
 
-def budget(args: argparse.Namespace, train_steps: int | None = None, episodes: int | None = None) -> Budget:
+def budget(
+    args: argparse.Namespace,
+    train_steps: int | None = None,
+    episodes: int | None = None,
+    eval_tasks: int | None = None,
+    trials: int | None = None,
+) -> Budget:
     """The script's full-mode budget, or the quick one under ``--quick``."""
     if args.quick:
         return Budget(QUICK_TRAIN_STEPS, QUICK_TASKS, 1, QUICK_EPISODES)
-    return Budget(train_steps, None, None, episodes)
+    return Budget(train_steps, eval_tasks, trials, episodes)
 
 
 def setup(args: argparse.Namespace) -> None:
@@ -157,7 +164,7 @@ class PrimedPolicy:
 
 def eval_tasks(preset: Preset, plan: Budget, split: str = "test") -> list[Any]:
     """The tasks every trial plays, in order: each held-out (or ``split``) task, ``trials`` times."""
-    tasks = preset.task_env.tasks(split)[: plan.eval_tasks]
+    tasks = evenly_spaced(preset.task_env.tasks(split), plan.eval_tasks)
     return list(tasks) * (plan.trials or preset.eval_trials_per_task)
 
 
