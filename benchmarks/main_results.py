@@ -40,6 +40,7 @@ from benchmarks.experiments import (
     save_experiment,
     trained_policy,
 )
+from envs.core import evenly_spaced
 
 ENVS = ("DarkRoom-v0", "DarkRoomHard-v0", "DarkKeyToDoor-v0", "PixelWatermaze-v0")
 METHODS = ("AD", "ED", "source (scratch)", "RL^2", "random", "optimal")
@@ -60,7 +61,7 @@ class Budgets:
     rl2_seeds: int = 1  # training seeds of RL^2
     data: dict[str, Any] = field(default_factory=dict)  # dataset() overrides
     context_len: int | None = None  # None: the preset's
-    test_tasks: int | None = None  # first N held-out tasks; None: all
+    test_tasks: int | None = None  # N held-out tasks spread over the split; None: all
 
 
 def quick_budgets() -> Budgets:
@@ -237,6 +238,12 @@ def findings(curves: dict[str, Curve], optimal: float, random: float, horizon: i
     return out
 
 
+def variant(args: argparse.Namespace) -> str:
+    """A name suffix for AD and ED trained for other than the preset's number of steps: their own
+    cache entries and result file."""
+    return "" if args.train_steps is None else f"-steps{args.train_steps}"
+
+
 def constant_curve(method: str, values: np.ndarray, steps: np.ndarray) -> Curve:
     """A policy that does not learn: the same per-task return in every episode."""
     mean, std = np.full(len(steps), values.mean()), np.full(len(steps), values.std())
@@ -244,25 +251,29 @@ def constant_curve(method: str, values: np.ndarray, steps: np.ndarray) -> Curve:
 
 
 def run(args: argparse.Namespace) -> Path:
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     started = time.time()
     budgets = quick_budgets() if args.quick else Budgets(scratch_seeds=args.scratch_seeds, rl2_seeds=args.rl2_seeds)
     if args.rl2_steps is not None:
         budgets.rl2 = dataclasses.replace(budgets.rl2, total_timesteps=args.rl2_steps)
-    if args.scratch_steps is not None:
-        budgets.scratch_steps = args.scratch_steps
+    for option in ("scratch_steps", "train_steps", "test_tasks", "episodes", "trials"):
+        if getattr(args, option) is not None:
+            setattr(budgets, option, getattr(args, option))
     preset = _run_preset(args.env, budgets)
-    tasks = list(preset.test_tasks)[: budgets.test_tasks]
+    if args.num_tasks is not None:  # a dataset of its own, named as the ablations name theirs
+        budgets.data = {**budgets.data, "num_tasks": args.num_tasks, "name": f"tasks{args.num_tasks}"}
+    tasks = evenly_spaced(preset.test_tasks, budgets.test_tasks)
     horizon = max_episode_steps(args.env)
     optimal = float(np.mean([preset.optimal_return(t) for t in tasks]))
     random = float(np.mean([preset.task_env.random_return(t) for t in tasks]))
     data = dataset(args.env, args.seed, args.workdir, workers=args.workers, **budgets.data)
     ed_episodes = expert_episodes(preset.model["context_len"], horizon)
+    ad_name, ed_name = f"ad{variant(args)}", f"ed{variant(args)}"
 
     returns = {
-        "AD": in_context_returns(preset, data, "ad", tasks, budgets, args.seed, args.workdir),
+        "AD": in_context_returns(preset, data, ad_name, tasks, budgets, args.seed, args.workdir),
         "ED": in_context_returns(
-            preset, data, "ed", tasks, budgets, args.seed, args.workdir, last_episodes=ed_episodes
+            preset, data, ed_name, tasks, budgets, args.seed, args.workdir, last_episodes=ed_episodes
         ),
         "source (scratch)": scratch_returns(preset, tasks, budgets, args.seed, args.workdir),
         "RL^2": rl2_returns(preset, tasks, budgets, args.seed, args.workdir),
@@ -272,7 +283,7 @@ def run(args: argparse.Namespace) -> Path:
     curves["random"] = constant_curve("random", np.array([preset.task_env.random_return(t) for t in tasks]), ad_steps)
     curves["optimal"] = constant_curve("optimal", np.array([preset.optimal_return(t) for t in tasks]), ad_steps)
 
-    name = f"main_results_{args.env.split('-')[0].lower()}"
+    name = f"main_results_{args.env.split('-')[0].lower()}{variant(args).replace('-', '_')}"
     label = f"{name}_quick" if args.quick else name
     learned = [curves[m] for m in METHODS if m not in ("random", "optimal")]
     plot = plot_curves(
@@ -328,11 +339,12 @@ def _block_table(curves: dict[str, Curve], horizon: int) -> dict[str, dict[str, 
 def _compute_seconds(args: argparse.Namespace, budgets: Budgets) -> dict[str, float | None]:
     """Wall seconds of every cached piece this record reuses, as measured when it ran (on the shared machine)."""
     env = args.workdir / args.env
+    ad_name, ed_name = f"ad{variant(args)}", f"ed{variant(args)}"
     folders = {
-        "AD training": env / "policies" / f"ad-seed{args.seed}",
-        "ED training": env / "policies" / f"ed-seed{args.seed}",
-        "AD evaluation": env / "evaluations" / f"ad-seed{args.seed}",
-        "ED evaluation": env / "evaluations" / f"ed-seed{args.seed}",
+        "AD training": env / "policies" / f"{ad_name}-seed{args.seed}",
+        "ED training": env / "policies" / f"{ed_name}-seed{args.seed}",
+        "AD evaluation": env / "evaluations" / f"{ad_name}-seed{args.seed}",
+        "ED evaluation": env / "evaluations" / f"{ed_name}-seed{args.seed}",
     }
     for i in range(budgets.scratch_seeds):
         folders[f"source from scratch, seed {args.seed + i}"] = (
@@ -368,6 +380,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rl2-seeds", type=int, default=1, help="seeds of RL^2")
     parser.add_argument("--rl2-steps", type=int, default=None, help="RL^2 meta-training env steps per seed")
     parser.add_argument("--scratch-steps", type=int, default=None, help="env steps of the source from scratch")
+    parser.add_argument("--train-steps", type=int, default=None, help="AD / ED gradient steps (default: the preset's)")
+    parser.add_argument("--num-tasks", type=int, default=None, help="train tasks to collect on (default: the split)")
+    parser.add_argument("--test-tasks", type=int, default=None, help="held-out tasks to measure on (default: all)")
+    parser.add_argument("--episodes", type=int, default=None, help="in-context episodes per AD / ED trial")
+    parser.add_argument("--trials", type=int, default=None, help="AD / ED trials per held-out task")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core to a second experiment)")
     path = run(parser.parse_args(argv))
     print(f"wrote {path}")
 

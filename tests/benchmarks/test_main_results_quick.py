@@ -29,6 +29,24 @@ def test_quick_main_results_records_every_method_and_plots_them(tmp_path) -> Non
     assert report.build(results, tmp_path / "FULL.md").read_text().count("No experiment records yet") == 1
 
 
+@pytest.mark.slow
+def test_budget_options_reach_the_run_and_name_its_caches(tmp_path) -> None:
+    """Task subsets, episodes, trials and training steps are what the record states and the caches are named by."""
+    results, work = tmp_path / "results", tmp_path / "work"
+    options = ["--num-tasks", "2", "--test-tasks", "2", "--episodes", "3", "--trials", "2", "--train-steps", "5"]
+    argv = ["--quick", "--env", "DarkRoom-v0", "--workdir", str(work), "--results", str(results), "--workers", "1"]
+    main_results.main([*argv, *options])
+
+    record = json.loads((results / "main_results_darkroom_steps5_quick.json").read_text())
+    ad = next(c for c in record["curves"] if c["method"] == "AD")
+    assert len(ad["mean"]) == 3 and record["budgets"]["held_out_tasks"] == 2
+    assert "3 in-context episodes x 2 trials per task" in record["budgets"]["AD/ED"]
+    assert "5 gradient steps" in record["budgets"]["AD/ED"]
+    policies = sorted(p.name for p in (work / "DarkRoom-v0" / "policies").iterdir())
+    assert policies == ["ad-steps5-seed0", "ed-steps5-seed0"]
+    assert len(list((work / "DarkRoom-v0" / "tasks2-seed0").glob("*.h5"))) == 2
+
+
 def test_env_without_a_preset_fails_with_a_clear_message(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(main_results, "PRESETS", {})
     with pytest.raises(SystemExit, match="no pipeline preset for DarkRoomHard-v0"):
