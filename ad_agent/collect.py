@@ -102,6 +102,8 @@ def split_jobs(
     """
     if which not in TASK_CHOICES:
         raise ValueError(f"unknown task split {which!r}; choose from {', '.join(TASK_CHOICES)}")
+    if num_tasks is not None and num_tasks < 1:
+        raise ValueError(f"num_tasks must be >= 1, got {num_tasks}")
     jobs = []
     for split in SPLITS if which == "all" else (which,):
         tasks = list(tasks_of(split))

@@ -39,6 +39,7 @@ import numpy as np
 import envs  # noqa: F401  (registers the ids)
 from ad_agent.histories import Streams, learning_curve
 from ad_agent.sources.sb3 import DARKROOM_PPO, SourceConfig
+from envs.core import evenly_spaced
 
 # Measured: 16/16 goals >= 90% of optimal (mean 0.999, worst 0.991 of optimal), 2.3 s per run. One episode per
 # rollout (n_steps = the episode length) as for PPO; A2C's single gradient step per rollout needs a
@@ -171,4 +172,4 @@ def spread_tasks(env_id: str, n: int, split: str = "train") -> list[Any]:
     tasks = gym.make(env_id).unwrapped.tasks(split)
     if not 1 <= n <= len(tasks):
         raise ValueError(f"{env_id} has {len(tasks)} {split} tasks, asked for {n}")
-    return [tasks[i] for i in np.linspace(0, len(tasks) - 1, n).round().astype(int)]
+    return evenly_spaced(tasks, n)

@@ -126,6 +126,8 @@ def test_library_refuses_bad_options(tmp_path):
         source_for("DarkRoom-v0", DARKROOM_PPO, "SAC")
     with pytest.raises(ValueError, match="unknown task split 'valid'; choose from train, test, all"):
         split_jobs("DarkRoom-v0", PRESET.task_env.tasks, "valid", 1, 0)
+    with pytest.raises(ValueError, match="num_tasks must be >= 1, got 0"):
+        split_jobs("DarkRoom-v0", PRESET.task_env.tasks, "train", 1, 0, num_tasks=0)
     with pytest.raises(ValueError, match="unknown backend 'dask'; choose from local, ray"):
         collect(jobs, DARKROOM_PPO, tmp_path, backend="dask")
     with pytest.raises(ValueError, match="address is for the ray backend only"):
