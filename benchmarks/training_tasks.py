@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         preset=preset,
         plan=plan,
         note=f"Each policy: context {preset.model['context_len']}, batch {preset.train.batch_size}, "
-        f"{plan.train_steps} steps; fewer tasks = the first goals' runs.",
+        f"{plan.train_steps} steps; fewer tasks = the runs of goals spread over the split.",
         training_tasks=list(counts),
         policies=policies,
     )
