@@ -284,13 +284,14 @@ def run(args: argparse.Namespace) -> Path:
     curves["optimal"] = constant_curve("optimal", np.array([preset.optimal_return(t) for t in tasks]), ad_steps)
 
     name = f"main_results_{args.env.split('-')[0].lower()}{variant(args).replace('-', '_')}"
+    trained_for = "" if args.train_steps is None else f", AD and ED trained {args.train_steps} steps"
     label = f"{name}_quick" if args.quick else name
     learned = [curves[m] for m in METHODS if m not in ("random", "optimal")]
     plot = plot_curves(
         learned, optimal, random, f"{args.env}: held-out tasks", args.results / f"{label}.png", xscale="log"
     )
     figures = {
-        "title": f"Main results on {args.env} (paper Fig. 4)",
+        "title": f"Main results on {args.env}{trained_for} (paper Fig. 4)",
         "summary": (
             f"AD, ED, the source ({_source_config(preset).algo}) from scratch as a single stream, RL^2, random and "
             f"optimal on {len(tasks)} held-out tasks of {args.env}; mean return per episode against the env steps "
