@@ -162,10 +162,14 @@ class PrimedPolicy:
         return self.policy.act(obs, reward, **kwargs)
 
 
+def held_out_tasks(preset: Preset, plan: Budget, split: str = "test") -> list[Any]:
+    """The held-out (or ``split``) tasks a script measures on: ``plan.eval_tasks`` spread over the split."""
+    return evenly_spaced(preset.task_env.tasks(split), plan.eval_tasks)
+
+
 def eval_tasks(preset: Preset, plan: Budget, split: str = "test") -> list[Any]:
-    """The tasks every trial plays, in order: each held-out (or ``split``) task, ``trials`` times."""
-    tasks = evenly_spaced(preset.task_env.tasks(split), plan.eval_tasks)
-    return list(tasks) * (plan.trials or preset.eval_trials_per_task)
+    """The tasks every trial plays, in order: each of :func:`held_out_tasks`, ``trials`` times."""
+    return held_out_tasks(preset, plan, split) * (plan.trials or preset.eval_trials_per_task)
 
 
 def held_out_curve(

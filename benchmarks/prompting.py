@@ -26,6 +26,7 @@ from benchmarks.ablation_common import (
     default_policy,
     finish,
     held_out_curve,
+    held_out_tasks,
     setup,
     variant,
 )
@@ -39,7 +40,7 @@ PROMPT_EPISODES = 4  # 80 steps: under half the 200-step context, so the policy'
 def demonstrations(preset: Preset, plan: Budget, epsilon: float, seed: int) -> dict[str, np.ndarray]:
     """``PROMPT_EPISODES`` episodes of the epsilon-noisy expert for every evaluation trial, in
     :func:`~benchmarks.ablation_common.eval_tasks` order (each task once per trial, trial after trial)."""
-    tasks = preset.test_tasks[: plan.eval_tasks]
+    tasks = held_out_tasks(preset, plan)
     trials = plan.trials or preset.eval_trials_per_task
     n_steps = PROMPT_EPISODES * max_episode_steps(ENV)
     runs = []
