@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ad_agent.cli import main as ad_agent_cli
+from ad_agent.histories import run_files
 from ad_agent.pipeline import distill
 from ad_agent.policy import InContextPolicy
 from ad_agent.presets import Preset
@@ -91,6 +92,12 @@ def dataset(
     return out
 
 
+def dataset_key(data_dir: Path) -> dict[str, Any]:
+    """A dataset as cache keys record it: its folder and the run files in it, so a policy trained on
+    a folder whose runs have since changed (a task subset planned otherwise) is not reused."""
+    return {"folder": str(data_dir), "runs": [path.name for path in run_files(data_dir)]}
+
+
 def trained_policy(
     preset: Preset,
     data_dir: Path,
@@ -103,11 +110,12 @@ def trained_policy(
     """``preset``'s model distilled from ``data_dir``, loaded from ``workdir`` when this exact job already ran.
 
     ``views`` go to :func:`ad_agent.pipeline.distill` (``every_kth_episode``, ``last_episodes``). The
-    cache key is the folder ``name`` plus a record of the preset, data, views and steps: a changed
+    cache key is the folder ``name`` plus a record of the preset, data (:func:`dataset_key`), views and steps: a changed
     setting under the same name retrains instead of silently reusing a stale policy.
     """
     folder = workdir / preset.env_id / "policies" / f"{name}-seed{seed}"
-    job = {"model": preset.model, "train": dataclasses.asdict(preset.train), "data": str(data_dir), "steps": steps}
+    job = {"model": preset.model, "train": dataclasses.asdict(preset.train), "steps": steps}
+    job["data"] = dataset_key(data_dir)
     if _job_done(folder, {**job, **views}):
         return InContextPolicy.load(folder / "policy")
     started = time.perf_counter()

@@ -33,6 +33,7 @@ from benchmarks.experiments import (
     cached_returns,
     compute_seconds,
     dataset,
+    dataset_key,
     efficiency_table,
     experiment_parser,
     finding,
@@ -113,7 +114,7 @@ def in_context_returns(
     job = {
         "model": preset.model,
         "train": dataclasses.asdict(preset.train),
-        "data": str(data),
+        "data": dataset_key(data),
         "steps": budgets.train_steps,
         "views": views,
         "episodes": budgets.episodes,

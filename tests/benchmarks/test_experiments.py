@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from benchmarks import report
-from benchmarks.experiments import Curve, cached_returns, efficiency_table, finding, plot_curves, save_experiment
+from benchmarks.experiments import (
+    Curve,
+    cached_returns,
+    dataset_key,
+    efficiency_table,
+    finding,
+    plot_curves,
+    save_experiment,
+)
 
 
 def test_curve_counts_steps_per_episode_and_averages_runs() -> None:
@@ -49,6 +57,14 @@ def test_cached_returns_computes_once_per_job_and_again_when_it_changes(tmp_path
     np.testing.assert_array_equal(first, again)
     changed = cached_returns(tmp_path / "job", {"steps": 20}, compute)
     assert len(calls) == 2 and len(changed) == 6
+
+
+def test_dataset_key_changes_with_the_runs_in_the_folder(tmp_path) -> None:
+    (tmp_path / "a.h5").touch()
+    first = dataset_key(tmp_path)
+    assert first == {"folder": str(tmp_path), "runs": ["a.h5"]} and dataset_key(tmp_path) == first
+    (tmp_path / "b.h5").touch()
+    assert dataset_key(tmp_path)["runs"] == ["a.h5", "b.h5"]
 
 
 def test_report_renders_findings_tables_and_plots_of_any_experiment(tmp_path) -> None:
