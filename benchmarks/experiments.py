@@ -110,8 +110,8 @@ def trained_policy(
     """``preset``'s model distilled from ``data_dir``, loaded from ``workdir`` when this exact job already ran.
 
     ``views`` go to :func:`ad_agent.pipeline.distill` (``every_kth_episode``, ``last_episodes``). The
-    cache key is the folder ``name`` plus a record of the preset, data (:func:`dataset_key`), views and steps: a changed
-    setting under the same name retrains instead of silently reusing a stale policy.
+    cache key is the folder ``name`` plus a record of the preset, data (:func:`dataset_key`), views and
+    steps: a changed setting under the same name retrains instead of silently reusing a stale policy.
     """
     folder = workdir / preset.env_id / "policies" / f"{name}-seed{seed}"
     job = {"model": preset.model, "train": dataclasses.asdict(preset.train), "steps": steps}

@@ -245,6 +245,11 @@ def variant(args: argparse.Namespace) -> str:
     return "" if args.train_steps is None else f"-steps{args.train_steps}"
 
 
+def policy_names(args: argparse.Namespace) -> tuple[str, str]:
+    """The cache names of this run's AD and ED."""
+    return f"ad{variant(args)}", f"ed{variant(args)}"
+
+
 def constant_curve(method: str, values: np.ndarray, steps: np.ndarray) -> Curve:
     """A policy that does not learn: the same per-task return in every episode."""
     mean, std = np.full(len(steps), values.mean()), np.full(len(steps), values.std())
@@ -269,7 +274,7 @@ def run(args: argparse.Namespace) -> Path:
     random = float(np.mean([preset.task_env.random_return(t) for t in tasks]))
     data = dataset(args.env, args.seed, args.workdir, workers=args.workers, **budgets.data)
     ed_episodes = expert_episodes(preset.model["context_len"], horizon)
-    ad_name, ed_name = f"ad{variant(args)}", f"ed{variant(args)}"
+    ad_name, ed_name = policy_names(args)
 
     returns = {
         "AD": in_context_returns(preset, data, ad_name, tasks, budgets, args.seed, args.workdir),
@@ -341,7 +346,7 @@ def _block_table(curves: dict[str, Curve], horizon: int) -> dict[str, dict[str, 
 def _compute_seconds(args: argparse.Namespace, budgets: Budgets) -> dict[str, float | None]:
     """Wall seconds of every cached piece this record reuses, as measured when it ran (on the shared machine)."""
     env = args.workdir / args.env
-    ad_name, ed_name = f"ad{variant(args)}", f"ed{variant(args)}"
+    ad_name, ed_name = policy_names(args)
     folders = {
         "AD training": env / "policies" / f"{ad_name}-seed{args.seed}",
         "ED training": env / "policies" / f"{ed_name}-seed{args.seed}",
