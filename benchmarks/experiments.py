@@ -46,6 +46,14 @@ from benchmarks.common import RESULTS_DIR, write_result
 DEFAULT_WORKDIR = Path("runs") / "experiments"
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for counts and budgets: a bad value fails at parse time, before any collection."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def experiment_parser(description: str) -> argparse.ArgumentParser:
     """The options every experiment script takes."""
     parser = argparse.ArgumentParser(description=description)

@@ -38,6 +38,7 @@ from benchmarks.experiments import (
     experiment_parser,
     finding,
     plot_curves,
+    positive_int,
     save_experiment,
     trained_policy,
 )
@@ -387,12 +388,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rl2-seeds", type=int, default=1, help="seeds of RL^2")
     parser.add_argument("--rl2-steps", type=int, default=None, help="RL^2 meta-training env steps per seed")
     parser.add_argument("--scratch-steps", type=int, default=None, help="env steps of the source from scratch")
-    parser.add_argument("--train-steps", type=int, default=None, help="AD / ED gradient steps (default: the preset's)")
-    parser.add_argument("--num-tasks", type=int, default=None, help="train tasks to collect on (default: the split)")
-    parser.add_argument("--test-tasks", type=int, default=None, help="held-out tasks to measure on (default: all)")
-    parser.add_argument("--episodes", type=int, default=None, help="in-context episodes per AD / ED trial")
-    parser.add_argument("--trials", type=int, default=None, help="AD / ED trials per held-out task")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 leaves a core to a second experiment)")
+    count = positive_int  # a bad value fails at parse time, before any collection
+    parser.add_argument("--train-steps", type=count, default=None, help="AD / ED gradient steps (default: preset)")
+    parser.add_argument("--num-tasks", type=count, default=None, help="train tasks to collect on (default: the split)")
+    parser.add_argument("--test-tasks", type=count, default=None, help="held-out tasks to measure on (default: all)")
+    parser.add_argument("--episodes", type=count, default=None, help="in-context episodes per AD / ED trial")
+    parser.add_argument("--trials", type=count, default=None, help="AD / ED trials per held-out task")
+    parser.add_argument("--threads", type=count, default=1, help="torch threads (1 leaves a core to another job)")
     path = run(parser.parse_args(argv))
     print(f"wrote {path}")
 

@@ -51,3 +51,11 @@ def test_env_without_a_preset_fails_with_a_clear_message(tmp_path, monkeypatch) 
     monkeypatch.setattr(main_results, "PRESETS", {})
     with pytest.raises(SystemExit, match="no pipeline preset for DarkRoomHard-v0"):
         main_results.main(["--env", "DarkRoomHard-v0", "--workdir", str(tmp_path), "--results", str(tmp_path)])
+
+
+@pytest.mark.parametrize("option", ["--num-tasks", "--test-tasks", "--episodes", "--trials", "--train-steps"])
+def test_budget_options_refuse_non_positive_values_before_any_work(tmp_path, capsys, option) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main_results.main(["--quick", option, "0", "--workdir", str(tmp_path / "work"), "--results", str(tmp_path)])
+    assert exit_.value.code == 2 and f"argument {option}: must be a positive integer, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()
