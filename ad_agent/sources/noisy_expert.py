@@ -9,7 +9,7 @@ Each actor of the env's numpy vector env is one noisy expert (one stream), all o
 ``env_kwargs`` fixes; the streams are written exactly as the SB3 recorder writes them. The
 expert knows the task: it is a small function of (task, observation, rewards so far in the
 episode), one per env id in :data:`EXPERTS`. Pixel Watermaze has none: its observations are
-images, which the AD model does not take.
+images, and an expert would first have to read the agent's pose out of them.
 """
 
 from __future__ import annotations
