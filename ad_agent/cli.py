@@ -64,7 +64,7 @@ def _collect_missing(args: argparse.Namespace, jobs: list[Job], source: AnySourc
     The bar's mean final return counts the sound runs already there too, so a resumed collection
     shows the same number as an uninterrupted one.
     """
-    plan = plan_collection(jobs, args.out)
+    plan = plan_collection(jobs, args.out, source)
     for path, reason in plan.corrupt.items():
         print(f"corrupted run {path} moved aside to {path.name}.corrupt and redone: {reason}", file=sys.stderr)
     finals = [summary["final_return"] for summary in plan.done]

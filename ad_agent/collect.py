@@ -15,6 +15,7 @@ filesystem all its nodes share (NFS, a mounted bucket, ...); a local instance ju
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing as mp
 import os
 import warnings
@@ -149,12 +150,28 @@ def run_job(job: Job, source: AnySourceConfig, out_dir: Path) -> dict[str, Any]:
         "task": job.env_kwargs,
         "split": job.split,
         "seed": job.seed,
-        "source": {"kind": type(source).__name__, **asdict(source)},
+        "source": source_record(source),
         "final_return": float(np.mean(finals)),
         "versions": _versions(),
     }
     write_run(out_dir / job.filename, streams, metadata, extras)
     return {"file": job.filename, "final_return": metadata["final_return"]}
+
+
+def source_record(source: AnySourceConfig) -> dict[str, Any]:
+    """The source as a run file's metadata records it (JSON types: tuples read back as lists)."""
+    return json.loads(json.dumps({"kind": type(source).__name__, **asdict(source)}))
+
+
+class SourceMismatchError(ValueError):
+    """A dataset folder holds runs of another source than the one asked for."""
+
+
+def _differences(recorded: dict[str, Any] | None, source: AnySourceConfig) -> str:
+    """The source settings a run file disagrees on, as ``name: recorded there, asked now``."""
+    recorded, asked = recorded or {}, source_record(source)
+    keys = sorted(key for key in recorded.keys() | asked.keys() if recorded.get(key) != asked.get(key))
+    return "; ".join(f"{key}: {recorded.get(key)!r} there, {asked.get(key)!r} now" for key in keys)
 
 
 def _versions() -> dict[str, str]:
@@ -187,11 +204,13 @@ class CollectionPlan:
     stale: list[Path]  # temporary files of writers killed mid-write, now removed
 
 
-def plan_collection(jobs: Sequence[Job], out_dir: str | Path) -> CollectionPlan:
+def plan_collection(jobs: Sequence[Job], out_dir: str | Path, source: AnySourceConfig | None = None) -> CollectionPlan:
     """Tidy ``out_dir`` after a crash and list the jobs left to do.
 
     Every existing run file of ``jobs`` is verified in full: a corrupted or truncated one is moved
-    aside, not deleted (it may be worth a look), and its job counts as not done.
+    aside, not deleted (it may be worth a look), and its job counts as not done. Given ``source``,
+    a sound run that another source wrote raises :class:`SourceMismatchError`: resuming would
+    silently mix two learners' histories in one dataset (run files are named by task and seed only).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -203,10 +222,17 @@ def plan_collection(jobs: Sequence[Job], out_dir: str | Path) -> CollectionPlan:
         if not path.exists():
             continue
         try:
-            done.append({"file": path.name, "final_return": verify_run(path).get("final_return", float("nan"))})
+            metadata = verify_run(path)
         except CorruptRunError as err:
             os.replace(path, path.with_name(path.name + ".corrupt"))
             corrupt[path] = str(err)
+            continue
+        if source is not None and metadata.get("source") != source_record(source):
+            raise SourceMismatchError(
+                f"{path} was collected with another source ({_differences(metadata.get('source'), source)}); "
+                "collect into a new folder, or remove the old runs"
+            )
+        done.append({"file": path.name, "final_return": metadata.get("final_return", float("nan"))})
     return CollectionPlan(pending_jobs(jobs, out_dir), done, corrupt, stale)
 
 
@@ -321,7 +347,7 @@ def collect(
     naming them, and their jobs are done again.
     """
     require_backend(backend)
-    plan = plan_collection(jobs, out_dir)
+    plan = plan_collection(jobs, out_dir, source)
     for path, reason in plan.corrupt.items():
         warnings.warn(f"redoing {path}, moved aside to {path.name}.corrupt: {reason}", CorruptHistoryWarning, 2)
     return run_jobs(plan.todo, source, out_dir, workers, on_progress, backend, address)

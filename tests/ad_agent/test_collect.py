@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ad_agent.cli import main
-from ad_agent.collect import collect, make_jobs, plan_collection, source_for, split_jobs
+from ad_agent.collect import SourceMismatchError, collect, make_jobs, plan_collection, source_for, split_jobs
 from ad_agent.histories import read_run, scan
 from ad_agent.presets import get_preset
 from ad_agent.sources import DARKROOM_PPO, NoisyExpertConfig, SourceConfig
@@ -83,6 +83,24 @@ def test_split_is_written_in_each_run(tmp_path):
     collect(jobs, NoisyExpertConfig(n_actors=2, episodes=2), tmp_path, workers=1)
     splits = {read_run(tmp_path / job.filename)[1]["split"]: job.env_kwargs["task"] for job in jobs}
     assert splits == {"train": PRESET.train_tasks[0], "test": PRESET.test_tasks[0]}
+
+
+def test_resuming_with_another_source_is_refused_not_mixed(tmp_path):
+    jobs = split_jobs("DarkRoom-v0", PRESET.task_env.tasks, "train", 1, 0, 2)
+    first = NoisyExpertConfig(n_actors=2, episodes=2)
+    collect(jobs[:1], first, tmp_path, workers=1)
+    assert [job.filename for job in plan_collection(jobs, tmp_path, first).todo] == [jobs[1].filename]
+    other = dataclasses.replace(first, episodes=3)
+    with pytest.raises(SourceMismatchError, match="collect into a new folder"):
+        collect(jobs, other, tmp_path, workers=1)
+    assert len(_runs(tmp_path)) == 1  # nothing was added to the mixed-up folder
+
+
+def test_cli_resume_with_other_steps_exits_2_naming_the_run(tmp_path, capsys):
+    toy = ["--num-tasks", "1", "--runs-per-task", "1", "--workers", "1", "--out", str(tmp_path / "h")]
+    assert main(["collect", "--steps", "128", *toy]) == 0
+    assert main(["collect", "--steps", "256", *toy]) == 2
+    assert "collected with another source (total_timesteps: 128 there, 256 now)" in capsys.readouterr().err
 
 
 def test_algo_option_keeps_the_presets_scale_with_sb3_defaults():
