@@ -30,6 +30,10 @@ class ModelConfig:
     ``context_len`` is the training window for both; at deployment it is the transformer's
     attention window, while the LSTM carries its state over the whole trial.
     Configs saved before there was an ``arch`` are transformers.
+
+    ``image_channels`` is the width of every conv block of the image encoder: Table 3's 128 by
+    default; fewer make a pixel model affordable on a CPU (the blocks' cost falls about with the
+    square of the width). It means nothing to the other observation kinds.
     """
 
     obs_nvec: tuple[int, ...]
@@ -46,13 +50,14 @@ class ModelConfig:
     attn_dropout: float = 0.0
     arch: str = "transformer"
     lstm_hidden: int = 256
+    image_channels: int = 128
 
     def __post_init__(self) -> None:
         self.obs_nvec = tuple(int(n) for n in self.obs_nvec)
         self.obs_shape = tuple(int(n) for n in self.obs_shape)
         self._check_observation()
-        if self.n_actions < 1 or self.context_len < 1:
-            raise ValueError("n_actions and context_len must be >= 1")
+        if self.n_actions < 1 or self.context_len < 1 or self.image_channels < 1:
+            raise ValueError("n_actions, context_len and image_channels must be >= 1")
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.arch == "lstm":

@@ -18,7 +18,7 @@ from torch import nn
 
 from ad_agent.model.config import ModelConfig
 
-IMAGE_CHANNELS = 128  # Table 3: every conv block has 128 channels ...
+IMAGE_CHANNELS = 128  # Table 3: every conv block has 128 channels (ModelConfig.image_channels) ...
 IMAGE_KERNEL = 5  # ... 5x5 kernels with stride 2,
 IMAGE_BLOCKS = 3  # ... and there are three blocks.
 
@@ -61,23 +61,23 @@ class ImageEncoder(nn.Module):
     In training mode BatchNorm mixes the steps of a batch; in eval mode each step is encoded alone.
     """
 
-    def __init__(self, obs_shape: tuple[int, ...], d_model: int, dropout: float) -> None:
+    def __init__(
+        self, obs_shape: tuple[int, ...], d_model: int, dropout: float, channels: int = IMAGE_CHANNELS
+    ) -> None:
         super().__init__()
-        height, width, channels = obs_shape
+        height, width, colours = obs_shape
         blocks: list[nn.Module] = []
         for block in range(IMAGE_BLOCKS):
             blocks += [
-                nn.Conv2d(
-                    channels if block == 0 else IMAGE_CHANNELS, IMAGE_CHANNELS, IMAGE_KERNEL, 2, IMAGE_KERNEL // 2
-                ),
-                nn.BatchNorm2d(IMAGE_CHANNELS, eps=1e-5),
+                nn.Conv2d(colours if block == 0 else channels, channels, IMAGE_KERNEL, 2, IMAGE_KERNEL // 2),
+                nn.BatchNorm2d(channels, eps=1e-5),
                 nn.ReLU(),
                 nn.MaxPool2d(2, 2, ceil_mode=True),
                 nn.Dropout(dropout),
             ]
         self.convs = nn.Sequential(*blocks)
         shrink = 4**IMAGE_BLOCKS  # each block halves the sides twice, rounding up
-        self.linear = nn.Linear(IMAGE_CHANNELS * math.ceil(height / shrink) * math.ceil(width / shrink), d_model)
+        self.linear = nn.Linear(channels * math.ceil(height / shrink) * math.ceil(width / shrink), d_model)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         lead = observations.shape[:-3]
@@ -92,7 +92,7 @@ def make_encoder(config: ModelConfig) -> nn.Module:
         return DiscreteEncoder(config.obs_nvec, config.d_model)
     if config.obs_kind == "vector":
         return VectorEncoder(config.obs_shape[0], config.d_model)
-    return ImageEncoder(config.obs_shape, config.d_model, config.dropout)
+    return ImageEncoder(config.obs_shape, config.d_model, config.dropout, config.image_channels)
 
 
 def obs_config_from_space(space: spaces.Space) -> dict[str, Any]:

@@ -85,6 +85,17 @@ def test_the_paper_watermaze_encoder_takes_55x55_rgb_pixels():
     assert model.obs_embed(pixels).shape == (2, 3, 32)
 
 
+def test_image_channels_narrow_every_conv_block_and_are_saved_in_the_config():
+    config = ModelConfig(**obs_config_from_space(spaces.Box(0, 255, (55, 55, 3), np.uint8)), **TINY, image_channels=8)
+    model = ADTransformer(config).eval()
+    convs = [m for m in model.obs_embed.convs if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(3, 8), (8, 8), (8, 8)]
+    assert model.obs_embed.linear.in_features == 8
+    assert ModelConfig.from_dict(config.to_dict()).image_channels == 8
+    pixels = torch.randint(0, 256, (2, 3, 55, 55, 3), dtype=torch.uint8)
+    assert model.obs_embed(pixels).shape == (2, 3, 32)
+
+
 @pytest.mark.parametrize(
     ("space", "kind", "encoder"),
     [
@@ -124,6 +135,7 @@ def test_the_shipped_pretrained_darkroom_policy_still_loads():
         ({"obs_nvec": (), "obs_kind": "vector", "obs_shape": (3, 2)}, r"vector observations need obs_shape \(n,\)"),
         ({"obs_nvec": (), "obs_kind": "image", "obs_shape": (8, 8)}, r"obs_shape \(H, W, C\)"),
         ({"obs_nvec": (), "obs_kind": "image", "obs_shape": (8, 0, 3)}, "positive sizes"),
+        ({"obs_nvec": (), "obs_kind": "image", "obs_shape": (8, 8, 3), "image_channels": 0}, "image_channels"),
     ],
 )
 def test_inconsistent_observation_configs_are_refused(fields, message):
