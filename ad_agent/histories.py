@@ -552,6 +552,19 @@ class LazyHistories:
         self.close()
 
 
+def in_memory_bytes(root: str | Path) -> int:
+    """What :meth:`FlatHistories.load` of ``root`` would hold: per step the observation as stored, an
+    int64 action and previous action, a float32 previous reward and a bool episode start. Reads
+    only the files' shapes, so it is cheap for any size."""
+    total = 0
+    for path in run_files(root):
+        with _open(path) as f:
+            obs = f["observations"]
+            step_bytes = obs.dtype.itemsize * int(np.prod(obs.shape[2:])) + 8 + 8 + 4 + 1
+            total += int(obs.shape[0]) * int(obs.shape[1]) * step_bytes
+    return total
+
+
 def _read_shape_and_meta(path: Path) -> tuple[tuple[int, int], dict[str, Any]]:
     with _open(path) as f:
         meta = _metadata(f, path)

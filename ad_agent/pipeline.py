@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ad_agent.evaluate import evaluate
-from ad_agent.histories import FlatHistories
+from ad_agent.histories import FlatHistories, LazyHistories, in_memory_bytes
 from ad_agent.model import ADTransformer, ModelConfig
 from ad_agent.policy import InContextPolicy, PolicySpec
 from ad_agent.presets import Preset, max_episode_steps, model_config_for
@@ -23,6 +23,10 @@ from ad_agent.train import TRAIN_PRESETS, TrainConfig, train
 Progress = Callable[[dict[str, Any]], None]
 
 IN_CONTEXT_EPISODES = 10  # per probe during training: enough to see the curve rise, cheap
+#: Datasets that would take more memory than this are read from disk window by window
+#: (:class:`LazyHistories`): 32 Pixel Watermaze runs take 12 GB laid out in memory, and loading
+#: them as :class:`FlatHistories` ran a 24 GB machine out of memory.
+LAZY_ABOVE_BYTES = 2 * 2**30
 
 # Episode blocks of the summary table: (first, last) episode, 1-based and inclusive.
 DEFAULT_BLOCKS = ((1, 5), (6, 10), (11, 20), (21, 30), (31, 40), (41, 50))
@@ -90,11 +94,14 @@ def distill(
         log_dir=log_dir,
         in_context_eval=probe if in_context_every else None,
     )
+    for opened in (data, val_data):
+        if isinstance(opened, LazyHistories):
+            opened.close()
     provenance = {
         "data_dir": str(data_dir),
         "n_runs": len(data.metadata),
         "n_streams": int(len(data.stream_lengths)),
-        "n_steps": int(data.actions.shape[0]),
+        "n_steps": int(data.stream_lengths.sum()),
         "views": views,
         "source": data.metadata[0].get("source"),
         "train": dataclasses.asdict(train_config),
@@ -118,8 +125,15 @@ def _in_context_probe(
     return probe
 
 
-def _load_histories(data_dir: str | Path, env_id: str, n_actions: int, **views: Any) -> FlatHistories:
-    data = FlatHistories.load(data_dir, n_actions=n_actions, **views)
+def _load_histories(data_dir: str | Path, env_id: str, n_actions: int, **views: Any) -> FlatHistories | LazyHistories:
+    """The dataset in memory, or read from disk when it is too large (:data:`LAZY_ABOVE_BYTES`) and
+    whole: the episode views shrink each run as it loads, so a viewed dataset stays in memory. Both
+    draw the same windows from the same generator, so the choice never changes a trained model."""
+    whole = views.get("every_kth_episode", 1) == 1 and views.get("last_episodes") is None
+    if whole and in_memory_bytes(data_dir) > LAZY_ABOVE_BYTES:
+        data = LazyHistories.open(data_dir, n_actions)
+    else:
+        data = FlatHistories.load(data_dir, n_actions=n_actions, **views)
     env_ids = {meta["env_id"] for meta in data.metadata}
     if env_ids != {env_id}:
         raise ValueError(f"{data_dir} holds histories of {sorted(env_ids)}, not {env_id}")

@@ -36,7 +36,7 @@ from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from ad_agent.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_torch_rng_state
-from ad_agent.histories import FlatHistories
+from ad_agent.histories import FlatHistories, LazyHistories
 from ad_agent.model import ADTransformer, ModelConfig, build_model
 
 VAL_SEED = 12345  # validation windows are the same for every run, seed and resumption
@@ -186,7 +186,7 @@ def batch_to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict
     }
 
 
-def validation_windows(data: FlatHistories, n_windows: int, length: int) -> dict[str, np.ndarray]:
+def validation_windows(data: FlatHistories | LazyHistories, n_windows: int, length: int) -> dict[str, np.ndarray]:
     """Fixed held-out windows, drawn once from :data:`VAL_SEED` so every evaluation scores the same steps."""
     return data.sample_windows(np.random.default_rng(VAL_SEED), n_windows, length)
 
@@ -282,7 +282,7 @@ def _global_mean(values: torch.Tensor, world: int) -> list[float]:
 def _train_step(
     run: _Run,
     net: torch.nn.Module,
-    data: FlatHistories,
+    data: FlatHistories | LazyHistories,
     model_config: ModelConfig,
     config: TrainConfig,
     device: torch.device,
@@ -356,12 +356,12 @@ def _summary_writer(log_dir: str | Path | None) -> Any:
 
 
 def train(
-    data: FlatHistories,
+    data: FlatHistories | LazyHistories,
     model_config: ModelConfig,
     config: TrainConfig,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     *,
-    val_data: FlatHistories | None = None,
+    val_data: FlatHistories | LazyHistories | None = None,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     log_dir: str | Path | None = None,

@@ -3,7 +3,10 @@
 import dataclasses
 
 import pytest
+import torch
 
+from ad_agent import pipeline
+from ad_agent.histories import FlatHistories, in_memory_bytes
 from ad_agent.pipeline import distill
 from ad_agent.presets import get_preset
 from tests.ad_agent.synthetic import write_learnable_histories
@@ -27,3 +30,26 @@ def test_distill_trains_on_the_asked_view_and_records_it(tmp_path, views, steps_
     assert provenance["n_steps"] == steps_kept
     assert provenance["views"] == {"every_kth_episode": 1, "last_episodes": None, **views}
     assert len(log) >= 1
+
+
+def test_in_memory_bytes_is_what_loading_would_hold(tmp_path):
+    write_learnable_histories(tmp_path)
+    data = FlatHistories.load(tmp_path, n_actions=5)
+    arrays = (data.observations, data.actions, data.prev_actions, data.prev_rewards, data.episode_starts)
+    assert in_memory_bytes(tmp_path) == sum(array.nbytes for array in arrays)
+
+
+def test_a_dataset_too_large_for_memory_trains_from_disk_to_the_same_model(tmp_path, monkeypatch):
+    write_learnable_histories(tmp_path)
+    base = get_preset("DarkRoom-v0")
+    preset = dataclasses.replace(base, model={**base.model, "context_len": 10})
+    in_memory, _ = distill(preset, tmp_path, seed=0, steps=3, device="cpu")
+    opened = []
+    monkeypatch.setattr(pipeline, "LAZY_ABOVE_BYTES", 0)
+    monkeypatch.setattr(pipeline.LazyHistories, "close", lambda self: opened.append(self))
+    from_disk, _ = distill(preset, tmp_path, seed=0, steps=3, device="cpu")
+    assert len(opened) == 1  # read lazily, and its files closed after training
+    for name, weights in in_memory.model.state_dict().items():
+        torch.testing.assert_close(from_disk.model.state_dict()[name], weights, rtol=0, atol=0)
+    viewed, _ = distill(preset, tmp_path, seed=0, steps=1, device="cpu", last_episodes=1)
+    assert len(opened) == 1 and viewed.spec.provenance["n_steps"] == 4 * 20  # a view loads into memory
