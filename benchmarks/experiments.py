@@ -134,11 +134,21 @@ def trained_policy(
     return policy
 
 
-def cached_returns(folder: Path, job: dict[str, Any], compute: Callable[[], np.ndarray]) -> np.ndarray:
+def cached_returns(
+    folder: Path,
+    job: dict[str, Any],
+    compute: Callable[[], np.ndarray],
+    setup: Callable[[], None] | None = None,
+) -> np.ndarray:
     """``compute()``'s array, saved in ``folder`` and reloaded while ``job`` (a JSON-able record of
-    everything that determines it) stays the same: the expensive baselines run once per setting."""
+    everything that determines it) stays the same: the expensive baselines run once per setting.
+
+    ``setup()`` runs first, only when the cache misses, and outside the recorded seconds: training
+    the policy that ``compute`` plays is timed by its own cache, and would otherwise count twice."""
     if _job_done(folder, job):
         return np.load(folder / "returns.npy")
+    if setup is not None:
+        setup()
     started = time.perf_counter()
     returns = np.asarray(compute())
     folder.mkdir(parents=True, exist_ok=True)

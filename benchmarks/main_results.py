@@ -26,6 +26,7 @@ import torch
 from ad_agent.baselines import RL2Config, evaluate_rl2, learn_from_scratch, single_stream, train_rl2
 from ad_agent.evaluate import evaluate
 from ad_agent.histories import episode_returns, iter_runs, last_episodes
+from ad_agent.policy import InContextPolicy
 from ad_agent.presets import PRESETS, Preset, get_preset, max_episode_steps
 from ad_agent.sources.sb3 import SourceConfig
 from benchmarks.experiments import (
@@ -124,11 +125,15 @@ def in_context_returns(
         "seed": seed,
     }
 
-    def run() -> np.ndarray:
-        policy = trained_policy(preset, data, seed, workdir, name, budgets.train_steps, **views)
-        return evaluate(policy, preset.env_id, tasks * trials, budgets.episodes, seed)
+    policy: list[InContextPolicy] = []
 
-    return cached_returns(workdir / preset.env_id / "evaluations" / f"{name}-seed{seed}", job, run)
+    def train_first() -> None:
+        policy.append(trained_policy(preset, data, seed, workdir, name, budgets.train_steps, **views))
+
+    def play() -> np.ndarray:
+        return evaluate(policy[0], preset.env_id, tasks * trials, budgets.episodes, seed)
+
+    return cached_returns(workdir / preset.env_id / "evaluations" / f"{name}-seed{seed}", job, play, train_first)
 
 
 def scratch_returns(preset: Preset, tasks: list[Any], budgets: Budgets, seed: int, workdir: Path) -> np.ndarray:

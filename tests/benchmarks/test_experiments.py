@@ -1,6 +1,7 @@
 """The shared experiment helpers (curves, steps-to-threshold, tables, plots, caches) and the report built from them."""
 
 import argparse
+import time
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from benchmarks import report
 from benchmarks.experiments import (
     Curve,
     cached_returns,
+    compute_seconds,
     dataset_key,
     efficiency_table,
     finding,
@@ -57,6 +59,19 @@ def test_cached_returns_computes_once_per_job_and_again_when_it_changes(tmp_path
     np.testing.assert_array_equal(first, again)
     changed = cached_returns(tmp_path / "job", {"steps": 20}, compute)
     assert len(calls) == 2 and len(changed) == 6
+
+
+def test_cached_returns_runs_setup_first_only_on_a_miss_and_leaves_it_out_of_the_seconds(tmp_path) -> None:
+    setups = []
+
+    def slow_setup() -> None:  # as training the policy that compute then plays
+        setups.append(1)
+        time.sleep(0.3)
+
+    for _ in range(2):
+        cached_returns(tmp_path / "job", {"steps": 10}, lambda: np.zeros(3), slow_setup)
+    assert len(setups) == 1
+    assert compute_seconds(tmp_path / "job") < 0.3
 
 
 def test_dataset_key_changes_with_the_runs_in_the_folder(tmp_path) -> None:
