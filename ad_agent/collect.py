@@ -167,9 +167,9 @@ class SourceMismatchError(ValueError):
     """A dataset folder holds runs of another source than the one asked for."""
 
 
-def _differences(recorded: dict[str, Any] | None, source: AnySourceConfig) -> str:
+def _differences(recorded: dict[str, Any] | None, asked: dict[str, Any]) -> str:
     """The source settings a run file disagrees on, as ``name: recorded there, asked now``."""
-    recorded, asked = recorded or {}, source_record(source)
+    recorded = recorded or {}
     keys = sorted(key for key in recorded.keys() | asked.keys() if recorded.get(key) != asked.get(key))
     return "; ".join(f"{key}: {recorded.get(key)!r} there, {asked.get(key)!r} now" for key in keys)
 
@@ -218,6 +218,7 @@ def plan_collection(jobs: Sequence[Job], out_dir: str | Path, source: AnySourceC
     for path in stale:
         path.unlink(missing_ok=True)
     done, corrupt = [], {}
+    asked = None if source is None else source_record(source)
     for path in (out_dir / job.filename for job in jobs):
         if not path.exists():
             continue
@@ -227,9 +228,9 @@ def plan_collection(jobs: Sequence[Job], out_dir: str | Path, source: AnySourceC
             os.replace(path, path.with_name(path.name + ".corrupt"))
             corrupt[path] = str(err)
             continue
-        if source is not None and metadata.get("source") != source_record(source):
+        if asked is not None and metadata.get("source") != asked:
             raise SourceMismatchError(
-                f"{path} was collected with another source ({_differences(metadata.get('source'), source)}); "
+                f"{path} was collected with another source ({_differences(metadata.get('source'), asked)}); "
                 "collect into a new folder, or remove the old runs"
             )
         done.append({"file": path.name, "final_return": metadata.get("final_return", float("nan"))})
