@@ -5,8 +5,8 @@ for it, input masking 0.5 with label smoothing 0 and with 0.2 (the preset itself
 ad_agent/presets.py), the same (reduced) training budget otherwise, and played on held-out goals.
 The paper finds smoothing (up to a point) improves in-context learning there. Full mode scales the
 paper's all-goals setting to what 2 cores afford: histories of 48 of the 231 train goals (one PPO
-run each, ~30 s on one core) and 16 held-out goals x 2 trials, all spread over their splits; the
-main results' Dark Room Hard run collects the same 48 runs.
+run each) and 16 held-out goals x 2 trials, all spread over their splits; the runs are linked
+from the whole split's collection when it is there (the main results' Dark Room Hard data).
 
     python -m benchmarks.label_smoothing [--quick] --seed 0
 """
