@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ad_agent import pipeline
-from ad_agent.histories import FlatHistories, in_memory_bytes
+from ad_agent.histories import CorruptHistoryWarning, FlatHistories, in_memory_bytes
 from ad_agent.pipeline import distill
 from ad_agent.presets import get_preset
 from tests.ad_agent.synthetic import write_learnable_histories
@@ -37,6 +37,16 @@ def test_in_memory_bytes_is_what_loading_would_hold(tmp_path):
     data = FlatHistories.load(tmp_path, n_actions=5)
     arrays = (data.observations, data.actions, data.prev_actions, data.prev_rewards, data.episode_starts)
     assert in_memory_bytes(tmp_path) == sum(array.nbytes for array in arrays)
+
+
+def test_an_unreadable_run_file_is_skipped_with_a_warning_not_fatal(tmp_path):
+    write_learnable_histories(tmp_path)
+    (tmp_path / "bad.h5").write_bytes(b"not hdf5")
+    base = get_preset("DarkRoom-v0")
+    preset = dataclasses.replace(base, model={**base.model, "context_len": 10})
+    with pytest.warns(CorruptHistoryWarning, match="bad.h5"):
+        policy, _ = distill(preset, tmp_path, seed=0, steps=1, device="cpu")
+    assert policy.spec.provenance["n_runs"] == 1
 
 
 def test_a_dataset_too_large_for_memory_trains_from_disk_to_the_same_model(tmp_path, monkeypatch):
