@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -80,23 +81,21 @@ def distill(
     )
     horizon = max_episode_steps(preset.env_id)
     views = {"every_kth_episode": every_kth_episode, "last_episodes": last_episodes}
-    data = _load_histories(data_dir, preset.env_id, model_config.n_actions, **views)
-    val_data = _load_histories(val_dir, preset.env_id, model_config.n_actions) if val_dir else None
     probe = _in_context_probe(preset, model_config, horizon, seed, device, in_context_episodes)
-    model, log = train(
-        data,
-        model_config,
-        train_config,
-        on_progress=on_progress,
-        val_data=val_data,
-        checkpoint_dir=checkpoint_dir,
-        resume=resume,
-        log_dir=log_dir,
-        in_context_eval=probe if in_context_every else None,
-    )
-    for opened in (data, val_data):
-        if isinstance(opened, LazyHistories):
-            opened.close()
+    with ExitStack() as opened:  # disk-backed datasets close even when loading or training fails
+        data = _load_histories(data_dir, preset.env_id, model_config.n_actions, opened, **views)
+        val_data = _load_histories(val_dir, preset.env_id, model_config.n_actions, opened) if val_dir else None
+        model, log = train(
+            data,
+            model_config,
+            train_config,
+            on_progress=on_progress,
+            val_data=val_data,
+            checkpoint_dir=checkpoint_dir,
+            resume=resume,
+            log_dir=log_dir,
+            in_context_eval=probe if in_context_every else None,
+        )
     provenance = {
         "data_dir": str(data_dir),
         "n_runs": len(data.metadata),
@@ -125,15 +124,25 @@ def _in_context_probe(
     return probe
 
 
-def _load_histories(data_dir: str | Path, env_id: str, n_actions: int, **views: Any) -> FlatHistories | LazyHistories:
+def _load_histories(
+    data_dir: str | Path,
+    env_id: str,
+    n_actions: int,
+    closes: ExitStack,
+    every_kth_episode: int = 1,
+    last_episodes: int | None = None,
+) -> FlatHistories | LazyHistories:
     """The dataset in memory, or read from disk when it is too large (:data:`LAZY_ABOVE_BYTES`) and
     whole: the episode views shrink each run as it loads, so a viewed dataset stays in memory. Both
-    draw the same windows from the same generator, so the choice never changes a trained model."""
-    whole = views.get("every_kth_episode", 1) == 1 and views.get("last_episodes") is None
+    draw the same windows from the same generator, so the choice never changes a trained model.
+    A disk-backed dataset is handed to ``closes``, which closes its files when the caller is done."""
+    whole = every_kth_episode == 1 and last_episodes is None
     if whole and in_memory_bytes(data_dir) > LAZY_ABOVE_BYTES:
-        data = LazyHistories.open(data_dir, n_actions)
+        data = closes.enter_context(LazyHistories.open(data_dir, n_actions))
     else:
-        data = FlatHistories.load(data_dir, n_actions=n_actions, **views)
+        data = FlatHistories.load(
+            data_dir, n_actions=n_actions, every_kth_episode=every_kth_episode, last_episodes=last_episodes
+        )
     env_ids = {meta["env_id"] for meta in data.metadata}
     if env_ids != {env_id}:
         raise ValueError(f"{data_dir} holds histories of {sorted(env_ids)}, not {env_id}")

@@ -63,3 +63,20 @@ def test_a_dataset_too_large_for_memory_trains_from_disk_to_the_same_model(tmp_p
         torch.testing.assert_close(from_disk.model.state_dict()[name], weights, rtol=0, atol=0)
     viewed, _ = distill(preset, tmp_path, seed=0, steps=1, device="cpu", last_episodes=1)
     assert len(opened) == 1 and viewed.spec.provenance["n_steps"] == 4 * 20  # a view loads into memory
+
+
+def test_a_disk_backed_dataset_is_closed_when_training_fails(tmp_path, monkeypatch):
+    write_learnable_histories(tmp_path)
+    base = get_preset("DarkRoom-v0")
+    preset = dataclasses.replace(base, model={**base.model, "context_len": 10})
+    closed = []
+    monkeypatch.setattr(pipeline, "LAZY_ABOVE_BYTES", 0)
+    monkeypatch.setattr(pipeline.LazyHistories, "close", lambda self: closed.append(self))
+
+    def failing_train(*args, **kwargs):
+        raise KeyboardInterrupt  # e.g. Ctrl-C in the middle of training
+
+    monkeypatch.setattr(pipeline, "train", failing_train)
+    with pytest.raises(KeyboardInterrupt):
+        distill(preset, tmp_path, seed=0, steps=1, device="cpu")
+    assert len(closed) == 1
