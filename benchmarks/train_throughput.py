@@ -18,10 +18,11 @@ Variants:
   compile variant's first step (compilation) is reported apart from its steady steps. Compile
   time depends on torch's on-disk inductor cache: a cold cache costs several times a warm one.
 - ``paper``: the paper preset (Tables 1-2 shapes), for scale.
+- ``fast_2_layers``: the fast preset at half its depth: what halving the model buys, for scale.
 - ``fast_3x_tokens`` (``--layout``): the fast model over 3x longer windows of the same steps, the
   sequence length of the paper's separate (o, a, r) tokens; reported per history step.
 
-    python -m benchmarks.train_throughput --steps 3 --rounds 2 --layout --seed 0
+    python -m benchmarks.train_throughput --steps 5 --rounds 6 --layout --seed 0
 """
 
 from __future__ import annotations
@@ -93,12 +94,12 @@ def step_seconds(log: list[dict[str, float]]) -> list[float]:
 Variant = Callable[[FlatHistories, int, int], tuple[list[float], int]]
 
 
-def _today(preset: str, tokens_per_step: int = 1, **train_options) -> Variant:
+def _today(preset: str, tokens_per_step: int = 1, model: dict | None = None, **train_options) -> Variant:
     chosen = TRAIN_PRESETS[preset]
-    context_len = WINDOW * tokens_per_step
+    shape = {**chosen.model, **(model or {}), "context_len": WINDOW * tokens_per_step}
 
     def run(data: FlatHistories, steps: int, seed: int) -> tuple[list[float], int]:
-        model_config = model_config_for("DarkRoom-v0", **{**chosen.model, "context_len": context_len})
+        model_config = model_config_for("DarkRoom-v0", **shape)
         config = dataclasses.replace(
             chosen.train, steps=steps + 1, seed=seed, device="cpu", warmup_steps=1, **train_options
         )
@@ -125,6 +126,7 @@ def variants(layout: bool) -> dict[str, Variant]:
         "fast_bf16": _today("fast", amp="bf16"),
         "fast_compile": _today("fast", compile=True),
         "paper": _today("paper"),
+        "fast_2_layers": _today("fast", model={"n_layers": 2}),
     }
     if layout:
         chosen["fast_3x_tokens"] = _today("fast", tokens_per_step=3)
