@@ -15,7 +15,7 @@ the full 1200 steps, averages 74% of optimal over episodes 31-40 and 80% over 41
 default run reaches at all, so its first crossing would mostly time probe noise; 70% is a level
 the default run clearly reaches, and asks for the rise a source-like learner shows in context.
 
-    python -m benchmarks.time_to_target --seed 0            # full: about half an hour on a quiet 2-core machine
+    python -m benchmarks.time_to_target --seed 0            # full: about 10 min on an idle 2-core machine
     python -m benchmarks.time_to_target --quick --seed 0    # smoke run: tiny data, model and budget
 """
 
