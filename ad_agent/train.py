@@ -241,7 +241,7 @@ def _fresh_run(model_config: ModelConfig, config: TrainConfig, device: torch.dev
 def _resumed_run(folder: Path, model_config: ModelConfig, config: TrainConfig, device: torch.device) -> _Run:
     """Restore a checkpoint; refuses one made with other settings, which could not continue exactly."""
     ckpt = load_checkpoint(folder)
-    ignore = {"device"}
+    ignore = {"device", "checkpoint_every"}  # neither changes what is computed
     # Through TrainConfig, so that settings added since the checkpoint was written count as their defaults.
     saved = {k: v for k, v in TrainConfig(**ckpt.train_config).to_dict().items() if k not in ignore}
     wanted = {k: v for k, v in config.to_dict().items() if k not in ignore}

@@ -1,6 +1,7 @@
 """The whole pipeline through the CLI, at toy scale: collect -> train -> evaluate."""
 
 import json
+import shutil
 
 import pytest
 
@@ -87,3 +88,35 @@ def test_cli_train_with_validation_checkpoints_resume_and_tensorboard(tmp_path, 
     with pytest.raises(SystemExit):
         main(["train", *common, "--train-preset", "huge"])
     assert "invalid choice: 'huge'" in capsys.readouterr().err
+
+
+def test_cli_checkpoints_at_the_asked_pace_and_resumes_at_another(tmp_path):
+    import torch
+
+    from ad_agent.histories import write_run
+    from ad_agent.sources import NoisyExpertConfig, run_noisy_expert
+
+    streams = run_noisy_expert(NoisyExpertConfig(n_actors=2, episodes=4), "DarkRoom-v0", {"task": (1, 1)}, 0)
+    write_run(tmp_path / "data" / "run.h5", streams, {"env_id": "DarkRoom-v0"})
+    tiny = {"context_len": 20, "n_layers": 1, "d_model": 16, "n_heads": 2, "d_ff": 32}
+    (tmp_path / "tiny.json").write_text(json.dumps({"model": tiny, "train": {"batch_size": 4}}))
+    ckpt = tmp_path / "ckpt"
+    common = ["--data", str(tmp_path / "data"), "--config", str(tmp_path / "tiny.json"), "--train-steps", "5"]
+    common += ["--checkpoint-dir", str(ckpt)]
+
+    def train(policy: str, *options: str) -> list[str]:
+        assert main(["train", *common, "--policy", str(tmp_path / policy), *options]) == 0
+        return sorted(p.name for p in ckpt.iterdir())
+
+    assert train("whole", "--checkpoint-every", "2") == ["step_00000002", "step_00000004", "step_00000005"]
+    for lost in ("step_00000004", "step_00000005"):  # as if it had crashed in step 5
+        shutil.rmtree(ckpt / lost)
+    resumed_at_3 = train("resumed", "--checkpoint-every", "3", "--resume")
+    assert resumed_at_3 == ["step_00000002", "step_00000003", "step_00000005"]
+    whole = InContextPolicy.load(tmp_path / "whole")
+    resumed = InContextPolicy.load(tmp_path / "resumed")
+    for name, value in whole.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[name], value)
+    shutil.rmtree(ckpt)
+    assert train("default") == ["step_00000005"]  # every 100 steps by default, and the last
+    assert InContextPolicy.load(tmp_path / "default").spec.provenance["train"]["checkpoint_every"] == 100
