@@ -43,9 +43,13 @@ def record(
     if isinstance(config, SourceConfig):
         import torch
 
+        threads = torch.get_num_threads()
         torch.set_num_threads(1)  # one learner per core beats one learner on all cores
-        recorder = HistoryRecorder()
-        run_source(config, env_id, env_kwargs, seed, recorder=recorder)
+        try:
+            recorder = HistoryRecorder()
+            run_source(config, env_id, env_kwargs, seed, recorder=recorder)
+        finally:  # collection in this process must not slow (or change) the training that follows
+            torch.set_num_threads(threads)
         capture = recorder.capture()
         extras = {
             "terminated": capture.terminated,

@@ -17,6 +17,21 @@ def test_sb3_source_records_episode_ends_terminal_observations_and_learner_steps
     np.testing.assert_array_equal(extras["learner_steps"], np.arange(1, 41) * 4)
 
 
+def test_sb3_source_leaves_the_callers_torch_threads_as_they_were():
+    """Collection in the training process (``--workers 1``) must not change training's threads: the
+    thread count changes float rounding, so the same seed would give another model."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        config = SourceConfig(algo="PPO", n_envs=2, total_timesteps=40, hyperparams={"n_steps": 20, "batch_size": 20})
+        record(config, "DarkRoom-v0", {"task": (2, 2)}, seed=0)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize(
     "config, env_id, task",
     [
