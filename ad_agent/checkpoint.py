@@ -38,6 +38,7 @@ class Checkpoint:
     model_config: dict[str, Any]
     log: list[dict[str, float]]
     scaler_state: dict[str, Any] = field(default_factory=dict)  # empty unless training used fp16
+    data_fingerprint: str | None = None  # ad_agent.histories.fingerprint; None in older checkpoints
 
 
 def _flatten_optimizer(state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
@@ -83,6 +84,7 @@ def save_checkpoint(
     model_config: dict[str, Any],
     log: list[dict[str, float]],
     scaler_state: dict[str, Any] | None = None,
+    data_fingerprint: str | None = None,
 ) -> Path:
     """Write the checkpoint of ``step`` atomically under ``root``; returns its folder."""
     root = Path(root)
@@ -103,6 +105,7 @@ def save_checkpoint(
         "optimizer_param_groups": groups,
         "log": log,
         "grad_scaler": scaler_state or {},
+        "data_fingerprint": data_fingerprint,
     }
     (tmp / STATE_FILE).write_text(json.dumps(state))
     shutil.rmtree(final, ignore_errors=True)
@@ -134,4 +137,5 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
         model_config=state["model_config"],
         log=state["log"],
         scaler_state=state.get("grad_scaler", {}),
+        data_fingerprint=state.get("data_fingerprint"),
     )

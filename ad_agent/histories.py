@@ -552,6 +552,15 @@ class LazyHistories:
         self.close()
 
 
+def fingerprint(data: FlatHistories | LazyHistories) -> str:
+    """A short hash of which runs a dataset holds (their metadata, in order) and how long each stream
+    is: checkpoints keep it, so that training never resumes on other histories than it began on.
+    A dataset read from disk and the same one in memory share it."""
+    digest = hashlib.sha256(json.dumps(data.metadata, sort_keys=True, default=str).encode())
+    digest.update(np.ascontiguousarray(data.stream_lengths, dtype=np.int64).tobytes())
+    return digest.hexdigest()[:16]
+
+
 def in_memory_bytes(root: str | Path) -> int:
     """What :meth:`FlatHistories.load` of ``root`` would hold: per step the observation as stored, an
     int64 action and previous action, a float32 previous reward and a bool episode start. Reads

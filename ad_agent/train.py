@@ -36,7 +36,7 @@ from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from ad_agent.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_torch_rng_state
-from ad_agent.histories import FlatHistories, LazyHistories
+from ad_agent.histories import FlatHistories, LazyHistories, fingerprint
 from ad_agent.model import ADTransformer, ModelConfig, build_model
 
 VAL_SEED = 12345  # validation windows are the same for every run, seed and resumption
@@ -238,15 +238,26 @@ def _fresh_run(model_config: ModelConfig, config: TrainConfig, device: torch.dev
     return _Run(model, optimizer, np.random.default_rng(config.seed), [], scaler)
 
 
-def _resumed_run(folder: Path, model_config: ModelConfig, config: TrainConfig, device: torch.device) -> _Run:
-    """Restore a checkpoint; refuses one made with other settings, which could not continue exactly."""
+#: Settings that never change the weights (where to train, how often to save, validate or probe):
+#: a run may resume with other values of them.
+_RESUMABLE_WITH_OTHER = {"device", "checkpoint_every", "eval_every", "val_windows", "in_context_every"}
+
+
+def _resumed_run(
+    folder: Path, model_config: ModelConfig, config: TrainConfig, device: torch.device, data_fingerprint: str
+) -> _Run:
+    """Restore a checkpoint; refuses one made with other settings or data, which could not continue exactly."""
     ckpt = load_checkpoint(folder)
-    ignore = {"device", "checkpoint_every"}  # neither changes what is computed
+    if ckpt.data_fingerprint is not None and ckpt.data_fingerprint != data_fingerprint:
+        raise ValueError(f"checkpoint {folder} was trained on other histories; cannot resume on these")
     # Through TrainConfig, so that settings added since the checkpoint was written count as their defaults.
-    saved = {k: v for k, v in TrainConfig(**ckpt.train_config).to_dict().items() if k not in ignore}
-    wanted = {k: v for k, v in config.to_dict().items() if k not in ignore}
-    if saved != wanted or ModelConfig.from_dict(ckpt.model_config) != model_config:
-        raise ValueError(f"checkpoint {folder} was made with other train or model settings; cannot resume exactly")
+    saved = TrainConfig(**ckpt.train_config).to_dict()
+    wanted = config.to_dict()
+    differ = sorted(k for k in wanted if k not in _RESUMABLE_WITH_OTHER and saved.get(k) != wanted[k])
+    saved_model = ModelConfig.from_dict(ckpt.model_config).to_dict()
+    differ += [f"model.{k}" for k, v in model_config.to_dict().items() if saved_model.get(k) != v]
+    if differ:
+        raise ValueError(f"checkpoint {folder} was made with other settings ({', '.join(differ)}); cannot resume")
     run = _fresh_run(model_config, config, device)
     run.model.load_state_dict(ckpt.model_state)
     run.optimizer.load_state_dict(ckpt.optimizer_state)
@@ -383,9 +394,16 @@ def train(
     is the global batch); losses and accuracies in the log are global means, and only rank 0
     validates, writes checkpoints and TensorBoard, and reports to ``on_progress``.
     """
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume needs the checkpoint folder (checkpoint_dir / --checkpoint-dir) to resume from")
     device = resolve_device(config.device)
-    found = latest_checkpoint(checkpoint_dir) if (resume and checkpoint_dir is not None) else None
-    run = _resumed_run(found, model_config, config, device) if found else _fresh_run(model_config, config, device)
+    data_fingerprint = fingerprint(data)
+    found = latest_checkpoint(checkpoint_dir) if resume else None
+    run = (
+        _resumed_run(found, model_config, config, device, data_fingerprint)
+        if found
+        else _fresh_run(model_config, config, device)
+    )
     main = process_group()[0] == 0
     val = validation_windows(val_data, config.val_windows, model_config.context_len) if val_data and main else None
     writer = _summary_writer(log_dir) if main else None
@@ -420,6 +438,7 @@ def train(
                 model_config.to_dict(),
                 run.log,
                 run.scaler.state_dict(),
+                data_fingerprint,
             )
         if main and on_progress:
             on_progress(record)

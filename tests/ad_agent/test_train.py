@@ -1,5 +1,7 @@
 """Distillation loop: learns, is reproducible under a seed, follows its schedule."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -123,11 +125,44 @@ def test_resume_after_a_crash_is_bit_identical(tiny_data, tmp_path, amp):
     assert sorted(p.name for p in folder.iterdir()) == ["step_00000010", "step_00000020"]
 
 
-def test_resume_refuses_other_settings(tiny_data, tmp_path):
+def test_resume_refuses_other_settings_and_names_them(tiny_data, tmp_path):
     config = TrainConfig(steps=2, batch_size=4, checkpoint_every=1)
     train(tiny_data, CONFIG, config, checkpoint_dir=tmp_path)
-    with pytest.raises(ValueError, match="other train or model settings"):
+    with pytest.raises(ValueError, match=r"other settings \(steps\)"):
         train(tiny_data, CONFIG, TrainConfig(steps=3, batch_size=4), checkpoint_dir=tmp_path, resume=True)
+    wider = ModelConfig(**{**CONFIG.to_dict(), "d_ff": 32})
+    with pytest.raises(ValueError, match=r"other settings \(model.d_ff\)"):
+        train(tiny_data, wider, config, checkpoint_dir=tmp_path, resume=True)
+
+
+def test_resume_refuses_other_histories(tiny_data, tmp_path):
+    config = TrainConfig(steps=2, batch_size=4, checkpoint_every=1)
+    train(tiny_data, CONFIG, config, checkpoint_dir=tmp_path / "ckpt")
+    other = FlatHistories.load(tmp_path, n_actions=5, last_episodes=2)  # fewer steps per stream
+    with pytest.raises(ValueError, match="trained on other histories"):
+        train(other, CONFIG, config, checkpoint_dir=tmp_path / "ckpt", resume=True)
+
+
+def test_resume_needs_a_checkpoint_folder(tiny_data):
+    with pytest.raises(ValueError, match="resume needs the checkpoint folder"):
+        train(tiny_data, CONFIG, TrainConfig(steps=1, batch_size=4), resume=True)
+
+
+def test_resume_at_another_checkpoint_and_validation_pace_is_exact(tiny_data, tmp_path):
+    config = TrainConfig(steps=6, batch_size=4, warmup_steps=2, checkpoint_every=2, eval_every=3)
+    straight, _ = train(tiny_data, CONFIG, config, val_data=tiny_data)
+
+    def crash(record):
+        if record["step"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_data, CONFIG, config, crash, val_data=tiny_data, checkpoint_dir=tmp_path)
+    other_pace = dataclasses.replace(config, checkpoint_every=1, eval_every=1)
+    resumed, log = train(tiny_data, CONFIG, other_pace, val_data=tiny_data, checkpoint_dir=tmp_path, resume=True)
+    for name, tensor in straight.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+    assert [r["step"] for r in log if "val_loss" in r] == [3, 4, 5, 6]  # steps 1-2 ran before, at the old pace
 
 
 def test_tensorboard_events_are_written(tiny_data, tmp_path):
