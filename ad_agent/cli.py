@@ -30,6 +30,7 @@ from ad_agent.pipeline import (
     evaluate_held_out,
     optimal_mean_return,
     random_mean_return,
+    train_settings,
 )
 from ad_agent.plots import plot_learning_curve
 from ad_agent.policy import InContextPolicy
@@ -112,7 +113,9 @@ def _train(args: argparse.Namespace) -> InContextPolicy:
     """Distil a policy; inside a process group only rank 0 shows progress and writes the policy."""
     preset = get_preset(args.env)
     model_overrides, train_overrides = _overrides(args)
-    steps = _given(args.train_steps, train_overrides.get("steps", preset.train.steps))
+    _, planned = train_settings(preset, args.train_preset, model_overrides, train_overrides)
+    steps = _given(args.train_steps, planned.steps)
+    _check_policy_folder(args.policy)
     main = is_main()
     with tqdm(total=steps, desc="train", unit="step", disable=not main) as bar:
 
@@ -142,6 +145,15 @@ def _train(args: argparse.Namespace) -> InContextPolicy:
         policy.save(args.policy)
         print(f"policy saved to {args.policy}")
     return policy
+
+
+def _check_policy_folder(path: str | Path) -> None:
+    """Refuse an unusable ``--policy`` before training rather than after it, when the model would be lost."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--policy {path} is a file; give a folder (it is created if missing)")
+    if any(parent.exists() and not parent.is_dir() for parent in path.parents):
+        raise ValueError(f"--policy {path}: a parent of it is a file")
 
 
 def _evaluate(args: argparse.Namespace, policy: InContextPolicy | None = None) -> dict[str, Any]:

@@ -64,14 +64,7 @@ def distill(
     ``model_overrides`` / ``train_overrides`` (:class:`ModelConfig` / :class:`TrainConfig` fields)
     go on top of the presets; ``seed``, ``device``, ``in_context_every`` and (when given) ``steps`` win over them.
     """
-    model_shape, base_train = preset.model, preset.train
-    if train_preset is not None:
-        if train_preset not in TRAIN_PRESETS:
-            raise ValueError(f"unknown training preset {train_preset!r}; choose from {sorted(TRAIN_PRESETS)}")
-        model_shape = {"context_len": preset.model.get("context_len", 200), **TRAIN_PRESETS[train_preset].model}
-        base_train = TRAIN_PRESETS[train_preset].train
-    model_config = model_config_for(preset.env_id, **{**model_shape, **(model_overrides or {})})
-    base_train = TrainConfig(**{**base_train.to_dict(), **(train_overrides or {})})
+    model_config, base_train = train_settings(preset, train_preset, model_overrides, train_overrides)
     train_config = dataclasses.replace(
         base_train,
         seed=seed,
@@ -108,6 +101,24 @@ def distill(
     }
     spec = PolicySpec(model_config, preset.env_id, horizon, provenance)
     return InContextPolicy(model, spec, device=device), log
+
+
+def train_settings(
+    preset: Preset,
+    train_preset: str | None = None,
+    model_overrides: dict[str, Any] | None = None,
+    train_overrides: dict[str, Any] | None = None,
+) -> tuple[ModelConfig, TrainConfig]:
+    """The model and training configs :func:`distill` starts from (before its seed, device and steps):
+    the env preset's, or ``train_preset``'s shape at the env's context length, then the overrides."""
+    model_shape, base_train = preset.model, preset.train
+    if train_preset is not None:
+        if train_preset not in TRAIN_PRESETS:
+            raise ValueError(f"unknown training preset {train_preset!r}; choose from {sorted(TRAIN_PRESETS)}")
+        model_shape = {"context_len": preset.model.get("context_len", 200), **TRAIN_PRESETS[train_preset].model}
+        base_train = TRAIN_PRESETS[train_preset].train
+    model_config = model_config_for(preset.env_id, **{**model_shape, **(model_overrides or {})})
+    return model_config, TrainConfig(**{**base_train.to_dict(), **(train_overrides or {})})
 
 
 def _in_context_probe(

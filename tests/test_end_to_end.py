@@ -83,7 +83,7 @@ def test_cli_train_with_validation_checkpoints_resume_and_tensorboard(tmp_path, 
     for name, value in InContextPolicy.load(tmp_path / "p").model.state_dict().items():
         assert torch.equal(value, first[name])
     assert main(["train", *common, "--train-steps", "4", "--resume"]) == 2  # not the run it checkpointed
-    assert "cannot resume exactly" in capsys.readouterr().err
+    assert "other settings (steps); cannot resume" in capsys.readouterr().err
     assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
     with pytest.raises(SystemExit):
         main(["train", *common, "--train-preset", "huge"])
@@ -120,3 +120,33 @@ def test_cli_checkpoints_at_the_asked_pace_and_resumes_at_another(tmp_path):
     shutil.rmtree(ckpt)
     assert train("default") == ["step_00000005"]  # every 100 steps by default, and the last
     assert InContextPolicy.load(tmp_path / "default").spec.provenance["train"]["checkpoint_every"] == 100
+
+
+@pytest.mark.parametrize(
+    ("env", "train_preset", "steps"),
+    [("DarkRoom-v0", None, 1200), ("DarkRoom-v0", "paper", 3000), ("DarkRoomHard-v0", "fast", 1200)],
+)
+def test_cli_trains_for_the_chosen_presets_steps(tmp_path, monkeypatch, env, train_preset, steps):
+    from ad_agent import cli
+
+    asked = []
+
+    def fake_distill(preset, data, seed, steps, *args, **kwargs):
+        asked.append(steps)
+        raise ValueError("stop here")  # reported as a one-line error: nothing trains
+
+    monkeypatch.setattr(cli, "distill", fake_distill)
+    chosen = ["--train-preset", train_preset] if train_preset else []
+    assert main(["train", "--env", env, "--data", str(tmp_path), "--policy", str(tmp_path / "p"), *chosen]) == 2
+    assert asked == [steps]
+
+
+def test_cli_refuses_a_policy_path_it_could_not_write_before_training(tmp_path, monkeypatch, capsys):
+    from ad_agent import cli
+
+    monkeypatch.setattr(cli, "distill", lambda *args, **kwargs: pytest.fail("trained although the output is bad"))
+    (tmp_path / "taken").write_text("a file")
+    assert main(["train", "--data", str(tmp_path), "--policy", str(tmp_path / "taken")]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path), "--policy", str(tmp_path / "taken" / "p")]) == 2
+    assert "a parent of it is a file" in capsys.readouterr().err
