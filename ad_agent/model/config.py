@@ -63,6 +63,8 @@ class ModelConfig:
         if self.arch == "lstm":
             if min(self.n_layers, self.lstm_hidden, self.d_ff, self.d_model) < 1:
                 raise ValueError("an lstm needs n_layers, lstm_hidden, d_ff and d_model >= 1")
+        elif min(self.n_layers, self.n_heads, self.d_ff, self.d_model) < 1:
+            raise ValueError("a transformer needs n_layers, n_heads, d_ff and d_model >= 1")
         elif self.d_model % (2 * self.n_heads):
             raise ValueError(
                 f"d_model {self.d_model} must split into n_heads {self.n_heads} heads of even size (rotary positions)"

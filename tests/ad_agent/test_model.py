@@ -60,3 +60,9 @@ def test_cached_decoding_equals_full_recomputation_over_the_sliding_window(chunk
 def test_head_size_must_be_even_for_rotary_positions():
     with pytest.raises(ValueError, match="even size"):
         ModelConfig(obs_nvec=(9,), n_actions=5, d_model=12, n_heads=4)
+
+
+@pytest.mark.parametrize("field", ["n_layers", "n_heads", "d_ff", "d_model"])
+def test_a_transformer_without_layers_heads_or_width_is_refused_with_a_message(field):
+    with pytest.raises(ValueError, match="a transformer needs n_layers, n_heads, d_ff and d_model >= 1"):
+        ModelConfig(obs_nvec=(9,), n_actions=5, **{field: 0})
