@@ -2,8 +2,11 @@
 
 ``policy.json`` holds the format version, the package version, the model config, the observation
 and action spaces, the env id, the episode length, the training provenance and the SHA-256 of the
-weights. Loading checks each of them, so a missing, truncated, tampered or incompatible file is
-refused with a message that says which and why, before any weight reaches a model.
+weights. Loading checks the format version, that the model config is complete and valid, that the
+spaces agree with it and that the weights match their hash and the model's shapes, so a missing,
+truncated, tampered or incompatible file is refused with a message that says which and why before
+any weight reaches a model. The package version and env id are recorded, not enforced: a policy
+may be driven on any env with its spaces.
 ``pretrained:<env id>`` names a policy shipped inside the package.
 """
 

@@ -10,8 +10,11 @@ Training can be checkpointed and resumed bit for bit (:mod:`ad_agent.checkpoint`
 
 Under ``torchrun`` (see :mod:`ad_agent.distributed`) every process draws the same global batch
 from the same seeded stream and trains on its own equal slice of it; DistributedDataParallel
-averages the slices' gradients, which is the whole batch's gradient, so the run follows the
-single-process one up to float rounding.
+averages the slices' gradients, which is the whole batch's gradient, so without dropout the run
+follows the single-process one up to float rounding. With dropout it does not: every process
+seeds torch alike, so each draws the same masks for its own slice where one process would draw
+one mask for the whole batch (same rate, less varied noise). Seeding the ranks apart would need
+every rank's generator state in the checkpoints to keep resuming exact.
 
 ``TrainConfig.amp`` (mixed precision) and ``TrainConfig.compile`` (``torch.compile``) change how
 fast the training step runs, not what it computes beyond float rounding; validation, probes and
