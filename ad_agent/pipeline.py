@@ -7,6 +7,7 @@ policy on held-out tasks). The CLI wraps each step; ``ad-agent run`` chains them
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -77,6 +78,7 @@ def distill(
     probe = _in_context_probe(preset, model_config, horizon, seed, device, in_context_episodes)
     with ExitStack() as opened:  # disk-backed datasets close even when loading or training fails
         data = _load_histories(data_dir, preset.env_id, model_config.n_actions, opened, **views)
+        _warn_if_held_out(data, data_dir)
         val_data = _load_histories(val_dir, preset.env_id, model_config.n_actions, opened) if val_dir else None
         model, log = train(
             data,
@@ -158,6 +160,23 @@ def _load_histories(
     if env_ids != {env_id}:
         raise ValueError(f"{data_dir} holds histories of {sorted(env_ids)}, not {env_id}")
     return data
+
+
+class HeldOutTasksWarning(UserWarning):
+    """Training histories include runs on held-out tasks, so evaluation on them is not held out."""
+
+
+def _warn_if_held_out(data: FlatHistories | LazyHistories, data_dir: str | Path) -> None:
+    """Warn when ``collect --tasks test|all`` wrote into the training data: the test split is what
+    the in-context evaluation plays, and training on it silently inflates every held-out figure."""
+    held_out = sorted({meta.get("split", "train") for meta in data.metadata} - {"train"})
+    if held_out:
+        warnings.warn(
+            f"{data_dir} holds runs on {'/'.join(held_out)} tasks: a policy trained on them is not evaluated "
+            "on held-out tasks; collect training data with --tasks train",
+            HeldOutTasksWarning,
+            stacklevel=3,
+        )
 
 
 def evaluate_held_out(

@@ -80,3 +80,22 @@ def test_a_disk_backed_dataset_is_closed_when_training_fails(tmp_path, monkeypat
     with pytest.raises(KeyboardInterrupt):
         distill(preset, tmp_path, seed=0, steps=1, device="cpu")
     assert len(closed) == 1
+
+
+def test_training_on_held_out_tasks_runs_warns(tmp_path):
+    import shutil
+    import warnings
+
+    from ad_agent.histories import read_run, write_run
+
+    write_learnable_histories(tmp_path)
+    streams, meta = read_run(tmp_path / "run.h5")
+    base = get_preset("DarkRoom-v0")
+    preset = dataclasses.replace(base, model={**base.model, "context_len": 10})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pipeline.HeldOutTasksWarning)  # train-split (or untagged) runs: silent
+        distill(preset, tmp_path, seed=0, steps=1, device="cpu")
+    shutil.copy(tmp_path / "run.h5", tmp_path / "train.h5")
+    write_run(tmp_path / "run.h5", streams, {**meta, "split": "test"})
+    with pytest.warns(pipeline.HeldOutTasksWarning, match="holds runs on test tasks"):
+        distill(preset, tmp_path, seed=0, steps=1, device="cpu")
