@@ -37,7 +37,7 @@ from ad_agent.histories import (
     verify_run,
     write_run,
 )
-from ad_agent.sources import ALGORITHMS, AnySourceConfig, SourceConfig, record
+from ad_agent.sources import ALGORITHMS, AnySourceConfig, NoisyExpertConfig, SourceConfig, UCBConfig, record
 from ad_agent.sources.presets import SOURCE_PRESETS
 from envs.core import evenly_spaced
 
@@ -163,6 +163,20 @@ def source_record(source: AnySourceConfig) -> dict[str, Any]:
     return json.loads(json.dumps({"kind": type(source).__name__, **asdict(source)}))
 
 
+def _as_recorded_today(recorded: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A run file's source record as this version would write it: settings added since the run was
+    collected take their defaults, which is how that run was collected. Unreadable records stay as
+    they are (and then differ from any source asked for)."""
+    configs = {cls.__name__: cls for cls in (SourceConfig, UCBConfig, NoisyExpertConfig)}
+    if not isinstance(recorded, dict) or recorded.get("kind") not in configs:
+        return recorded
+    settings = {key: value for key, value in recorded.items() if key != "kind"}
+    try:
+        return source_record(configs[recorded["kind"]](**settings))
+    except (TypeError, ValueError):
+        return recorded
+
+
 class SourceMismatchError(ValueError):
     """A dataset folder holds runs of another source than the one asked for."""
 
@@ -228,9 +242,10 @@ def plan_collection(jobs: Sequence[Job], out_dir: str | Path, source: AnySourceC
             os.replace(path, path.with_name(path.name + ".corrupt"))
             corrupt[path] = str(err)
             continue
-        if asked is not None and metadata.get("source") != asked:
+        recorded = _as_recorded_today(metadata.get("source"))
+        if asked is not None and recorded != asked:
             raise SourceMismatchError(
-                f"{path} was collected with another source ({_differences(metadata.get('source'), asked)}); "
+                f"{path} was collected with another source ({_differences(recorded, asked)}); "
                 "collect into a new folder, or remove the old runs"
             )
         done.append({"file": path.name, "final_return": metadata.get("final_return", float("nan"))})

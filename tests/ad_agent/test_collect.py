@@ -14,7 +14,7 @@ import pytest
 
 from ad_agent.cli import main
 from ad_agent.collect import SourceMismatchError, collect, make_jobs, plan_collection, source_for, split_jobs
-from ad_agent.histories import read_run, scan
+from ad_agent.histories import read_run, scan, write_run
 from ad_agent.presets import get_preset
 from ad_agent.sources import DARKROOM_PPO, NoisyExpertConfig, SourceConfig
 from ad_agent.sources.presets import SOURCE_PRESETS
@@ -94,6 +94,20 @@ def test_resuming_with_another_source_is_refused_not_mixed(tmp_path):
     with pytest.raises(SourceMismatchError, match="collect into a new folder"):
         collect(jobs, other, tmp_path, workers=1)
     assert len(_runs(tmp_path)) == 1  # nothing was added to the mixed-up folder
+
+
+def test_runs_recorded_before_a_source_setting_existed_count_as_its_default(tmp_path):
+    jobs = split_jobs("DarkRoom-v0", PRESET.task_env.tasks, "train", 1, 0, 2)
+    source = NoisyExpertConfig(n_actors=2, episodes=2)
+    collect(jobs[:1], source, tmp_path, workers=1)
+    path = tmp_path / jobs[0].filename
+    streams, meta = read_run(path)
+    del meta["source"]["anneal_fraction"]  # as an older version, without that setting, wrote it
+    write_run(path, streams, meta)
+    assert [job.filename for job in plan_collection(jobs, tmp_path, source).todo] == [jobs[1].filename]
+    other = dataclasses.replace(source, anneal_fraction=0.5)
+    with pytest.raises(SourceMismatchError, match="anneal_fraction"):
+        plan_collection(jobs, tmp_path, other)
 
 
 def test_cli_resume_with_other_steps_exits_2_naming_the_run(tmp_path, capsys):
