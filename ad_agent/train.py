@@ -145,10 +145,14 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
 
 
 def learning_rate(step: int, config: TrainConfig) -> float:
-    """Linear warm-up from ``initial_lr`` to ``peak_lr``, then cosine decay back to ``initial_lr``."""
-    if step < config.warmup_steps:
-        return config.initial_lr + (config.peak_lr - config.initial_lr) * step / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    """Linear warm-up from ``initial_lr`` to ``peak_lr``, then cosine decay back to ``initial_lr``.
+
+    The warm-up takes at most half the run, so that a run shorter than twice ``warmup_steps``
+    (e.g. ``--train-steps 100`` against the default 200) still reaches its peak and decays."""
+    warmup = min(config.warmup_steps, config.steps // 2)
+    if step < warmup:
+        return config.initial_lr + (config.peak_lr - config.initial_lr) * step / warmup
+    progress = (step - warmup) / max(1, config.steps - warmup)
     return config.initial_lr + 0.5 * (config.peak_lr - config.initial_lr) * (1 + math.cos(math.pi * progress))
 
 

@@ -47,6 +47,13 @@ def test_schedule_warms_up_then_cosine_decays():
     assert lrs[-1] < 1e-5
 
 
+def test_a_run_shorter_than_its_warm_up_still_peaks_and_decays():
+    config = TrainConfig(steps=100, warmup_steps=200, initial_lr=1e-6, peak_lr=1e-3)
+    lrs = [learning_rate(s, config) for s in range(100)]
+    assert max(lrs) == pytest.approx(1e-3) and int(np.argmax(lrs)) == 50
+    assert lrs[-1] < 1e-5
+
+
 def test_bandit_histories_with_discrete_observations_train():
     """UCB streams carry one int per step (Discrete(1)); the model sees them as one component."""
     from ad_agent.sources import UCBConfig, run_ucb
