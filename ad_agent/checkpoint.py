@@ -118,8 +118,14 @@ def latest_checkpoint(root: str | Path) -> Path | None:
     root = Path(root)
     if not root.is_dir():
         return None
-    done = [p for p in root.glob(f"{PREFIX}*") if p.is_dir() and (p / STATE_FILE).is_file()]
-    return max(done, key=lambda p: int(p.name[len(PREFIX) :]), default=None)
+    done = [p for p in root.glob(f"{PREFIX}*") if _step_of(p) is not None and (p / STATE_FILE).is_file()]
+    return max(done, key=_step_of, default=None)
+
+
+def _step_of(folder: Path) -> int | None:
+    """The step a checkpoint folder's name gives, or ``None`` for any other folder or file."""
+    digits = folder.name[len(PREFIX) :]
+    return int(digits) if folder.is_dir() and digits.isdigit() else None
 
 
 def load_checkpoint(folder: str | Path) -> Checkpoint:

@@ -20,6 +20,8 @@ def test_round_trip_and_only_complete_folders_count(tmp_path):
     save_checkpoint(tmp_path, 3, model, optimizer, rng, {"a": [1, 2]}, {"b": 1}, [{"step": 1, "loss": 0.5}])
     (tmp_path / ".tmp_step_00000009_1").mkdir()  # a crash mid-write
     (tmp_path / "step_00000005").mkdir()  # no state.json: incomplete
+    (tmp_path / "step_old").mkdir()  # a folder of the user's, not a checkpoint
+    (tmp_path / "step_old" / "state.json").write_text("{}")
     folder = latest_checkpoint(tmp_path)
     assert folder.name == "step_00000003"
     ckpt = load_checkpoint(folder)
