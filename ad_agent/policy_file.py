@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,13 +107,20 @@ def sha256(path: Path) -> str:
 
 
 def save(model: ADModel, spec: PolicySpec, path: str | Path) -> Path:
-    """Write the weights, then the description that vouches for them (with their hash)."""
+    """Write the weights, then the description that vouches for them (with their hash).
+
+    Both are written under temporary names and then renamed into place, so an interrupted save
+    never leaves a half-written file; overwriting a policy, the moment between the two renames
+    leaves new weights beside the old description, which loading refuses by the hash."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    weights, config_file = path / f".{WEIGHTS_FILE}.tmp", path / f".{CONFIG_FILE}.tmp"
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path / WEIGHTS_FILE))
-    config = {**spec.to_dict(), "weights_sha256": sha256(path / WEIGHTS_FILE)}
-    (path / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    save_file(state, str(weights))
+    config = {**spec.to_dict(), "weights_sha256": sha256(weights)}
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    os.replace(weights, path / WEIGHTS_FILE)
+    os.replace(config_file, path / CONFIG_FILE)
     return path
 
 

@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,6 +95,25 @@ def test_bad_act_input_names_the_problem(policy, obs, reward, match):
     policy.reset()
     with pytest.raises(ValueError, match=match):
         policy.act(obs, reward)
+
+
+def test_a_save_interrupted_while_writing_weights_leaves_the_old_policy_loadable(policy, tmp_path, monkeypatch):
+    from ad_agent import policy_file
+
+    policy.save(tmp_path)
+    before = InContextPolicy.load(tmp_path).model.state_dict()
+
+    def crash_midway(tensors, filename):
+        Path(filename).write_bytes(b"half a safetensors file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(policy_file, "save_file", crash_midway)
+    with torch.no_grad():
+        next(policy.model.parameters()).add_(1.0)
+    with pytest.raises(KeyboardInterrupt):
+        policy.save(tmp_path)
+    for name, value in InContextPolicy.load(tmp_path).model.state_dict().items():
+        assert torch.equal(value, before[name])
 
 
 def test_load_refuses_missing_corrupted_tampered_and_pickled_files(policy, tmp_path):
