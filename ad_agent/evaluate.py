@@ -43,7 +43,7 @@ def evaluate(
     on_step: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Per-episode returns, shaped ``(len(tasks), episodes)``; repeat a task to get more trials."""
-    if episodes < 1 or not tasks:
+    if episodes < 1 or len(tasks) == 0:  # len: a numpy array of tasks has no truth value
         raise ValueError(f"need at least one task and one episode, got {len(tasks)} tasks, {episodes} episodes")
     vec_env = make_task_vector_env(env_id, tasks)
     n = len(tasks)

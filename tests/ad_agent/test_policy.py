@@ -236,6 +236,8 @@ def test_evaluate_plays_whole_episodes_with_frozen_weights(policy):
     assert (returns >= 0).all() and (returns[:, :] <= 20).all() and (returns[1] <= 13).all()
     for k, v in policy.model.state_dict().items():
         assert torch.equal(v, before[k])
+    as_array = evaluate(policy, "DarkRoom-v0", np.array([(4, 4), (0, 0), (4, 4)]), episodes=3, seed=0)
+    np.testing.assert_array_equal(as_array, returns)
 
 
 def test_sampled_actions_follow_the_action_probabilities(policy):
