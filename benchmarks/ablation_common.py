@@ -211,19 +211,20 @@ def finish(
     note: str = "",
     tables: dict[str, Any] | None = None,
     extra_plots: Sequence[Path] = (),
+    claim_source: str = "The paper's finding",
     **figures: Any,
 ) -> Path:
     """Plot the curves and write the experiment's JSON in the report's schema (:mod:`benchmarks.experiments`).
 
-    The summary is ``evidence`` (the numbers), the paper's ``claim`` with whether it reproduced,
-    and ``note`` (how this setup departs from the paper's); ``tables`` and ``extra_plots`` (PNGs
+    The summary is ``evidence`` (the numbers), the paper's ``claim`` (or ``claim_source``'s) with
+    whether it reproduced, and ``note`` (how this setup departs from the paper's); ``tables`` and ``extra_plots`` (PNGs
     already written beside the JSON) join the standard ones.
     """
     optimal, random = scale(preset)
     label = f"{name}_quick" if args.quick else name
     figure = plot_curves(list(curves), optimal, random, title, args.results / f"{label}.png")
     verdict = "reproduced" if reproduced else "did not reproduce"
-    summary = f"{evidence} The paper's finding ({claim}) {verdict} here. {note}".strip()
+    summary = f"{evidence} {claim_source} ({claim}) {verdict} here. {note}".strip()
     if args.quick:
         summary = f"Quick (CI) mode, tiny budgets: these numbers only check the pipeline. {summary}"
     record = {

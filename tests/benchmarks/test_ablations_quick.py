@@ -11,6 +11,7 @@ from ad_agent.presets import PRESETS, get_preset
 from benchmarks import (
     bandit,
     context_size,
+    depth_vs_steps,
     label_smoothing,
     prompting,
     subsampling,
@@ -27,6 +28,7 @@ SCRIPTS = {
     "bandit": bandit,
     "transformer_vs_lstm": transformer_vs_lstm,
     "label_smoothing": label_smoothing,
+    "depth_vs_steps": depth_vs_steps,
 }
 
 
