@@ -9,7 +9,8 @@ many and for twice as many steps; each plays the held-out goals in context. Trai
 steps x seconds per step, the seconds measured in this process on the same synthetic windows
 for both depths (alternating rounds; the CPU is shared), relative to the default.
 
-    python -m benchmarks.depth_vs_steps --seed 0           # full: ~25 min on 1 core (4-layer runs cached)
+    python -m benchmarks.depth_vs_steps --seed 0           # full: 25 min on 1 core; 55 min without a cached
+                                                           # 4-layer 3,000-step policy
     python -m benchmarks.depth_vs_steps --quick --seed 0   # smoke run
 """
 
