@@ -33,8 +33,7 @@ def test_same_seed_same_model_other_seed_other_model(tiny_data):
     a, _ = train(tiny_data, CONFIG, config)
     b, _ = train(tiny_data, CONFIG, config)
     c, _ = train(tiny_data, CONFIG, TrainConfig(steps=5, batch_size=8, seed=4))
-    for name, tensor in a.state_dict().items():
-        assert torch.equal(tensor, b.state_dict()[name])
+    _assert_same_weights(a, b)
     assert any(not torch.equal(t, c.state_dict()[n]) for n, t in a.state_dict().items())
     assert not a.training  # returned ready for inference
 
@@ -110,6 +109,21 @@ def _timeless(log):
     return [{k: v for k, v in r.items() if k not in ("seconds", "tokens_per_s")} for r in log]
 
 
+def _crash_at(step):
+    """A progress callback that interrupts training once ``step`` is done, as Ctrl-C would."""
+
+    def crash(record):
+        if record["step"] == step:
+            raise KeyboardInterrupt
+
+    return crash
+
+
+def _assert_same_weights(expected, actual):
+    for name, tensor in expected.state_dict().items():
+        assert torch.equal(tensor, actual.state_dict()[name]), name
+
+
 @pytest.mark.parametrize("amp", ["off", "bf16"])
 def test_resume_after_a_crash_is_bit_identical(tiny_data, tmp_path, amp):
     config = TrainConfig(
@@ -117,17 +131,11 @@ def test_resume_after_a_crash_is_bit_identical(tiny_data, tmp_path, amp):
     )
     folder = tmp_path / "checkpoints"
     straight, straight_log = train(tiny_data, CONFIG, config, val_data=tiny_data)
-
-    def crash(record):
-        if record["step"] == 13:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_data, CONFIG, config, crash, val_data=tiny_data, checkpoint_dir=folder)
+        train(tiny_data, CONFIG, config, _crash_at(13), val_data=tiny_data, checkpoint_dir=folder)
     torch.manual_seed(999)  # resuming must not depend on the process's RNG state
     resumed, resumed_log = train(tiny_data, CONFIG, config, val_data=tiny_data, checkpoint_dir=folder, resume=True)
-    for name, tensor in straight.state_dict().items():
-        assert torch.equal(tensor, resumed.state_dict()[name]), name
+    _assert_same_weights(straight, resumed)
     assert _timeless(resumed_log) == _timeless(straight_log)
     assert sorted(p.name for p in folder.iterdir()) == ["step_00000010", "step_00000020"]
 
@@ -158,17 +166,11 @@ def test_resume_needs_a_checkpoint_folder(tiny_data):
 def test_resume_at_another_checkpoint_and_validation_pace_is_exact(tiny_data, tmp_path):
     config = TrainConfig(steps=6, batch_size=4, warmup_steps=2, checkpoint_every=2, eval_every=3)
     straight, _ = train(tiny_data, CONFIG, config, val_data=tiny_data)
-
-    def crash(record):
-        if record["step"] == 3:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_data, CONFIG, config, crash, val_data=tiny_data, checkpoint_dir=tmp_path)
+        train(tiny_data, CONFIG, config, _crash_at(3), val_data=tiny_data, checkpoint_dir=tmp_path)
     other_pace = dataclasses.replace(config, checkpoint_every=1, eval_every=1)
     resumed, log = train(tiny_data, CONFIG, other_pace, val_data=tiny_data, checkpoint_dir=tmp_path, resume=True)
-    for name, tensor in straight.state_dict().items():
-        assert torch.equal(tensor, resumed.state_dict()[name]), name
+    _assert_same_weights(straight, resumed)
     assert [r["step"] for r in log if "val_loss" in r] == [3, 4, 5, 6]  # steps 1-2 ran before, at the old pace
 
 
@@ -197,5 +199,4 @@ def test_in_context_probe_runs_when_due_in_eval_mode_and_leaves_training_unchang
     plain_model, _ = train(tiny_data, CONFIG, config)
     assert calls == [False, False, False]  # steps 2, 4 and the last, each in eval mode
     assert [r["step"] for r in log if "in_context_last" in r] == [2, 4, 5]
-    for name, value in plain_model.state_dict().items():
-        assert torch.equal(value, probed_model.state_dict()[name])
+    _assert_same_weights(plain_model, probed_model)
