@@ -37,6 +37,7 @@ from ad_agent.histories import (
     verify_run,
     write_run,
 )
+from ad_agent.processes import die_with_parent
 from ad_agent.sources import ALGORITHMS, AnySourceConfig, NoisyExpertConfig, SourceConfig, UCBConfig, record
 from ad_agent.sources.presets import SOURCE_PRESETS
 from envs.core import evenly_spaced
@@ -305,8 +306,10 @@ def _local_summaries(todo: Sequence[Job], source: AnySourceConfig, out_dir: Path
     if workers == 1:
         yield from (run_job(job, source, out_dir) for job in todo)
         return
-    # spawn, not fork: a forked child may inherit torch's thread pools in a locked state
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+    # spawn, not fork: a forked child may inherit torch's thread pools in a locked state; workers
+    # end with this process, also after a kill -9 of it (die_with_parent)
+    context = mp.get_context("spawn")
+    with ProcessPoolExecutor(workers, context, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(run_job, job, source, out_dir) for job in todo]
         finished = 0
         try:
