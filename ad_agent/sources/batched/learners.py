@@ -1,0 +1,301 @@
+"""Many independent PPO or A2C learners in lockstep, one per (task, seed), recorded as SB3 runs are.
+
+One SB3 run per task spends nearly all its time in Python overhead around tiny tensors, so a Dark
+Key-to-Door run takes about a minute on a core. Here the learners' actors all live in one numpy
+vector env (:class:`envs.core.TaskVectorEnv`, one task per actor), their networks are stacked
+(:mod:`~ad_agent.sources.batched.networks`) and their updates are SB3's, per learner
+(:mod:`~ad_agent.sources.batched.updates`): the same rollout loop (``n_steps`` per actor, a value
+bootstrap where an episode is cut by its time limit), the same advantage estimation, losses and
+optimiser. Learners share nothing but the tensor operations: no weights, no optimiser state, no
+samples, no exploration counts. What each actor lived is recorded exactly as
+:class:`~ad_agent.sources.sb3.HistoryRecorder` records an SB3 actor, as a
+:class:`~ad_agent.sources.wrapper.Capture`, so batched and SB3 run files mix in one dataset.
+
+Randomness (initial weights, action sampling, minibatch order, the envs' start states) comes from
+one seed per batch made from the batch's job seeds, so the same jobs in the same batches give the
+same histories.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+
+import envs  # noqa: F401  (registers the ids)
+from ad_agent.histories import Streams
+from ad_agent.sources.batched.networks import BatchedActorCritic
+from ad_agent.sources.batched.updates import (
+    A2CSettings,
+    PPOSettings,
+    Rollout,
+    check_policy_kwargs,
+    gae,
+    make_optimizer,
+    settings_for,
+    train_on,
+)
+from ad_agent.sources.batched.views import ViewChain, check_batched_views
+from ad_agent.sources.wrapper import Capture
+
+#: One batch's recorded histories may take at most this much memory (a worker holds one batch at a
+#: time, so two workers stay well inside a 24 GiB machine).
+MAX_BATCH_BYTES = 6 * 2**30
+
+ProgressFn = Callable[[int], None]
+
+
+@dataclass
+class BatchedSourceConfig:
+    """Independent SB3-style learners run ``learners_per_batch`` at a time in one process.
+
+    ``algo``, ``n_envs`` (actors per learner), ``total_timesteps`` (per learner), ``hyperparams``
+    (SB3's names and defaults for ``algo``) and ``learner_views`` mean what they mean in
+    :class:`~ad_agent.sources.sb3.SourceConfig`; :meth:`like` makes the batched twin of one.
+    """
+
+    algo: str = "PPO"
+    n_envs: int = 64
+    total_timesteps: int = 60_000
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    learner_views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    learners_per_batch: int = 256
+
+    def __post_init__(self) -> None:
+        check_batched_views(self.learner_views)
+        if self.n_envs < 1 or self.total_timesteps < self.n_envs:
+            raise ValueError(
+                f"need n_envs >= 1 and total_timesteps >= n_envs, got {self.n_envs}, {self.total_timesteps}"
+            )
+        if self.learners_per_batch < 1:
+            raise ValueError(f"learners_per_batch must be >= 1, got {self.learners_per_batch}")
+        self.settings()  # refuse bad hyper-parameters before any work
+        check_policy_kwargs(self.hyperparams.get("policy_kwargs", {}))
+
+    @classmethod
+    def like(cls, source: Any, learners_per_batch: int = 256) -> BatchedSourceConfig:
+        """The batched twin of an SB3 :class:`~ad_agent.sources.sb3.SourceConfig` (same learner, same budget)."""
+        return cls(
+            source.algo,
+            source.n_envs,
+            source.total_timesteps,
+            dict(source.hyperparams),
+            dict(source.learner_views),
+            learners_per_batch,
+        )
+
+    def settings(self) -> PPOSettings | A2CSettings:
+        return settings_for(self.algo, self.hyperparams, self.n_envs)
+
+    @property
+    def iterations(self) -> int:
+        """Rollouts per learner: as SB3's ``learn()``, until at least ``total_timesteps`` steps."""
+        return math.ceil(self.total_timesteps / (self.n_envs * self.settings().n_steps))
+
+    @property
+    def steps_per_actor(self) -> int:
+        return self.iterations * self.settings().n_steps
+
+
+def _discrete_nvec(space: spaces.Space) -> np.ndarray:
+    if isinstance(space, spaces.Discrete):
+        return np.array([space.n])
+    if isinstance(space, spaces.MultiDiscrete) and space.nvec.ndim == 1:
+        return space.nvec.astype(np.int64)
+    raise TypeError(
+        f"batched learners take Discrete or 1-D MultiDiscrete observations, not {space}; "
+        "collect pixel observations with the SB3 source (its CNN) instead"
+    )
+
+
+def batch_bytes(config: BatchedSourceConfig, env_id: str, n_learners: int) -> int:
+    """Memory the recorded histories of ``n_learners`` learners take (the networks are small beside them)."""
+    space = gym.make(env_id).observation_space
+    row = int(np.prod(space.shape)) * space.dtype.itemsize + 8 + 4 + 3  # obs, action, reward, 3 flags
+    return n_learners * config.n_envs * config.steps_per_actor * 2 * row  # x2: the per-run copies when written
+
+
+def check_batch_fits(config: BatchedSourceConfig, env_id: str, n_learners: int) -> None:
+    """Refuse a batch whose histories would not fit :data:`MAX_BATCH_BYTES`, naming the setting to lower."""
+    need = batch_bytes(config, env_id, n_learners)
+    if need > MAX_BATCH_BYTES:
+        fits = max(1, n_learners * MAX_BATCH_BYTES // need)
+        raise ValueError(
+            f"learners_per_batch={n_learners} would hold {need / 2**30:.1f} GiB of histories in memory "
+            f"(limit {MAX_BATCH_BYTES / 2**30:.0f} GiB); use at most {fits}"
+        )
+
+
+def batch_seed(seeds: Sequence[int]) -> int:
+    """One seed for a batch, from its learners' seeds in order."""
+    return int(np.random.SeedSequence(list(seeds)).generate_state(1)[0])
+
+
+class _Recorder:
+    """Every actor's stream as the envs emitted it, preallocated for the whole run."""
+
+    def __init__(self, n_steps: int, n_envs: int, obs_space: spaces.Space) -> None:
+        self.obs = np.zeros((n_steps, n_envs, *obs_space.shape), dtype=obs_space.dtype)
+        self.actions = np.zeros((n_steps, n_envs), dtype=np.int64)
+        self.rewards = np.zeros((n_steps, n_envs), dtype=np.float32)
+        self.starts = np.zeros((n_steps, n_envs), dtype=bool)
+        self.terminated = np.zeros((n_steps, n_envs), dtype=bool)
+        self.truncated = np.zeros((n_steps, n_envs), dtype=bool)
+        self._ends: list[tuple[int, np.ndarray, np.ndarray]] = []  # (step, envs that ended, their last obs)
+
+    def add(self, t: int, obs: np.ndarray, starts: np.ndarray, actions: np.ndarray, step: tuple) -> None:
+        rewards, terminated, truncated, final_obs = step
+        self.obs[t], self.starts[t], self.actions[t], self.rewards[t] = obs, starts, actions, rewards
+        self.terminated[t], self.truncated[t] = terminated, truncated
+        ended = np.flatnonzero(terminated | truncated)
+        if len(ended):
+            self._ends.append((t, ended, final_obs[ended]))
+
+    def captures(self, n_actors: int) -> list[Capture]:
+        """One capture per learner (consecutive blocks of ``n_actors`` envs)."""
+        steps = np.concatenate([np.full(len(e), t) for t, e, _ in self._ends]) if self._ends else np.zeros(0, int)
+        ended = np.concatenate([e for _, e, _ in self._ends]) if self._ends else np.zeros(0, int)
+        final = np.concatenate([o for *_, o in self._ends]) if self._ends else self.obs[:0, 0]
+        learner_steps = n_actors * np.arange(1, len(self.actions) + 1, dtype=np.int64)
+        out = []
+        for first in range(0, self.actions.shape[1], n_actors):
+            block = slice(first, first + n_actors)
+            mine = np.flatnonzero((ended >= first) & (ended < first + n_actors))
+            order = mine[np.lexsort((steps[mine], ended[mine]))]  # actor-major, then time
+            streams = Streams(*(np.ascontiguousarray(x[:, block].swapaxes(0, 1)) for x in self._fields()))
+            flags = (np.ascontiguousarray(x[:, block].T) for x in (self.terminated, self.truncated))
+            out.append(Capture(streams, *flags, final[order], learner_steps))
+        return out
+
+    def _fields(self) -> tuple[np.ndarray, ...]:
+        return self.obs, self.actions, self.rewards, self.starts
+
+
+class _Batch:
+    """The running state of one batch: envs, views, networks, optimiser and the current observations."""
+
+    def __init__(self, config: BatchedSourceConfig, env_id: str, tasks: np.ndarray, seed: int, device: str) -> None:
+        self.config, self.settings = config, config.settings()
+        self.n_learners, self.n_actors = len(tasks), config.n_envs
+        self.device = torch.device(device)
+        self.rng = np.random.default_rng(seed)
+        n_envs = self.n_learners * self.n_actors
+        self.env = gym.make_vec(
+            env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", autoreset_mode=AutoresetMode.SAME_STEP
+        )
+        nvec = _discrete_nvec(self.env.single_observation_space)
+        self.n_actions = int(self.env.single_action_space.n)
+        self.views = ViewChain(config.learner_views, nvec, np.repeat(np.arange(self.n_learners), self.n_actors))
+        policy_kwargs = config.hyperparams.get("policy_kwargs", {})
+        self.policy = BatchedActorCritic(self.n_learners, self.views.nvec, self.n_actions, **policy_kwargs)
+        generator = torch.Generator().manual_seed(int(self.rng.integers(2**63)))
+        self.policy.reset_parameters(generator)
+        self.policy.to(self.device)
+        self.optimizer = make_optimizer(self.policy.parameters(), self.settings)
+        env_seed = int(self.rng.integers(2**31))
+        self.env_obs, _ = self.env.reset(seed=env_seed, options={"tasks": np.repeat(tasks, self.n_actors, axis=0)})
+        self.obs = self.views.reset(self.env_obs)
+        self.starts = np.ones(n_envs, dtype=bool)
+
+    def _tensor(self, obs: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(obs, device=self.device).view(self.n_learners, self.n_actors, -1)
+
+    def act(self) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+        """Sampled actions ``(n_envs,)``, their log-probabilities and the values, from the current policy."""
+        with torch.no_grad():
+            logits, values = self.policy(self._tensor(self.obs))
+            log_softmax = torch.log_softmax(logits, dim=-1)
+        cumulative = np.cumsum(log_softmax.exp().cpu().numpy(), axis=-1)
+        u = self.rng.random(cumulative.shape[:-1])
+        actions = np.minimum((cumulative < u[..., None]).sum(-1), self.n_actions - 1)
+        log_probs = log_softmax.gather(-1, torch.as_tensor(actions, device=self.device).unsqueeze(-1)).squeeze(-1)
+        return actions.reshape(-1), log_probs.reshape(-1), values.reshape(-1)
+
+    def step(self, actions: np.ndarray) -> tuple[tuple, np.ndarray, np.ndarray]:
+        """Step the envs; returns what to record, the learners' rewards (bootstrapped at time limits) and dones."""
+        env_obs, rewards, terminated, truncated, info = self.env.step(actions)
+        dones = terminated | truncated
+        final_obs = info["final_obs"] if dones.any() else env_obs
+        self.obs, learner_rewards, learner_final = self.views.step(env_obs, rewards, dones, final_obs)
+        cut = truncated & ~terminated
+        if cut.any():  # SB3: a time limit is not a terminal state, so bootstrap from where it stopped
+            with torch.no_grad():
+                final_values = self.policy.values(self._tensor(learner_final)).reshape(-1).cpu().numpy()
+            learner_rewards = learner_rewards + np.where(cut, self.settings.gamma * final_values, 0.0)
+        self.env_obs = env_obs
+        return (rewards, terminated, truncated, final_obs), learner_rewards.astype(np.float32), dones
+
+    def last_values(self) -> torch.Tensor:
+        with torch.no_grad():
+            return self.policy.values(self._tensor(self.obs)).reshape(-1)
+
+
+def _per_learner(x: torch.Tensor, n_learners: int) -> torch.Tensor:
+    """Time-major ``(n_steps, n_envs, ...)`` to SB3's flat learner order ``(N, n_actors * n_steps, ...)``."""
+    n_steps, n_envs = x.shape[:2]
+    x = x.reshape(n_steps, n_learners, n_envs // n_learners, *x.shape[2:]).movedim(0, 2)
+    return x.reshape(n_learners, -1, *x.shape[3:])
+
+
+def _rollout(batch: _Batch, recorder: _Recorder, first_step: int) -> Rollout:
+    """``n_steps`` steps of every actor, recorded, as SB3's ``collect_rollouts``; then advantages."""
+    n_steps, n_envs = batch.settings.n_steps, batch.n_learners * batch.n_actors
+    obs = np.zeros((n_steps, n_envs, len(batch.views.nvec)), dtype=np.int64)
+    actions = np.zeros((n_steps, n_envs), dtype=np.int64)
+    rewards, starts = np.zeros((n_steps, n_envs), dtype=np.float32), np.zeros((n_steps, n_envs), dtype=bool)
+    values = torch.zeros(n_steps, n_envs, device=batch.device)
+    log_probs = torch.zeros_like(values)
+    dones = np.zeros(n_envs, dtype=bool)
+    for t in range(n_steps):  # each step is one batched forward pass over every actor of every learner
+        obs[t], starts[t] = batch.obs, batch.starts
+        actions[t], log_probs[t], values[t] = batch.act()
+        env_obs = batch.env_obs
+        recorded, rewards[t], dones = batch.step(actions[t])
+        recorder.add(first_step + t, env_obs, starts[t], actions[t], recorded)
+        batch.starts = dones
+    as_tensor = lambda x: torch.as_tensor(x, device=batch.device)  # noqa: E731
+    advantages, returns = gae(
+        as_tensor(rewards), values, as_tensor(starts), batch.last_values(), as_tensor(dones),
+        batch.settings.gamma, batch.settings.gae_lambda,
+    )  # fmt: skip
+    n = batch.n_learners
+    return Rollout(
+        _per_learner(as_tensor(obs), n),
+        _per_learner(as_tensor(actions), n),
+        _per_learner(log_probs, n),
+        _per_learner(advantages, n),
+        _per_learner(returns, n),
+    )
+
+
+def run_batched(
+    config: BatchedSourceConfig,
+    env_id: str,
+    tasks: Sequence[Any],
+    seeds: Sequence[int],
+    device: str = "cpu",
+    on_rollout: ProgressFn | None = None,
+) -> list[Capture]:
+    """Train one learner per ``(tasks[i], seeds[i])`` from scratch, all at once; each one's capture.
+
+    ``on_rollout`` gets the env steps every rollout took (all learners together), for progress bars.
+    """
+    if len(tasks) != len(seeds) or not tasks:
+        raise ValueError(f"need one seed per task and at least one task, got {len(tasks)} tasks, {len(seeds)} seeds")
+    check_batch_fits(config, env_id, len(tasks))
+    batch = _Batch(config, env_id, np.asarray(tasks), batch_seed(seeds), device)
+    recorder = _Recorder(config.steps_per_actor, batch.n_learners * batch.n_actors, batch.env.single_observation_space)
+    for iteration in range(config.iterations):
+        rollout = _rollout(batch, recorder, iteration * batch.settings.n_steps)
+        train_on(batch.policy, batch.optimizer, rollout, batch.settings, batch.rng)
+        if on_rollout:
+            on_rollout(batch.settings.n_steps * batch.n_learners * batch.n_actors)
+    batch.env.close()
+    return recorder.captures(batch.n_actors)

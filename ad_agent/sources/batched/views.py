@@ -1,0 +1,127 @@
+"""The learner views of :mod:`ad_agent.sources.learner_view` for many learners' actors at once.
+
+The same arithmetic as the VecEnv wrappers, on the flat array of every learner's actors, with the
+count bonus counting each learner's own arrivals only: learners share nothing. A chain applies its
+views innermost first, each seeing what the one inside it made of the step, as nested wrappers do:
+rewards are changed first (``pay``), then the observation an episode ended on (``terminal``), then
+the next observation (``observe``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ad_agent.sources.learner_view import check_views
+
+
+class BatchedView:
+    """A learner-side view over ``n_envs`` actors; ``learner_of[e]`` is the learner env ``e`` belongs to."""
+
+    def __init__(self, nvec: np.ndarray, learner_of: np.ndarray) -> None:
+        self.nvec = np.asarray(nvec, dtype=np.int64)
+        self.learner_of = learner_of
+
+    @property
+    def out_nvec(self) -> np.ndarray:
+        """The observation's values per component, as the learner sees it through this view."""
+        return self.nvec
+
+    def pay(self, rewards: np.ndarray, arrived: np.ndarray) -> np.ndarray:
+        return rewards
+
+    def terminal(self, terminal: np.ndarray) -> np.ndarray:
+        return terminal
+
+    def observe(self, obs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        return obs
+
+
+class CountBonusView(BatchedView):
+    """``beta / sqrt(N(s'))`` on top of the reward, ``N`` counting one learner's arrivals in ``s'``."""
+
+    def __init__(self, nvec: np.ndarray, learner_of: np.ndarray, beta: float) -> None:
+        super().__init__(nvec, learner_of)
+        if beta < 0:
+            raise ValueError(f"count_bonus beta must be >= 0, got {beta}")
+        self.beta = beta
+        self.n_cells = int(np.prod(self.nvec))
+        self.counts = np.zeros(int(learner_of.max()) * self.n_cells + self.n_cells, dtype=np.int64)
+
+    def pay(self, rewards: np.ndarray, arrived: np.ndarray) -> np.ndarray:
+        cells = np.ravel_multi_index(arrived.T, self.nvec) + self.learner_of * self.n_cells
+        self.counts += np.bincount(cells, minlength=len(self.counts))
+        return (rewards + self.beta / np.sqrt(self.counts[cells])).astype(np.float32)
+
+
+class ReturnSoFarView(BatchedView):
+    """Appends the return earned so far in the episode (rounded, capped at ``max_return``)."""
+
+    def __init__(self, nvec: np.ndarray, learner_of: np.ndarray, max_return: int) -> None:
+        super().__init__(nvec, learner_of)
+        if max_return < 1:
+            raise ValueError(f"return_so_far max_return must be >= 1, got {max_return}")
+        self.max_return = max_return
+        self.returns = np.zeros(len(learner_of))
+
+    @property
+    def out_nvec(self) -> np.ndarray:
+        return np.append(self.nvec, self.max_return + 1)
+
+    def pay(self, rewards: np.ndarray, arrived: np.ndarray) -> np.ndarray:
+        self.returns = self.returns + rewards
+        return rewards
+
+    def terminal(self, terminal: np.ndarray) -> np.ndarray:
+        return self._append(terminal)
+
+    def observe(self, obs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        self.returns[starts] = 0.0
+        return self._append(obs)
+
+    def _append(self, obs: np.ndarray) -> np.ndarray:
+        held = np.clip(np.rint(self.returns), 0, self.max_return).astype(obs.dtype)
+        return np.concatenate([obs, held[:, None]], axis=1)
+
+
+_VIEWS: dict[str, type[BatchedView]] = {"count_bonus": CountBonusView, "return_so_far": ReturnSoFarView}
+
+
+def check_batched_views(views: dict[str, dict[str, Any]]) -> None:
+    """Refuse view names that do not exist, or that the batched learners do not implement."""
+    check_views(views)
+    unsupported = set(views) - set(_VIEWS)
+    if unsupported:
+        raise ValueError(f"batched learners support the views {sorted(_VIEWS)}, not {sorted(unsupported)}")
+
+
+class ViewChain:
+    """The named views (innermost first) over every actor of a batch of learners."""
+
+    def __init__(self, views: dict[str, dict[str, Any]], nvec: np.ndarray, learner_of: np.ndarray) -> None:
+        check_batched_views(views)
+        self.views: list[BatchedView] = []
+        for name, kwargs in views.items():
+            self.views.append(_VIEWS[name](nvec, learner_of, **kwargs))
+            nvec = self.views[-1].out_nvec
+        self.nvec = np.asarray(nvec, dtype=np.int64)
+
+    def reset(self, obs: np.ndarray) -> np.ndarray:
+        """The learners' first observations, from the envs' ``obs``."""
+        starts = np.ones(len(obs), dtype=bool)
+        for view in self.views:
+            obs = view.observe(obs, starts)
+        return obs
+
+    def step(
+        self, obs: np.ndarray, rewards: np.ndarray, dones: np.ndarray, terminal: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the learners get from one env step: next observations, rewards and (where ``dones``)
+        the observations their episodes ended on; ``terminal`` holds the envs' own ones there."""
+        for view in self.views:
+            arrived = np.where(dones[:, None], terminal, obs)
+            rewards = view.pay(rewards, arrived)
+            terminal = view.terminal(terminal)
+            obs = view.observe(obs, dones)
+        return obs, rewards.astype(np.float32), terminal
