@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ad_agent.evaluate import evaluate
-from ad_agent.histories import FlatHistories, LazyHistories, in_memory_bytes
+from ad_agent.histories import FlatHistories, LazyHistories, fingerprint, in_memory_bytes
 from ad_agent.model import ADTransformer, ModelConfig
 from ad_agent.policy import InContextPolicy, PolicySpec
 from ad_agent.presets import Preset, max_episode_steps, model_config_for
@@ -91,8 +91,9 @@ def distill(
             log_dir=log_dir,
             in_context_eval=probe if in_context_every else None,
         )
-    provenance = {
-        "data_dir": str(data_dir),
+    provenance = {  # the folder's name, not its path: that is the build machine's (often a temporary folder)
+        "data_dir": Path(data_dir).name,
+        "data_fingerprint": fingerprint(data),
         "n_runs": len(data.metadata),
         "n_streams": int(len(data.stream_lengths)),
         "n_steps": int(data.stream_lengths.sum()),

@@ -4,10 +4,21 @@ The policy keeps a context of its own experience and never changes its weights: 
 learns about a new task, it learns in context. A transformer's context is a rolling window of the
 last ``context_len`` steps (an attention cache); an LSTM's is its recurrent state, carried over
 the whole trial (see :mod:`ad_agent.model.lstm` for why). Either way one ``act`` runs one new step.
+
+Every argument of :meth:`InContextPolicy.act`, :meth:`~InContextPolicy.prime` and
+:meth:`~InContextPolicy.reset` is checked, and a bad one is a ``ValueError`` that names it.
+Rewards must lie in ``[-MAX_ABS_REWARD, MAX_ABS_REWARD]``: the reward enters the model through a
+linear embedding, and a reward of 1e30 overflowed the next layer norm, after which every action
+probability was NaN until ``reset()``. Should the model still produce a non-finite score (weights
+that overflow on some input), ``act`` raises ``FloatingPointError`` rather than sample from NaN.
 """
 
 from __future__ import annotations
 
+import numbers
+import reprlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +26,23 @@ import numpy as np
 import torch
 
 from ad_agent import policy_file
+from ad_agent.devices import check_device
 from ad_agent.model import ADModel
 from ad_agent.policy_file import PolicySpec
-from ad_agent.train import resolve_device
 
-__all__ = ["InContextPolicy", "PolicySpec"]
+__all__ = ["MAX_ABS_REWARD", "SMALL_BATCH", "InContextPolicy", "PolicySpec"]
+
+#: Largest reward magnitude ``act`` and ``prime`` accept; AD's envs pay 0 or 1. Up to here the
+#: embedding's activations stay far inside float32 (tested, and fuzzed for NaN).
+MAX_ABS_REWARD = 1e6
+#: Batches up to this size run on one CPU thread unless ``num_threads`` says otherwise: one step
+#: of a small batch is tiny kernels, which lose more to thread hand-offs than they gain
+#: (``benchmarks/policy_latency.py``: 21 ms with 2 threads against 2.8 ms with 1 on a busy machine).
+SMALL_BATCH = 16
+#: Caps the context a ``reset(batch_size=...)`` may allocate (the attention cache or LSTM state).
+MAX_CONTEXT_BYTES = 16 * 2**30
+_short = reprlib.Repr()
+_short.maxstring, _short.maxother = 40, 40
 
 
 class InContextPolicy:
@@ -30,10 +53,20 @@ class InContextPolicy:
     observation of an episode; when left ``None`` it is inferred: true on the first call after
     ``reset`` and every ``max_episode_steps`` steps for fixed-horizon envs such as Dark Room.
     The context carries over episode boundaries; only :meth:`reset` clears it (a new task).
+
+    ``deterministic=True`` takes the most likely action. On a task the model has not solved yet it
+    repeats the same choice (on Dark Room it walks into a wall for good): in-context exploration
+    comes from sampling, so keep the default ``False`` to learn a new task.
+
+    ``num_threads``: torch threads while the model runs on a CPU. ``None`` (default) uses one
+    thread for batches up to :data:`SMALL_BATCH` and torch's setting above; the caller's thread
+    count is restored after each call. Set an int to choose (for instance on an idle many-core
+    machine at a large batch).
     """
 
-    def __init__(self, model: ADModel, spec: PolicySpec, device: str = "auto") -> None:
-        self.device = resolve_device(device)
+    def __init__(self, model: ADModel, spec: PolicySpec, device: str = "auto", num_threads: int | None = None) -> None:
+        self.device = check_device(device)
+        self.num_threads = num_threads
         self.model = model.to(self.device).eval()
         self.spec = spec
         self._kind = spec.model.obs_kind
@@ -47,8 +80,14 @@ class InContextPolicy:
 
     def reset(self, batch_size: int = 1, seed: int | None = None) -> None:
         """Forget the context: ``batch_size`` new tasks begin. ``seed`` fixes action sampling."""
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        batch_size = _count(batch_size, "batch_size")
+        if seed is not None:
+            seed = _count(seed, "seed", minimum=0)
+        if batch_size * self._context_bytes_per_task() > MAX_CONTEXT_BYTES:
+            gib = batch_size * self._context_bytes_per_task() / 2**30
+            raise ValueError(
+                f"batch_size {batch_size} needs a {gib:.0f} GiB context; at most {MAX_CONTEXT_BYTES >> 30}"
+            )
         self.batch_size = batch_size
         self._rng = np.random.default_rng(seed)
         self._cache = self.model.new_cache(batch_size)
@@ -56,6 +95,12 @@ class InContextPolicy:
         self._steps_in_episode = np.zeros(batch_size, dtype=np.int64)
         self._carried_rewards = np.zeros(batch_size, dtype=np.float32)  # used instead of act's reward
         self._fresh = True
+
+    def _context_bytes_per_task(self) -> int:
+        """float32 bytes of one task's context: keys and values per layer, or the LSTM's (h, c)."""
+        m = self.spec.model
+        width = m.lstm_hidden if m.arch == "lstm" else m.context_len * m.d_model
+        return 2 * m.n_layers * width * 4
 
     @property
     def context_steps(self) -> int:
@@ -77,16 +122,18 @@ class InContextPolicy:
         Only the new step goes through the model: earlier steps are read from the attention cache
         (transformer) or summarised by the carried recurrent state (LSTM).
         """
+        if not isinstance(deterministic, (bool, np.bool_)):
+            raise ValueError(f"deterministic must be True or False, got {_short.repr(deterministic)}")
         obs_arr, single = self._check_obs(obs)
         rewards = self._check_rewards(reward)
         starts = self._episode_starts(episode_start)
         if self._fresh:
             rewards = self._carried_rewards
         logits = self._forward(obs_arr[:, None], self._last_actions[:, None], rewards[:, None], starts[:, None])
-        if deterministic:
-            actions = logits.argmax(-1).cpu().numpy()
-        else:
-            actions = self._sample(torch.softmax(logits.float(), -1).cpu().numpy())
+        scores = logits.float().cpu().numpy()
+        if not np.isfinite(scores).all():  # never sample from NaN: say so instead
+            raise FloatingPointError("the model's action scores are not finite; call reset() to start over")
+        actions = scores.argmax(-1) if deterministic else self._sample(self.action_probabilities())
         self._last_actions = actions.astype(np.int64)
         self._fresh = False
         return int(actions[0]) if single else actions
@@ -124,7 +171,7 @@ class InContextPolicy:
     def _forward(self, obs: np.ndarray, prev_actions: np.ndarray, prev_rewards: np.ndarray, starts: np.ndarray):
         """Run new steps ``(B, T, ...)`` through the model against the cache; logits of the last one."""
         device = self.device
-        with torch.inference_mode():
+        with torch.inference_mode(), self._threads(obs.shape[0]):
             logits = self.model(
                 torch.as_tensor(obs, device=device),  # the encoder converts its own dtype
                 torch.as_tensor(prev_actions, dtype=torch.long, device=device),
@@ -135,19 +182,36 @@ class InContextPolicy:
         self._last_logits = logits
         return logits
 
+    @contextmanager
+    def _threads(self, batch: int) -> Iterator[None]:
+        """Run with the thread count chosen for ``batch`` (see the class docstring), then restore the caller's."""
+        wanted = self.num_threads if self.num_threads is not None else (1 if batch <= SMALL_BATCH else None)
+        before = torch.get_num_threads()
+        if self.device.type != "cpu" or wanted is None or wanted == before:
+            yield
+            return
+        torch.set_num_threads(_count(wanted, "num_threads"))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
     def _episode_starts(self, episode_start: Any) -> np.ndarray:
         if episode_start is None:
             starts = np.full(self.batch_size, self._fresh)
             if self.spec.max_episode_steps:
                 starts |= self._steps_in_episode >= self.spec.max_episode_steps
         else:
-            starts = np.broadcast_to(np.asarray(episode_start, dtype=bool), (self.batch_size,)).copy()
+            flags = _flags(episode_start, "episode_start")
+            if flags.shape not in ((), (self.batch_size,)):
+                raise ValueError(f"episode_start has shape {flags.shape}, expected a scalar or ({self.batch_size},)")
+            starts = np.broadcast_to(flags, (self.batch_size,)).copy()
             starts |= self._fresh
         self._steps_in_episode = np.where(starts, 1, self._steps_in_episode + 1)
         return starts
 
     def _check_obs(self, obs: Any) -> tuple[np.ndarray, bool]:
-        arr = np.asarray(obs)
+        arr = _array(obs, "observation")
         shape = self._obs_shape
         one_int = self._kind == "discrete" and shape == (1,)  # a Discrete space: each observation is a scalar
         single = arr.shape == shape or (one_int and arr.ndim == 0)
@@ -161,21 +225,22 @@ class InContextPolicy:
     def _check_obs_values(self, arr: np.ndarray, given: Any) -> np.ndarray:
         """``arr`` in the model's dtype if every entry is valid for the observation space."""
         if self._kind == "vector":
-            if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)):
+            if arr.dtype.kind not in "iuf" or not np.all(np.isfinite(arr)):
                 raise ValueError("observation must hold finite numbers")
             return arr.astype(np.float32)
         if self._kind == "image":
             if arr.dtype != np.uint8:
                 raise ValueError(f"image observation must be uint8 pixels, got dtype {arr.dtype}")
             return arr
-        whole = np.issubdtype(arr.dtype, np.integer) or (
-            np.issubdtype(arr.dtype, np.number) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))
+        whole = arr.dtype.kind in "iu" or (
+            arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))
         )
         if not whole:
-            raise ValueError(f"observation must hold integers, got {given!r}")
-        arr = arr.astype(np.int64)
+            raise ValueError(f"observation must hold integers, got {_short.repr(given)}")
         if (arr < 0).any() or (arr >= self._nvec).any():
-            raise ValueError(f"observation {given!r} is outside the observation space (sizes {self._nvec.tolist()})")
+            given = _short.repr(given)
+            raise ValueError(f"observation {given} is outside the observation space (sizes {self._nvec.tolist()})")
+        arr = arr.astype(np.int64)
         return arr
 
     def _check_history(
@@ -183,7 +248,7 @@ class InContextPolicy:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """A history for :meth:`prime` as ``(B, T, ...)`` arrays, or a ``ValueError`` naming the problem."""
         shape, b = self._obs_shape, self.batch_size
-        obs = np.asarray(observations)
+        obs = _array(observations, "history observations")
         if obs.ndim == 1 + len(shape):
             obs = np.broadcast_to(obs, (b, *obs.shape))
         if obs.ndim != 2 + len(shape) or obs.shape[0] != b or obs.shape[2:] != shape or obs.shape[1] == 0:
@@ -192,31 +257,28 @@ class InContextPolicy:
         steps = obs.shape[1]
 
         def per_step(name: str, value: Any) -> np.ndarray:
-            arr = np.asarray(value)
+            arr = _array(value, f"history {name}")
             if arr.shape not in ((steps,), (b, steps)):
                 raise ValueError(f"history {name} have shape {arr.shape}, expected ({steps},) like the observations")
             return np.broadcast_to(arr, (b, steps))
 
-        acts, rews = per_step("actions", actions), per_step("rewards", rewards).astype(np.float32)
-        if not np.issubdtype(acts.dtype, np.integer) or (acts < 0).any() or (acts >= self.spec.model.n_actions).any():
+        acts = per_step("actions", actions)
+        rews = _rewards(per_step("rewards", rewards), "history rewards").astype(np.float32)
+        if acts.dtype.kind not in "iu" or (acts < 0).any() or (acts >= self.spec.model.n_actions).any():
             raise ValueError(f"history actions must be ints in [0, {self.spec.model.n_actions})")
-        if not np.all(np.isfinite(rews)):
-            raise ValueError("history rewards must be finite")
         if episode_starts is None:
             if not self.spec.max_episode_steps:
                 raise ValueError(f"{self.spec.env_id} has no fixed episode length: give episode_starts")
             episode_starts = np.arange(steps) % self.spec.max_episode_steps == 0
-        starts = per_step("episode_starts", episode_starts).astype(bool)
+        starts = _flags(per_step("episode_starts", episode_starts), "history episode_starts")
         return self._check_obs_values(obs, "history observations"), acts, rews, starts
 
     def _check_rewards(self, reward: Any) -> np.ndarray:
-        arr = np.asarray(reward, dtype=np.float64)
+        arr = _rewards(_array(reward, "reward"), "reward")
         if arr.ndim == 0:
             arr = np.full(self.batch_size, float(arr))
         if arr.shape != (self.batch_size,):
             raise ValueError(f"reward has shape {arr.shape}, expected a scalar or ({self.batch_size},)")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"reward must be finite, got {reward!r}")
         return arr.astype(np.float32)
 
     def save(self, path: str | Path) -> Path:
@@ -224,7 +286,44 @@ class InContextPolicy:
         return policy_file.save(self.model, self.spec, path)
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "auto") -> InContextPolicy:
+    def load(cls, path: str | Path, device: str = "auto", num_threads: int | None = None) -> InContextPolicy:
         """Restore a saved policy, or a shipped one as ``"pretrained:<env id>"``; never unpickles."""
+        check_device(device)  # before reading anything
         model, spec = policy_file.load(path)
-        return cls(model, spec, device=device)
+        return cls(model, spec, device=device, num_threads=num_threads)
+
+
+def _array(value: Any, name: str) -> np.ndarray:
+    """``np.asarray(value)``, with a ragged or otherwise unconvertible value named as ``name``."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError):
+        raise ValueError(f"{name} must be an array of numbers, got {_short.repr(value)}") from None
+
+
+def _rewards(arr: np.ndarray, name: str) -> np.ndarray:
+    """``arr`` as float64 if it holds finite numbers within ``MAX_ABS_REWARD``, else a ``ValueError``."""
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be numbers, got {_short.repr(arr.tolist())} (dtype {arr.dtype})")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got {_short.repr(arr.tolist())}")
+    if arr.size and np.abs(arr).max() > MAX_ABS_REWARD:
+        raise ValueError(f"{name} must lie in [-{MAX_ABS_REWARD:g}, {MAX_ABS_REWARD:g}], got {np.abs(arr).max():g}")
+    return arr
+
+
+def _flags(value: Any, name: str) -> np.ndarray:
+    """Booleans (or 0/1) as a bool array; a string such as ``"False"`` is refused, not read as true."""
+    arr = _array(value, name)
+    zero_one = arr.dtype.kind in "iu" and np.isin(arr, (0, 1)).all()
+    if arr.dtype != bool and not zero_one:
+        raise ValueError(f"{name} must be True/False (or 0/1), got {_short.repr(value)}")
+    return arr.astype(bool)  # a copy: the caller's array may be a read-only broadcast
+
+
+def _count(value: Any, name: str, minimum: int = 1) -> int:
+    """An integer (not a bool) of at least ``minimum``, as a Python int."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {_short.repr(value)}")
+    return int(value)
