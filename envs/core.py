@@ -18,6 +18,7 @@ how its state starts, moves and looks.
 
 from __future__ import annotations
 
+import operator
 from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any, Generic, Literal, TypeVar
@@ -217,6 +218,29 @@ class TaskVectorEnv(gym.vector.VectorEnv):
             n = self.single_action_space.n
             raise ValueError(f"actions must be {self.num_envs} ints in [0, {n}), got {actions!r}")
         return actions.astype(np.int64)
+
+
+def int_pair(value: Any, what: str) -> tuple[int, int]:
+    """``value`` as two Python ints (a cell), or a ``ValueError``: floats are refused, not truncated
+    (``(1.5, 2)`` silently became ``(1, 2)``), and so are bools and strings."""
+    try:
+        x, y = (operator.index(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a pair of ints (x, y), got {value!r}") from None
+    if any(isinstance(v, (bool, np.bool_)) for v in value):
+        raise ValueError(f"{what} must be a pair of ints (x, y), got {value!r}")
+    return x, y
+
+
+def int_cells(tasks: Any, what: str) -> np.ndarray:
+    """``tasks`` as an int64 array of cells, refusing floats, bools and strings as :func:`int_pair` does."""
+    try:
+        arr = np.asarray(tasks)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be pairs of ints (x, y), got {tasks!r}") from None
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{what} must be pairs of ints (x, y), got {tasks!r} (dtype {arr.dtype})")
+    return arr.astype(np.int64)
 
 
 def evenly_spaced(tasks: Sequence[TaskT], n: int | None) -> list[TaskT]:

@@ -38,7 +38,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
-from envs.core import TaskEnv, TaskVectorEnv, one_task_per_env
+from envs.core import TaskEnv, TaskVectorEnv, int_cells, int_pair, one_task_per_env
 
 SIZE = 9
 HARD_SIZE = 17
@@ -126,10 +126,7 @@ def random_return(
 
 def _check_goal(goal: Any, size: int) -> Goal:
     """Turn ``goal`` into a tuple of two ints inside the room, or say why it is not one."""
-    try:
-        x, y = (int(v) for v in goal)
-    except (TypeError, ValueError):
-        raise ValueError(f"goal must be a pair of ints (x, y), got {goal!r}") from None
+    x, y = int_pair(goal, "goal")
     if not (0 <= x < size and 0 <= y < size):
         raise ValueError(f"goal {goal!r} is outside the {size}x{size} room")
     return x, y
@@ -243,7 +240,7 @@ class DarkRoomVectorEnv(TaskVectorEnv):
         self._reached = np.zeros(num_envs, dtype=bool)
 
     def _check_tasks(self, tasks: Any) -> np.ndarray:
-        arr = one_task_per_env(np.asarray(tasks, dtype=np.int64), self.num_envs, (2,))
+        arr = one_task_per_env(int_cells(tasks, "goals"), self.num_envs, (2,))
         if arr.min() < 0 or arr.max() >= self.size:
             raise ValueError(f"goals must lie inside the {self.size}x{self.size} room")
         return arr

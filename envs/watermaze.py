@@ -53,7 +53,6 @@ Task / Reset Arguments
 
 from __future__ import annotations
 
-import operator
 from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
@@ -68,7 +67,7 @@ from minigrid.core.world_object import Goal as GoalTile
 from minigrid.core.world_object import Wall
 from minigrid.minigrid_env import MiniGridEnv
 
-from envs.core import TaskEnv, TaskVectorEnv, one_task_per_env
+from envs.core import TaskEnv, TaskVectorEnv, int_pair, one_task_per_env
 
 SIZE = 11  # the arena's side in cells, walls included
 VIEW_SIZE = 11  # minigrid agent_view_size: odd, and large enough to see the wall ahead from anywhere
@@ -224,10 +223,7 @@ TEST_GOALS: tuple[Cell, ...] = tuple(g for g in all_goals() if is_test_goal(g))
 
 def check_goal(goal: Any) -> Cell:
     """Return ``goal`` as a tuple of two ints naming a floor cell other than the start, or say why not."""
-    try:
-        x, y = (operator.index(v) for v in goal)
-    except (TypeError, ValueError):
-        raise ValueError(f"goal must be a pair of ints (x, y), got {goal!r}") from None
+    x, y = int_pair(goal, "goal")
     if not (0 <= x < SIZE and 0 <= y < SIZE):
         raise ValueError(f"goal {goal!r} is outside the {SIZE}x{SIZE} arena")
     if not (0 < x < SIZE - 1 and 0 < y < SIZE - 1):
