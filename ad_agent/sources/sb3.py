@@ -19,6 +19,7 @@ from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.preprocessing import is_image_space, is_image_space_channels_first
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
@@ -76,9 +77,17 @@ def build_learner(algo: str, vec_env: VecEnv, seed: int, **hyperparams: Any) -> 
             raise ValueError(f"unknown features extractor {extractor!r}; choose from {sorted(FEATURE_EXTRACTORS)}")
         policy_kwargs["features_extractor_class"] = FEATURE_EXTRACTORS[extractor]
     cls = ALGORITHMS[algo]
-    return cls(
+    model = cls(
         policy_name(algo), vec_env, seed=seed, device="cpu", verbose=0, policy_kwargs=policy_kwargs, **hyperparams
     )
+    model.set_logger(null_logger())
+    return model
+
+
+def null_logger() -> Logger:
+    """An SB3 logger with no outputs and no folder: SB3's default makes an empty ``SB3-<date>``
+    folder in the system temp folder for every ``learn()``, hundreds per collection."""
+    return Logger(folder=None, output_formats=[])
 
 
 def _allow_every_action(env: gym.Env) -> np.ndarray:
