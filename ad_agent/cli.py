@@ -6,12 +6,14 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from tqdm import tqdm
 
+from ad_agent import __version__
 from ad_agent.collect import (
     BACKENDS,
     TASK_CHOICES,
@@ -23,6 +25,7 @@ from ad_agent.collect import (
     source_for,
     split_jobs,
 )
+from ad_agent.devices import check_device
 from ad_agent.distributed import is_main, joined, launched_world_size
 from ad_agent.pipeline import (
     block_means,
@@ -47,6 +50,67 @@ CHECKPOINT_EVERY = 100
 def _given(value: int | None, default: int) -> int:
     """The option's value when given (0 included, so bad values reach the library's checks)."""
     return default if value is None else value
+
+
+class _Parser(argparse.ArgumentParser):
+    """Help shows every option's default; a bad value is one line on stderr (no usage) and exit code 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` unless the help already says it or there is no default to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if not action.option_strings or action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer >= ``minimum``, else an error naming the flag."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+_NON_NEGATIVE, _POSITIVE = _int_at_least(0), _int_at_least(1)
+
+
+def _device(text: str) -> str:
+    """An argparse ``type``: a device this machine has (``banana`` or CUDA without CUDA is an error)."""
+    try:
+        check_device(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def _check_values(args: argparse.Namespace) -> None:
+    """What the parser alone cannot see: a task count beyond the split, a file given for a folder."""
+    if getattr(args, "num_tasks", None) is not None:
+        env, which = get_preset(args.env).task_env, getattr(args, "tasks", "train")
+        for split in ("train", "test") if which == "all" else (which,):
+            if args.num_tasks > len(env.tasks(split)):
+                raise ValueError(f"--num-tasks {args.num_tasks}: {args.env} has {len(env.tasks(split))} {split} tasks")
+    for flag in ("data", "val_data"):
+        folder = getattr(args, flag, None)
+        if folder and Path(folder).is_file():
+            raise ValueError(f"--{flag.replace('_', '-')} {folder} is a file; give the folder collect wrote")
 
 
 def _collect(args: argparse.Namespace) -> None:
@@ -242,17 +306,18 @@ def _write_json(path: str | Path, data: dict[str, Any]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ad-agent", description="Algorithm Distillation, end to end.")
+    parser = _Parser(prog="ad-agent", description="Algorithm Distillation, end to end.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     env_help = f"environment id (presets: {', '.join(sorted(PRESETS))})"
     collect_p = argparse.ArgumentParser(add_help=False)
     collect_p.add_argument("--env", default="DarkRoom-v0", help=env_help)
-    collect_p.add_argument("--runs-per-task", type=int, default=None, help="source runs per task")
+    collect_p.add_argument("--runs-per-task", type=int, default=None, help="source runs per task (default: preset)")
     collect_p.add_argument(
-        "--num-tasks", type=int, default=None, help="use only N tasks of each split, spread evenly over it"
+        "--num-tasks", type=_POSITIVE, default=None, help="use only N tasks of each split, spread evenly (default: all)"
     )
-    collect_p.add_argument("--steps", type=int, default=None, help="environment steps per source run")
-    collect_p.add_argument("--workers", type=int, default=None, help="parallel processes (default: all cores)")
+    collect_p.add_argument("--steps", type=_POSITIVE, default=None, help="env steps per source run (default: preset)")
+    collect_p.add_argument("--workers", type=_POSITIVE, default=None, help="parallel processes (default: all cores)")
     collect_p.add_argument(
         "--algo", choices=sorted(ALGORITHMS), default=None, help="SB3 source learner (default: the preset's)"
     )
@@ -266,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--address", default=None, help="Ray cluster to join (default: a local instance); needs a shared --out folder"
     )
     train_p = argparse.ArgumentParser(add_help=False)
-    train_p.add_argument("--train-steps", type=int, default=None, help="gradient steps (default: preset)")
+    train_p.add_argument("--train-steps", type=_POSITIVE, default=None, help="gradient steps (default: preset)")
     train_p.add_argument(
         "--train-preset",
         choices=sorted(TRAIN_PRESETS),
@@ -277,14 +342,17 @@ def build_parser() -> argparse.ArgumentParser:
     train_p.add_argument("--checkpoint-dir", default=None, help="write checkpoints here")
     train_p.add_argument(
         "--checkpoint-every",
-        type=int,
+        type=_NON_NEGATIVE,
         default=None,
         help=f"steps between checkpoints (default {CHECKPOINT_EVERY} with --checkpoint-dir; 0: the last step only)",
     )
     train_p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint, bit for bit")
     train_p.add_argument("--log-dir", default=None, help="TensorBoard log folder")
     train_p.add_argument(
-        "--in-context-every", type=int, default=0, help="play held-out tasks in context every N steps (0: never)"
+        "--in-context-every",
+        type=_NON_NEGATIVE,
+        default=0,
+        help="play held-out tasks in context every N steps (0: never)",
     )
     train_p.add_argument(
         "--config", default=None, help='JSON {"model": {...}, "train": {...}}: settings over the presets'
@@ -297,11 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
     eval_p.add_argument("--episodes", type=int, default=None, help="episodes per trial (default: preset)")
     eval_p.add_argument("--trials", type=int, default=None, help="trials per held-out task (default: preset)")
     eval_p.add_argument("--json", default=None, help="write the results here as JSON")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--seed", type=int, default=0, help="seeds data, model and evaluation (default 0)")
-    common.add_argument("--device", default="auto", help="torch device; auto = CUDA if present")
+    seeded = argparse.ArgumentParser(add_help=False)
+    seeded.add_argument("--seed", type=_NON_NEGATIVE, default=0, help="seeds data, model and evaluation")
+    common = argparse.ArgumentParser(add_help=False, parents=[seeded])  # collect has no use for a device
+    common.add_argument("--device", type=_device, default="auto", help="torch device; auto = CUDA if present")
 
-    p = sub.add_parser("collect", parents=[collect_p, common], help="record source learners' histories")
+    p = sub.add_parser("collect", parents=[collect_p, seeded], help="record source learners' histories")
     p.add_argument("--out", required=True, help="dataset folder (re-running resumes)")
     p.add_argument("--tasks", choices=TASK_CHOICES, default="train", help="which split's tasks (default train)")
     p = sub.add_parser("train", parents=[train_p, common], help="distill histories into a policy")
@@ -314,10 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default=None, help="histories, policy and results go here (default runs/ENV)")
     p = sub.add_parser("demo", help="watch a trained policy learn new tasks in context, with a plot")
     p.add_argument("--policy", default="pretrained:DarkRoom-v0", help="policy folder or pretrained:ENV")
-    p.add_argument("--episodes", type=int, default=20, help="episodes per held-out task (default 20)")
+    p.add_argument("--episodes", type=_POSITIVE, default=20, help="episodes per held-out task")
     p.add_argument("--plot", default="ad_demo.png", help="where to write the PNG (default ad_demo.png)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the evaluation (default 0)")
-    p.add_argument("--device", default="auto", help="torch device; auto = CUDA if present")
+    p.add_argument("--seed", type=_NON_NEGATIVE, default=0, help="seeds the evaluation")
+    p.add_argument("--device", type=_device, default="auto", help="torch device; auto = CUDA if present")
     return parser
 
 
@@ -327,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command != "train" and launched_world_size() > 1:
             raise ValueError("only 'ad-agent train' runs under torchrun (several processes)")
+        _check_values(args)
         handlers[args.command](args)
     except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"ad-agent {args.command}: error: {err}", file=sys.stderr)
