@@ -10,14 +10,25 @@ default DarkRoom shape is filled with ``c`` steps, then timed per step at batch 
 
 Then the throughput of :func:`ad_agent.evaluate` over 256 parallel DarkRoom tasks.
 
+Thread contention (also alone, with ``--contention-only``, into ``policy_latency_contention.json``):
+cached ``act`` at batch 1 and context 200 with the policy's default of one thread and with one
+thread per core, back to back and paced (2 ms apart, as an agent stepping an env calls it), first
+as the machine is, then while another process keeps every core busy with matrix products on as
+many threads; the load average is recorded beside each figure.
+
     python -m benchmarks.policy_latency --seed 0
+    python -m benchmarks.policy_latency --seed 0 --contention-only
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -44,21 +55,40 @@ def seconds_per_call(fn: Callable[[], object], calls: int) -> float:
     return float(np.median(rounds))
 
 
+def paced_seconds_per_call(fn: Callable[[], object], calls: int, gap_s: float = 0.002) -> float:
+    """Median time of one call when calls come ``gap_s`` apart, as an agent stepping an env makes
+    them (back-to-back calls measure throughput: under load they only get the scheduler's share)."""
+    fn()
+    times = []
+    for _ in range(calls):
+        time.sleep(gap_s)
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
 def darkroom_policy(context_len: int, seed: int) -> InContextPolicy:
     torch.manual_seed(seed)
     config = ModelConfig(obs_nvec=(9, 9), n_actions=5, context_len=context_len)
     return InContextPolicy(ADTransformer(config), PolicySpec(config, "DarkRoom-v0", 20), device="cpu")
 
 
-def act_latency(context_len: int, seed: int, calls: int) -> dict[str, float]:
-    """Per-step seconds, cached and full, with the context already holding ``context_len`` steps."""
+def primed_policy(context_len: int, seed: int) -> tuple[InContextPolicy, np.ndarray, np.ndarray, np.ndarray]:
+    """A policy whose context holds ``context_len`` random steps, and those steps."""
     policy = darkroom_policy(context_len, seed)
     rng = np.random.default_rng(seed)
-    steps = context_len
-    obs, actions = rng.integers(0, 9, size=(steps, 2)), rng.integers(0, 5, size=steps)
-    rewards = (rng.random(steps) < 0.2).astype(float)
+    obs, actions = rng.integers(0, 9, size=(context_len, 2)), rng.integers(0, 5, size=context_len)
+    rewards = (rng.random(context_len) < 0.2).astype(float)
     policy.reset(seed=seed)
     policy.prime(obs, actions, rewards)
+    return policy, obs, actions, rewards
+
+
+def act_latency(context_len: int, seed: int, calls: int) -> dict[str, float]:
+    """Per-step seconds, cached and full, with the context already holding ``context_len`` steps."""
+    policy, obs, actions, rewards = primed_policy(context_len, seed)
+    steps = context_len
     cached = seconds_per_call(lambda: policy.act(obs[0], 0.0), calls)
 
     window = {
@@ -93,6 +123,38 @@ def evaluation_throughput(num_tasks: int, episodes: int, seed: int) -> float:
     return num_tasks * episodes * 20 / (time.perf_counter() - start)
 
 
+BUSY_LOOP = (
+    "import sys, torch\ntorch.set_num_threads(int(sys.argv[1]))\na = torch.randn(512, 512)\nwhile True:\n    a @ a\n"
+)
+
+
+def contention(seed: int, calls: int, context_len: int = 200, warmup_s: float = 2.0) -> dict[str, Any]:
+    """Cached ``act`` seconds at batch 1 with the policy's default thread choice (one) and with one
+    thread per core, as the machine is and while a process keeps every core busy."""
+    policy, obs, _, _ = primed_policy(context_len, seed)
+    cores = os.cpu_count() or 1
+    settings = {"default (1 thread)": None, f"{cores} threads": cores}
+
+    def measure() -> dict[str, float]:
+        figures = {}
+        for label, threads in settings.items():
+            policy.num_threads = threads
+            figures[label] = seconds_per_call(lambda: policy.act(obs[0], 0.0), calls)
+            figures[f"{label}, paced"] = paced_seconds_per_call(lambda: policy.act(obs[0], 0.0), calls)
+        figures["load_average_1min"] = os.getloadavg()[0]
+        return figures
+
+    as_is = measure()
+    busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(cores)])
+    try:
+        time.sleep(warmup_s)  # let the load start
+        loaded = measure()
+    finally:
+        busy.kill()
+        busy.wait()
+    return {"as_is": as_is, "busy": loaded, "busy_process_threads": cores, "context_len": context_len}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contexts", type=int, nargs="+", default=list(CONTEXTS))
@@ -100,8 +162,15 @@ def main() -> None:
     parser.add_argument("--eval-tasks", type=int, default=256)
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--contention-only", action="store_true", help="only the thread-contention rows")
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
+    threads = contention(args.seed, args.calls)
+    for case in ("as_is", "busy"):
+        shown = {k: f"{v * 1e3:.2f} ms" for k, v in threads[case].items() if k != "load_average_1min"}
+        print(f"act, batch 1, machine {case}: {shown} (load {threads[case]['load_average_1min']:.1f})")
+    if args.contention_only:
+        print(f"wrote {write_result('policy_latency_contention', {'seed': args.seed, **threads})}")
+        return
     latency = {}
     for c in args.contexts:
         latency[c] = act_latency(c, args.seed, args.calls)
@@ -121,6 +190,7 @@ def main() -> None:
         "speedup_cached_vs_full": {str(c): v["full_s"] / v["cached_s"] for c, v in latency.items()},
         "sb3_ppo_predict_s": ppo,
         "evaluate_env_steps_per_s": {"num_tasks": args.eval_tasks, "steps_per_s": throughput},
+        "thread_contention_s": threads,
     }
     print(f"wrote {write_result('policy_latency', figures)}")
 
