@@ -33,12 +33,22 @@ from ad_agent.histories import (
     SUFFIX,
     CorruptHistoryWarning,
     CorruptRunError,
+    Streams,
     episode_returns,
     verify_run,
     write_run,
 )
 from ad_agent.processes import die_with_parent
-from ad_agent.sources import ALGORITHMS, AnySourceConfig, NoisyExpertConfig, SourceConfig, UCBConfig, record
+from ad_agent.sources import (
+    ALGORITHMS,
+    AnySourceConfig,
+    BatchedSourceConfig,
+    NoisyExpertConfig,
+    SourceConfig,
+    UCBConfig,
+    record,
+)
+from ad_agent.sources.batched import check_batch_fits, run_batched
 from ad_agent.sources.presets import SOURCE_PRESETS
 from envs.core import evenly_spaced
 
@@ -116,24 +126,38 @@ def split_jobs(
 
 
 def source_for(
-    env_id: str, base: AnySourceConfig, algo: str | None = None, total_timesteps: int | None = None
+    env_id: str,
+    base: AnySourceConfig,
+    algo: str | None = None,
+    total_timesteps: int | None = None,
+    learners_per_batch: int | None = None,
 ) -> AnySourceConfig:
     """The source learner to collect with: ``base`` (the preset's), or the SB3 learner ``algo``.
 
     Another ``algo`` gets its tuned config (:data:`ad_agent.sources.presets.SOURCE_PRESETS`) when
     ``env_id`` has one, else SB3's default hyper-parameters at ``base``'s scale (actors and step
     budget): another algorithm's tuned hyper-parameters would not fit it, SB3's defaults are sane.
+    ``learners_per_batch`` runs that learner batched (:class:`BatchedSourceConfig`), that many at once.
     """
+    source = _sb3_source(env_id, base, algo)
+    if learners_per_batch is not None:
+        if not isinstance(source, SourceConfig):
+            raise ValueError(f"batched learners replace SB3 PPO/A2C learners, not {type(source).__name__}")
+        source = BatchedSourceConfig.like(source, learners_per_batch)
+    if total_timesteps is None:
+        return source
+    if not isinstance(source, SourceConfig | BatchedSourceConfig):
+        raise ValueError(f"a step budget applies to SB3 learners, not to {type(source).__name__}")
+    return dataclasses.replace(source, total_timesteps=total_timesteps)
+
+
+def _sb3_source(env_id: str, base: AnySourceConfig, algo: str | None) -> AnySourceConfig:
     source = base
     if algo is not None and not (isinstance(base, SourceConfig) and base.algo == algo):
         if algo not in ALGORITHMS:
             raise ValueError(f"unknown source algorithm {algo!r}; choose from {', '.join(sorted(ALGORITHMS))}")
         source = SOURCE_PRESETS.get((env_id, algo)) or _default_source(base, algo)
-    if total_timesteps is None:
-        return source
-    if not isinstance(source, SourceConfig):
-        raise ValueError(f"a step budget applies to SB3 learners, not to {type(source).__name__}")
-    return dataclasses.replace(source, total_timesteps=total_timesteps)
+    return source
 
 
 def _default_source(base: AnySourceConfig, algo: str) -> SourceConfig:
@@ -144,6 +168,44 @@ def _default_source(base: AnySourceConfig, algo: str) -> SourceConfig:
 def run_job(job: Job, source: AnySourceConfig, out_dir: Path) -> dict[str, Any]:
     """Run one source learner and write its history file; returns a short summary."""
     streams, extras = record(source, job.env_id, job.env_kwargs, job.seed)
+    return _write(job, source, out_dir, streams, extras)
+
+
+def run_batch(
+    jobs: Sequence[Job], source: BatchedSourceConfig, out_dir: Path, threads: int | None = None
+) -> list[dict[str, Any]]:
+    """Run the learners of ``jobs`` together (:func:`~ad_agent.sources.batched.run_batched`), one file each.
+
+    A batch runs on the GPU when there is one, else on ``threads`` torch threads (default: as set).
+    The run files are those of SB3 runs, their metadata adding which batch a run was trained in (its
+    size and its first job's file).
+    """
+    import torch
+
+    for job in jobs:
+        if set(job.env_kwargs) != {"task"} or job.env_id != jobs[0].env_id:
+            raise ValueError(f"a batch takes jobs of one env that differ by task only, got {job}")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    tasks = [job.env_kwargs["task"] for job in jobs]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads or previous)
+    try:
+        captures = run_batched(source, jobs[0].env_id, tasks, [job.seed for job in jobs], device)
+    finally:
+        torch.set_num_threads(previous)
+    batch = {"learners": len(jobs), "first_run": jobs[0].filename}
+    runs = zip(jobs, captures, strict=True)
+    return [_write(job, source, out_dir, c.streams, c.extras(), batch=batch) for job, c in runs]
+
+
+def _write(
+    job: Job,
+    source: AnySourceConfig,
+    out_dir: Path,
+    streams: Streams,
+    extras: dict[str, np.ndarray],
+    **more_metadata: Any,
+) -> dict[str, Any]:
     finals = [episode_returns(streams.rewards[i], streams.episode_starts[i])[-1] for i in range(streams.n_actors)]
     metadata = {
         "env_id": job.env_id,
@@ -154,9 +216,25 @@ def run_job(job: Job, source: AnySourceConfig, out_dir: Path) -> dict[str, Any]:
         "source": source_record(source),
         "final_return": float(np.mean(finals)),
         "versions": _versions(),
+        **more_metadata,
     }
     write_run(out_dir / job.filename, streams, metadata, extras)
     return {"file": job.filename, "final_return": metadata["final_return"]}
+
+
+def work_units(todo: Sequence[Job], source: AnySourceConfig) -> list[list[Job]]:
+    """``todo`` as the units a worker runs at once: batches for a batched source, single runs otherwise."""
+    size = source.learners_per_batch if isinstance(source, BatchedSourceConfig) else 1
+    return [list(todo[i : i + size]) for i in range(0, len(todo), size)]
+
+
+def run_unit(
+    jobs: list[Job], source: AnySourceConfig, out_dir: Path, threads: int | None = None
+) -> list[dict[str, Any]]:
+    """Run one unit of :func:`work_units` (a batch on ``threads`` torch threads); a summary per run."""
+    if isinstance(source, BatchedSourceConfig):
+        return run_batch(jobs, source, out_dir, threads)
+    return [run_job(job, source, out_dir) for job in jobs]
 
 
 def source_record(source: AnySourceConfig) -> dict[str, Any]:
@@ -168,7 +246,7 @@ def _as_recorded_today(recorded: dict[str, Any] | None) -> dict[str, Any] | None
     """A run file's source record as this version would write it: settings added since the run was
     collected take their defaults, which is how that run was collected. Unreadable records stay as
     they are (and then differ from any source asked for)."""
-    configs = {cls.__name__: cls for cls in (SourceConfig, UCBConfig, NoisyExpertConfig)}
+    configs = {cls.__name__: cls for cls in (SourceConfig, UCBConfig, NoisyExpertConfig, BatchedSourceConfig)}
     if not isinstance(recorded, dict) or recorded.get("kind") not in configs:
         return recorded
     settings = {key: value for key, value in recorded.items() if key != "kind"}
@@ -290,6 +368,8 @@ def run_jobs(
     if address is not None and backend != "ray":
         raise ValueError("an address is for the ray backend only")
     out_dir = Path(out_dir).resolve()  # workers may run with another working directory
+    if isinstance(source, BatchedSourceConfig) and todo:
+        check_batch_fits(source, todo[0].env_id, min(len(todo), source.learners_per_batch))
     if backend == "ray":
         summaries = _ray_summaries(todo, source, out_dir, workers, address)
     else:
@@ -303,19 +383,23 @@ def run_jobs(
 
 
 def _local_summaries(todo: Sequence[Job], source: AnySourceConfig, out_dir: Path, workers: int) -> Iterator[dict]:
+    units = work_units(todo, source)
     if workers == 1:
-        yield from (run_job(job, source, out_dir) for job in todo)
+        for unit in units:
+            yield from run_unit(unit, source, out_dir)
         return
     # spawn, not fork: a forked child may inherit torch's thread pools in a locked state; workers
     # end with this process, also after a kill -9 of it (die_with_parent)
     context = mp.get_context("spawn")
     with ProcessPoolExecutor(workers, context, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-        futures = [pool.submit(run_job, job, source, out_dir) for job in todo]
+        # one torch thread per worker: workers already fill the cores, and more threads only contend
+        futures = [pool.submit(run_unit, unit, source, out_dir, 1) for unit in units]
         finished = 0
         try:
             for future in as_completed(futures):
-                yield future.result()
-                finished += 1
+                for summary in future.result():
+                    yield summary
+                    finished += 1
         except BrokenProcessPool as err:
             raise WorkerDiedError(
                 f"a worker process died (killed, or out of memory?) after {finished} of {len(todo)} runs; "
@@ -330,11 +414,11 @@ def _ray_summaries(
 ) -> Iterator[dict]:
     ray = _import_ray()
     with _ray_session(ray, address, workers):
-        task = ray.remote(num_cpus=1)(run_job)
-        pending = [task.remote(job, source, out_dir) for job in todo]
+        task = ray.remote(num_cpus=1)(run_unit)
+        pending = [task.remote(unit, source, out_dir, 1) for unit in work_units(todo, source)]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
+            yield from ray.get(done[0])
 
 
 @contextmanager

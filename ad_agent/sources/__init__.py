@@ -1,4 +1,5 @@
-"""Learners that produce learning histories: SB3 algorithms, UCB, a noisy scripted expert.
+"""Learners that produce learning histories: SB3 algorithms (one run at a time, or many batched), UCB,
+a noisy scripted expert.
 
 :func:`record` runs any of them from its config, so collection does not care which it is.
 """
@@ -10,17 +11,19 @@ from typing import Any
 import numpy as np
 
 from ad_agent.histories import Streams
+from ad_agent.sources.batched import BatchedSourceConfig, run_batched
 from ad_agent.sources.noisy_expert import NoisyExpertConfig, run_noisy_expert
 from ad_agent.sources.presets import SOURCE_PRESETS, source_preset
 from ad_agent.sources.sb3 import ALGORITHMS, DARKROOM_PPO, HistoryRecorder, SourceConfig, run_source
 from ad_agent.sources.ucb import UCBConfig, run_ucb
 
-AnySourceConfig = SourceConfig | UCBConfig | NoisyExpertConfig
+AnySourceConfig = SourceConfig | BatchedSourceConfig | UCBConfig | NoisyExpertConfig
 
 __all__ = [
     "ALGORITHMS",
     "DARKROOM_PPO",
     "AnySourceConfig",
+    "BatchedSourceConfig",
     "HistoryRecorder",
     "NoisyExpertConfig",
     "SOURCE_PRESETS",
@@ -51,13 +54,10 @@ def record(
         finally:  # collection in this process must not slow (or change) the training that follows
             torch.set_num_threads(threads)
         capture = recorder.capture()
-        extras = {
-            "terminated": capture.terminated,
-            "truncated": capture.truncated,
-            "terminal_observations": capture.terminal_observations,
-            "learner_steps": capture.learner_steps,
-        }
-        return capture.streams, extras
+        return capture.streams, capture.extras()
+    if isinstance(config, BatchedSourceConfig):  # a batch of one; collection batches many (ad_agent.collect)
+        (capture,) = run_batched(config, env_id, [env_kwargs["task"]], [seed])
+        return capture.streams, capture.extras()
     if isinstance(config, UCBConfig):
         return run_ucb(config, env_id, env_kwargs, seed), {}
     if isinstance(config, NoisyExpertConfig):

@@ -50,6 +50,15 @@ class Capture:
     def episode_ends(self) -> np.ndarray:
         return self.terminated | self.truncated
 
+    def extras(self) -> dict[str, np.ndarray]:
+        """What a run file stores beside the streams (:data:`ad_agent.histories.EXTRA_FIELDS`)."""
+        extras = {
+            "terminated": self.terminated,
+            "truncated": self.truncated,
+            "terminal_observations": self.terminal_observations,
+        }
+        return extras if self.learner_steps is None else {**extras, "learner_steps": self.learner_steps}
+
 
 def stack_captures(captures: Sequence[Capture]) -> Capture:
     """Join the one-actor captures of a vector env's wrappers, in env order, into one capture."""

@@ -16,7 +16,7 @@ from ad_agent.cli import main
 from ad_agent.collect import SourceMismatchError, collect, make_jobs, plan_collection, source_for, split_jobs
 from ad_agent.histories import read_run, scan, write_run
 from ad_agent.presets import get_preset
-from ad_agent.sources import DARKROOM_PPO, NoisyExpertConfig, SourceConfig
+from ad_agent.sources import DARKROOM_PPO, BatchedSourceConfig, NoisyExpertConfig, SourceConfig
 from ad_agent.sources.presets import SOURCE_PRESETS
 from envs.core import evenly_spaced
 
@@ -226,5 +226,9 @@ def test_ray_backend_on_a_local_instance(tmp_path, capsys):
         toy = ["--num-tasks", "1", "--runs-per-task", "2", "--steps", "128", "--out", str(tmp_path / "cli")]
         assert main(["collect", "--backend", "ray", *toy]) == 0
         assert len(_runs(tmp_path / "cli")) == 2 and "final_return=" in capsys.readouterr().err
+        batched = BatchedSourceConfig("PPO", 4, 80, dict(n_steps=20, batch_size=40), learners_per_batch=1)
+        summaries = collect(jobs, batched, tmp_path / "batched", 2, backend="ray")  # a Ray task per batch
+        assert sorted(s["file"] for s in summaries) == sorted(job.filename for job in jobs)
+        assert scan(tmp_path / "batched") == {}
     finally:
         ray.shutdown()

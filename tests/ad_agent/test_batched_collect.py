@@ -1,0 +1,90 @@
+"""Collecting with batched learners: the same run files, resume after kill -9, refusals (Ray: test_collect)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ad_agent.cli import main
+from ad_agent.collect import SourceMismatchError, collect, source_for, split_jobs, work_units
+from ad_agent.histories import FlatHistories, read_extras, read_run, scan
+from ad_agent.presets import get_preset
+from ad_agent.sources import BatchedSourceConfig, SourceConfig
+
+PRESET = get_preset("DarkRoom-v0")
+# 6 tasks, batches of 2 learners, 4 rollouts each: three units of work, so a kill lands mid-collection.
+TOY = ["--num-tasks", "6", "--runs-per-task", "1", "--steps", "5120", "--seed", "3"]
+BATCHED = ["--batched", "--learners-per-batch", "2"]
+
+
+def _jobs() -> list:
+    return split_jobs("DarkRoom-v0", PRESET.task_env.tasks, "train", 1, 3, 6)
+
+
+def _runs(out: Path) -> list[Path]:
+    return sorted(out.glob("*.h5"))
+
+
+def test_batched_collection_writes_the_same_run_files(tmp_path, capsys):
+    out = tmp_path / "h"
+    assert main(["collect", *TOY, *BATCHED, "--workers", "1", "--out", str(out)]) == 0
+    assert [p.name for p in _runs(out)] == sorted(job.filename for job in _jobs()) and scan(out) == {}
+    streams, metadata = read_run(_runs(out)[0])
+    assert metadata["source"]["kind"] == "BatchedSourceConfig" and metadata["source"]["algo"] == "PPO"
+    assert metadata["source"]["learners_per_batch"] == 2 and metadata["batch"]["learners"] == 2
+    assert streams.n_actors == 64 and streams.n_steps == 80
+    assert set(read_extras(_runs(out)[0])) == {"terminated", "truncated", "terminal_observations", "learner_steps"}
+    assert len(FlatHistories.load(out, n_actions=5).stream_starts) == 6 * 64
+    assert "final_return=" in capsys.readouterr().err
+
+
+def test_units_are_batches_for_batched_sources_only():
+    batched = source_for("DarkRoom-v0", PRESET.source, learners_per_batch=4)
+    assert [len(u) for u in work_units(_jobs(), batched)] == [4, 2]
+    assert [len(u) for u in work_units(_jobs(), PRESET.source)] == [1] * 6
+
+
+def test_kill_9_mid_batched_collection_then_resume(tmp_path):
+    out = tmp_path / "h"
+    command = [sys.executable, "-m", "ad_agent.cli", "collect", *TOY, *BATCHED, "--workers", "2", "--out", str(out)]
+    process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.DEVNULL)
+    while not _runs(out):
+        assert process.poll() is None, "collection ended before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert 1 <= len(_runs(out)) < 6 and scan(out) == {}
+    assert main(["collect", *TOY, *BATCHED, "--workers", "1", "--out", str(out)]) == 0
+    assert [p.name for p in _runs(out)] == sorted(job.filename for job in _jobs()) and scan(out) == {}
+
+
+def test_batched_and_sb3_runs_are_not_mixed_in_one_folder(tmp_path):
+    jobs = _jobs()[:1]
+    sb3 = SourceConfig("PPO", n_envs=4, total_timesteps=80, hyperparams=dict(n_steps=20, batch_size=40))
+    collect(jobs, sb3, tmp_path, 1)
+    batched = BatchedSourceConfig("PPO", n_envs=4, total_timesteps=80, hyperparams=dict(n_steps=20, batch_size=40))
+    with pytest.raises(SourceMismatchError, match="kind"):
+        collect(jobs, batched, tmp_path, 1)
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--env", "AdversarialBandit-v0", "--batched"], "batched learners replace SB3 PPO/A2C learners"),
+        (["--algo", "DQN", "--batched"], "batched learners implement"),
+        (["--batched", "--learners-per-batch", "0"], "learners_per_batch must be >= 1"),
+        (
+            ["--batched", "--learners-per-batch", "100000", "--num-tasks", "64", "--runs-per-task", "30"],
+            "use at most",
+        ),
+    ],
+)
+def test_cli_refuses_what_cannot_work_before_any_work(tmp_path, capsys, argv, match):
+    out = tmp_path / "h"
+    assert main(["collect", *argv, "--out", str(out)]) == 2
+    assert match in capsys.readouterr().err
+    assert not _runs(out) if out.exists() else True
