@@ -71,12 +71,17 @@ def test_batched_and_sb3_runs_are_not_mixed_in_one_folder(tmp_path):
         collect(jobs, batched, tmp_path, 1)
 
 
+def test_cli_refuses_a_batch_size_below_one(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["collect", "--batched", "--learners-per-batch", "0", "--out", "unused"])
+    assert exit_info.value.code == 2 and "--learners-per-batch" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "argv, match",
     [
         (["--env", "AdversarialBandit-v0", "--batched"], "batched learners replace SB3 PPO/A2C learners"),
         (["--algo", "DQN", "--batched"], "batched learners implement"),
-        (["--batched", "--learners-per-batch", "0"], "learners_per_batch must be >= 1"),
         (
             ["--batched", "--learners-per-batch", "100000", "--num-tasks", "64", "--runs-per-task", "30"],
             "use at most",

@@ -128,8 +128,8 @@ def check_batch_fits(config: BatchedSourceConfig, env_id: str, n_learners: int) 
     if need > MAX_BATCH_BYTES:
         fits = max(1, n_learners * MAX_BATCH_BYTES // need)
         raise ValueError(
-            f"learners_per_batch={n_learners} would hold {need / 2**30:.1f} GiB of histories in memory "
-            f"(limit {MAX_BATCH_BYTES / 2**30:.0f} GiB); use at most {fits}"
+            f"learners_per_batch (--learners-per-batch) {n_learners} would hold {need / 2**30:.1f} GiB "
+            f"of histories in memory (limit {MAX_BATCH_BYTES / 2**30:.0f} GiB); use at most {fits}"
         )
 
 
