@@ -171,12 +171,11 @@ def run_job(job: Job, source: AnySourceConfig, out_dir: Path) -> dict[str, Any]:
     return _write(job, source, out_dir, streams, extras)
 
 
-def run_batch(
-    jobs: Sequence[Job], source: BatchedSourceConfig, out_dir: Path, threads: int | None = None
-) -> list[dict[str, Any]]:
+def run_batch(jobs: Sequence[Job], source: BatchedSourceConfig, out_dir: Path) -> list[dict[str, Any]]:
     """Run the learners of ``jobs`` together (:func:`~ad_agent.sources.batched.run_batched`), one file each.
 
-    A batch runs on the GPU when there is one, else on ``threads`` torch threads (default: as set).
+    A batch runs on the GPU when there is one, else on one torch thread: collection scales over cores
+    with workers, and a second thread per batch contends with them (or with anything else running).
     The run files are those of SB3 runs, their metadata adding which batch a run was trained in (its
     size and its first job's file).
     """
@@ -188,7 +187,7 @@ def run_batch(
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tasks = [job.env_kwargs["task"] for job in jobs]
     previous = torch.get_num_threads()
-    torch.set_num_threads(threads or previous)
+    torch.set_num_threads(1)
     try:
         captures = run_batched(source, jobs[0].env_id, tasks, [job.seed for job in jobs], device)
     finally:
@@ -228,12 +227,10 @@ def work_units(todo: Sequence[Job], source: AnySourceConfig) -> list[list[Job]]:
     return [list(todo[i : i + size]) for i in range(0, len(todo), size)]
 
 
-def run_unit(
-    jobs: list[Job], source: AnySourceConfig, out_dir: Path, threads: int | None = None
-) -> list[dict[str, Any]]:
-    """Run one unit of :func:`work_units` (a batch on ``threads`` torch threads); a summary per run."""
+def run_unit(jobs: list[Job], source: AnySourceConfig, out_dir: Path) -> list[dict[str, Any]]:
+    """Run one unit of :func:`work_units`; a summary per run."""
     if isinstance(source, BatchedSourceConfig):
-        return run_batch(jobs, source, out_dir, threads)
+        return run_batch(jobs, source, out_dir)
     return [run_job(job, source, out_dir) for job in jobs]
 
 
@@ -392,8 +389,7 @@ def _local_summaries(todo: Sequence[Job], source: AnySourceConfig, out_dir: Path
     # end with this process, also after a kill -9 of it (die_with_parent)
     context = mp.get_context("spawn")
     with ProcessPoolExecutor(workers, context, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-        # one torch thread per worker: workers already fill the cores, and more threads only contend
-        futures = [pool.submit(run_unit, unit, source, out_dir, 1) for unit in units]
+        futures = [pool.submit(run_unit, unit, source, out_dir) for unit in units]
         finished = 0
         try:
             for future in as_completed(futures):
@@ -415,7 +411,7 @@ def _ray_summaries(
     ray = _import_ray()
     with _ray_session(ray, address, workers):
         task = ray.remote(num_cpus=1)(run_unit)
-        pending = [task.remote(unit, source, out_dir, 1) for unit in work_units(todo, source)]
+        pending = [task.remote(unit, source, out_dir) for unit in work_units(todo, source)]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             yield from ray.get(done[0])
