@@ -77,8 +77,10 @@ def dataset(
     steps: int | None = None,
     algo: str | None = None,
     workers: int | None = None,
+    batched: bool = False,
 ) -> Path:
-    """Source histories of ``env_id``'s ``split`` tasks, collected with its preset source unless told otherwise.
+    """Source histories of ``env_id``'s ``split`` tasks, collected with its preset source unless told otherwise
+    (``batched``: its PPO/A2C learners batched, ``ad-agent collect --batched``).
 
     Goes through ``ad-agent collect`` itself, so an experiment's data is exactly what a user gets, and an
     interrupted collection resumes. ``name`` keeps datasets of different settings apart.
@@ -95,6 +97,7 @@ def dataset(
     for flag, value in options.items():
         if value is not None:
             argv += [flag, str(value)]
+    argv += ["--batched"] if batched else []
     if ad_agent_cli(argv) != 0:
         raise RuntimeError(f"collection failed: ad-agent {' '.join(argv)}")
     return out

@@ -245,10 +245,19 @@ def findings(curves: dict[str, Curve], optimal: float, random: float, horizon: i
     return out
 
 
+def data_name(args: argparse.Namespace) -> str | None:
+    """The dataset's own name when it is not the preset's collection (a task subset, more runs, batched)."""
+    parts = [f"tasks{args.num_tasks}" if args.num_tasks is not None else ""]
+    parts += [f"x{args.runs_per_task}" if args.runs_per_task is not None else ""]
+    parts += ["-batched" if args.batched else ""]
+    return "".join(parts) or None
+
+
 def variant(args: argparse.Namespace) -> str:
-    """A name suffix for AD and ED trained for other than the preset's number of steps: their own
-    cache entries and result file."""
-    return "" if args.train_steps is None else f"-steps{args.train_steps}"
+    """A name suffix for AD and ED trained for other than the preset's number of steps, or on batched
+    learners' histories: their own cache entries and result file."""
+    steps = "" if args.train_steps is None else f"-steps{args.train_steps}"
+    return steps + ("-batched" if args.batched else "")
 
 
 def policy_names(args: argparse.Namespace) -> tuple[str, str]:
@@ -272,8 +281,10 @@ def run(args: argparse.Namespace) -> Path:
         if getattr(args, option) is not None:
             setattr(budgets, option, getattr(args, option))
     preset = _run_preset(args.env, budgets)
-    if args.num_tasks is not None:  # a dataset of its own, named as the ablations name theirs
-        budgets.data = {**budgets.data, "num_tasks": args.num_tasks, "name": f"tasks{args.num_tasks}"}
+    if data_name(args) is not None:  # a dataset of its own, named as the ablations name theirs
+        given = {"num_tasks": args.num_tasks, "runs_per_task": args.runs_per_task, "batched": args.batched or None}
+        given = {key: value for key, value in given.items() if value is not None}
+        budgets.data = {**budgets.data, **given, "name": data_name(args)}
     tasks = evenly_spaced(preset.test_tasks, budgets.test_tasks)
     horizon = max_episode_steps(args.env)
     optimal = float(np.mean([preset.optimal_return(t) for t in tasks]))
@@ -396,6 +407,10 @@ def main(argv: list[str] | None = None) -> None:
     count = positive_int  # a bad value fails at parse time, before any collection
     parser.add_argument("--train-steps", type=count, default=None, help="AD / ED gradient steps (default: preset)")
     parser.add_argument("--num-tasks", type=count, default=None, help="train tasks to collect on (default: the split)")
+    parser.add_argument(
+        "--runs-per-task", type=count, default=None, help="source runs per train task (default: preset)"
+    )
+    parser.add_argument("--batched", action="store_true", help="collect with the batched PPO/A2C learners")
     parser.add_argument("--test-tasks", type=count, default=None, help="held-out tasks to measure on (default: all)")
     parser.add_argument("--episodes", type=count, default=None, help="in-context episodes per AD / ED trial")
     parser.add_argument("--trials", type=count, default=None, help="AD / ED trials per held-out task")

@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 
+from ad_agent.histories import read_run
 from benchmarks import report
 from benchmarks.experiments import (
     Curve,
@@ -104,3 +105,14 @@ def test_report_renders_findings_tables_and_plots_of_any_experiment(tmp_path) ->
     assert "| X | 40 | - |" in text and "| episodes | 50 |" in text
     assert "![ablation.png](ablation.png)" in text and "seed 3, full mode" in text
     assert "quick mode" not in text and "steps_per_s" not in text
+
+
+def test_a_batched_dataset_is_collected_by_the_batched_learners(tmp_path) -> None:
+    from benchmarks.experiments import dataset
+    from benchmarks.main_results import data_name, variant
+
+    out = dataset("DarkRoom-v0", 0, tmp_path, name="tiny", num_tasks=2, steps=1280, batched=True, workers=1)
+    runs = sorted(out.glob("*.h5"))
+    assert len(runs) == 2 * 2 and read_run(runs[0])[1]["source"]["kind"] == "BatchedSourceConfig"
+    args = argparse.Namespace(num_tasks=1000, runs_per_task=2, batched=True, train_steps=None)
+    assert data_name(args) == "tasks1000x2-batched" and variant(args) == "-batched"
