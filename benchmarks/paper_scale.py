@@ -34,8 +34,6 @@ from ad_agent.sources.presets import final_return
 from benchmarks.common import write_result
 
 SOLVED = 0.9
-#: The noisy expert at the scale of the Dark tasks' learners: streams as long as a learner's actors'.
-NOISY_EXPERT = NoisyExpertConfig(n_actors=16, episodes=40)
 
 
 def _peak_rss_bytes() -> int:
@@ -76,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
     preset = get_preset(args.env)
     if args.source == "noisy-expert":
-        source = NOISY_EXPERT
+        source = NoisyExpertConfig()  # 64 streams of 40 episodes, as many streams as a learner's actors
     else:
         source = source_for(
             args.env, preset.source, learners_per_batch=args.learners_per_batch if args.batched else None
