@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 STATE_FILE = "state.json"
@@ -128,17 +129,56 @@ def _step_of(folder: Path) -> int | None:
     return int(digits) if folder.is_dir() and digits.isdigit() else None
 
 
+#: What ``state.json`` must hold, and of which JSON type; checked before any tensor is read.
+_STATE_FIELDS = {
+    "step": int,
+    "train_config": dict,
+    "model_config": dict,
+    "numpy_rng": dict,
+    "optimizer_param_groups": list,
+    "log": list,
+}
+MAX_STATE_BYTES = 256 * 2**20  # the log grows with the steps: 1e6 steps stay far below this
+
+
+def _read_state(folder: Path) -> dict[str, Any]:
+    """``state.json`` parsed and its fields' types checked, or a ``ValueError`` naming the file and field."""
+    path = folder / STATE_FILE
+    if not path.is_file() or path.stat().st_size > MAX_STATE_BYTES:
+        raise ValueError(f"checkpoint {folder}: {STATE_FILE} is missing or larger than {MAX_STATE_BYTES} bytes")
+    try:
+        state = json.loads(path.read_bytes().decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise ValueError(f"checkpoint {path} is not valid JSON: {err}") from err
+    if not isinstance(state, dict):
+        raise ValueError(f"checkpoint {path} must hold a JSON object")
+    for name, kind in _STATE_FIELDS.items():
+        if not isinstance(state.get(name), kind) or isinstance(state.get(name), bool):
+            raise ValueError(f"checkpoint {path}: {name} must be a {kind.__name__}, got {state.get(name)!r:.80}")
+    if state["step"] < 0:
+        raise ValueError(f"checkpoint {path}: step must be >= 0, got {state['step']}")
+    return state
+
+
+def _tensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError) as err:
+        raise ValueError(f"checkpoint file {path} is missing or not a valid safetensors file: {err}") from err
+
+
 def load_checkpoint(folder: str | Path) -> Checkpoint:
+    """Read a checkpoint folder; a damaged or tampered one is a ``ValueError`` naming the file and field."""
     folder = Path(folder)
-    state = json.loads((folder / STATE_FILE).read_text())
+    state = _read_state(folder)
     return Checkpoint(
         step=state["step"],
-        model_state=load_file(folder / "model.safetensors"),
+        model_state=_tensors(folder / "model.safetensors"),
         optimizer_state=_unflatten_optimizer(
-            load_file(folder / "optimizer.safetensors"), state["optimizer_param_groups"]
+            _tensors(folder / "optimizer.safetensors"), state["optimizer_param_groups"]
         ),
         rng_state=state["numpy_rng"],
-        torch_rng=load_file(folder / "rng.safetensors"),
+        torch_rng=_tensors(folder / "rng.safetensors"),
         train_config=state["train_config"],
         model_config=state["model_config"],
         log=state["log"],
