@@ -143,11 +143,14 @@ def _collect_missing(args: argparse.Namespace, jobs: list[Job], source: AnySourc
     for path, reason in plan.corrupt.items():
         print(f"corrupted run {path} moved aside to {path.name}.corrupt and redone: {reason}", file=sys.stderr)
     finals = [summary["final_return"] for summary in plan.done]
+    steps = 0  # env steps of the runs collected now (a batched source reports a whole batch at once)
     with tqdm(total=len(jobs), initial=len(plan.done), desc="collect", unit="run") as bar:
 
         def progress(summary: dict[str, Any]) -> None:
+            nonlocal steps
             finals.append(summary["final_return"])
-            bar.set_postfix(final_return=f"{np.mean(finals):.2f}")
+            steps += summary["env_steps"]
+            bar.set_postfix(final_return=f"{np.mean(finals):.2f}", env_steps=tqdm.format_sizeof(steps))
             bar.update()
 
         run_jobs(plan.todo, source, args.out, args.workers, progress, args.backend, args.address)

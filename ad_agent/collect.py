@@ -218,7 +218,8 @@ def _write(
         **more_metadata,
     }
     write_run(out_dir / job.filename, streams, metadata, extras)
-    return {"file": job.filename, "final_return": metadata["final_return"]}
+    steps = streams.n_actors * streams.n_steps
+    return {"file": job.filename, "final_return": metadata["final_return"], "env_steps": steps}
 
 
 def work_units(todo: Sequence[Job], source: AnySourceConfig) -> list[list[Job]]:
