@@ -257,3 +257,11 @@ def test_pixel_observations_and_oversized_batches_are_refused():
         check_batch_fits(BatchedSourceConfig.like(source_preset("DarkRoomHard-v0", "PPO")), "DarkRoomHard-v0", 10**5)
     with pytest.raises(ValueError, match="one seed per task"):
         run_batched(TINY, "DarkRoom-v0", [TASK, TASK], seeds=[0])
+
+
+def test_record_runs_a_batch_of_one():
+    from ad_agent.sources import record
+
+    streams, extras = record(TINY, "DarkRoom-v0", {"task": TASK}, seed=0)
+    assert streams.n_actors == 2 and streams.n_steps == 200
+    assert set(extras) == {"terminated", "truncated", "terminal_observations", "learner_steps"}
