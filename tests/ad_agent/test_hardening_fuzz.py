@@ -70,7 +70,7 @@ def tampered(draw, original: dict) -> dict:
     config = json.loads(json.dumps(original))
     for _ in range(draw(st.integers(1, 3))):
         target = config["model"] if draw(st.booleans()) and isinstance(config.get("model"), dict) else config
-        key = draw(st.sampled_from(sorted(target)) | st.text(max_size=6))
+        key = draw((st.sampled_from(sorted(target)) if target else st.nothing()) | st.text(max_size=6))
         if draw(st.integers(0, 4)) == 0:
             target.pop(key, None)
         else:
