@@ -1,10 +1,10 @@
 """Batched learners against SB3: the same learning curves, and how many more source runs per hour.
 
-For each env, its SB3 PPO preset (:data:`ad_agent.sources.presets.SOURCE_PRESETS`) runs once on each of
-``--tasks`` train tasks spread over the split, one run at a time on one torch thread, and its batched
-twin (:meth:`BatchedSourceConfig.like`, the same hyper-parameters, actors and budget) runs on the
-same tasks as one batch, also on one thread. Both runs are timed in this process, one after the other,
-so a busy machine slows both alike.
+For each env, its SB3 PPO (or ``--algo A2C``) preset (:data:`ad_agent.sources.presets.SOURCE_PRESETS`)
+runs once on each of ``--tasks`` train tasks spread over the split, one run at a time on one torch
+thread, and its batched twin (:meth:`BatchedSourceConfig.like`, the same hyper-parameters, actors and
+budget) runs on the same tasks as one batch, also on one thread. Both are timed in this process, one
+after the other, so a busy machine slows both alike.
 
 **Fidelity.** A curve is each task's mean return of the episodes its actors finished in each of
 ``--bins`` equal spans of the learner's env steps. At every span the batched and SB3 means over tasks
@@ -73,8 +73,8 @@ def compare(ours: np.ndarray, theirs: np.ndarray) -> dict[str, Any]:
     return {"difference": mean, "standard_error": se, "within": np.abs(mean) <= 2 * se + 1e-9}
 
 
-def sb3_runs(env_id: str, tasks: list[Any], seed: int, bins: int) -> dict[str, Any]:
-    config = source_preset(env_id, "PPO")
+def sb3_runs(env_id: str, algo: str, tasks: list[Any], seed: int, bins: int) -> dict[str, Any]:
+    config = source_preset(env_id, algo)
     curves, finals, seconds = [], [], []
     for index, task in enumerate(tasks):
         start = time.perf_counter()
@@ -86,8 +86,8 @@ def sb3_runs(env_id: str, tasks: list[Any], seed: int, bins: int) -> dict[str, A
     return {"curves": np.array(curves), "finals": np.array(finals), "seconds_per_run": float(np.mean(seconds))}
 
 
-def batched_runs(env_id: str, tasks: list[Any], seed: int, bins: int) -> dict[str, Any]:
-    config = BatchedSourceConfig.like(source_preset(env_id, "PPO"), learners_per_batch=len(tasks))
+def batched_runs(env_id: str, algo: str, tasks: list[Any], seed: int, bins: int) -> dict[str, Any]:
+    config = BatchedSourceConfig.like(source_preset(env_id, algo), learners_per_batch=len(tasks))
     start = time.perf_counter()
     captures = run_batched(config, env_id, tasks, [seed + i for i in range(len(tasks))])
     seconds = time.perf_counter() - start
@@ -99,9 +99,9 @@ def batched_runs(env_id: str, tasks: list[Any], seed: int, bins: int) -> dict[st
     return {"curves": np.array(curves), "finals": np.array(finals), "seconds_per_run": seconds / len(tasks)}
 
 
-def batch_throughput(env_id: str, learners: int, seed: int) -> dict[str, Any]:
+def batch_throughput(env_id: str, algo: str, learners: int, seed: int) -> dict[str, Any]:
     """Time one full batch of ``learners`` on the env's train tasks (repeated if there are fewer)."""
-    config = BatchedSourceConfig.like(source_preset(env_id, "PPO"), learners_per_batch=learners)
+    config = BatchedSourceConfig.like(source_preset(env_id, algo), learners_per_batch=learners)
     tasks = spread_tasks(env_id, min(learners, len(gym.make(env_id).unwrapped.tasks("train"))))
     tasks = (tasks * learners)[:learners]
     start = time.perf_counter()
@@ -119,15 +119,15 @@ def batch_throughput(env_id: str, learners: int, seed: int) -> dict[str, Any]:
     }
 
 
-def measure_env(env_id: str, n_tasks: int, learners: int, seed: int, bins: int) -> dict[str, Any]:
+def measure_env(env_id: str, algo: str, n_tasks: int, learners: int, seed: int, bins: int) -> dict[str, Any]:
     tasks = spread_tasks(env_id, n_tasks)
     optimal = np.array([gym.make(env_id).unwrapped.optimal_return(t) for t in tasks])
-    sb3 = sb3_runs(env_id, tasks, seed, bins)
-    ours = batched_runs(env_id, tasks, seed, bins)
+    sb3 = sb3_runs(env_id, algo, tasks, seed, bins)
+    ours = batched_runs(env_id, algo, tasks, seed, bins)
     spans = compare(ours["curves"], sb3["curves"])
     final = compare(ours["finals"], sb3["finals"])
-    batch = batch_throughput(env_id, learners, seed)
-    steps_per_run = source_preset(env_id, "PPO").total_timesteps
+    batch = batch_throughput(env_id, algo, learners, seed)
+    steps_per_run = source_preset(env_id, algo).total_timesteps
     return {
         "tasks": [np.asarray(t).tolist() for t in tasks],
         "optimal_mean": float(optimal.mean()),
@@ -159,11 +159,11 @@ def measure_env(env_id: str, n_tasks: int, learners: int, seed: int, bins: int) 
     }
 
 
-def plot(results: dict[str, Any], steps: dict[str, int]) -> str:
+def plot(results: dict[str, Any], steps: dict[str, int], algo: str, name: str) -> str:
     fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6))
     for ax, (env_id, r) in zip(np.atleast_1d(axes), results.items(), strict=True):
         x = (np.arange(len(r["sb3"]["mean_curve"])) + 0.5) * steps[env_id] / len(r["sb3"]["mean_curve"])
-        for label, side, color in (("SB3 PPO", "sb3", "tab:blue"), ("batched PPO", "batched", "tab:orange")):
+        for label, side, color in ((f"SB3 {algo}", "sb3", "tab:blue"), (f"batched {algo}", "batched", "tab:orange")):
             mean, std = np.array(r[side]["mean_curve"]), np.array(r[side]["std_curve"])
             ax.plot(x, mean, label=label, color=color)
             ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2)
@@ -173,15 +173,15 @@ def plot(results: dict[str, Any], steps: dict[str, int]) -> str:
         ax.set_ylabel("episode return (mean, std over tasks)")
     np.atleast_1d(axes)[0].legend()
     fig.tight_layout()
-    name = f"{NAME}.png"
-    fig.savefig(RESULTS_DIR / name, dpi=120)
+    fig.savefig(RESULTS_DIR / f"{name}.png", dpi=120)
     plt.close(fig)
-    return name
+    return f"{name}.png"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", nargs="+", default=list(ENVS), choices=ENVS)
+    parser.add_argument("--algo", choices=("PPO", "A2C"), default="PPO", help="the envs' SB3 preset of this algorithm")
     parser.add_argument("--tasks", type=int, default=16, help="train tasks spread over the split, one run each")
     parser.add_argument("--learners", type=int, default=128, help="learners in the timed batch")
     parser.add_argument("--bins", type=int, default=20, help="spans of env steps the curves are compared in")
@@ -191,7 +191,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     results = {}
     for env_id in args.envs:
-        r = results[env_id] = measure_env(env_id, args.tasks, args.learners, args.seed, args.bins)
+        r = results[env_id] = measure_env(env_id, args.algo, args.tasks, args.learners, args.seed, args.bins)
         print(
             f"{env_id}: SB3 {r['sb3']['seconds_per_run']:.2f} s/run, "
             f"batched {r['batched']['batch']['seconds_per_run']:.2f} s/run "
@@ -202,11 +202,10 @@ def main() -> None:
             f"{r['final_standard_error']:.3f}: {'match' if r['curves_match'] else 'DIFFER'}",
             flush=True,
         )
-    png = plot(results, {e: source_preset(e, "PPO").total_timesteps for e in results})
-    path = write_result(
-        NAME,
-        {"seed": args.seed, "tasks": args.tasks, "bins": args.bins, "load_average_1min": load, "plot": png, **results},
-    )
+    name = NAME if args.algo == "PPO" else f"{NAME}_{args.algo.lower()}"
+    png = plot(results, {e: source_preset(e, args.algo).total_timesteps for e in results}, args.algo, name)
+    figures = {"algo": args.algo, "seed": args.seed, "tasks": args.tasks, "bins": args.bins}
+    path = write_result(name, {**figures, "load_average_1min": load, "plot": png, **results})
     print(f"wrote {path}")
 
 
