@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -138,6 +138,16 @@ def batch_seed(seeds: Sequence[int]) -> int:
     return int(np.random.SeedSequence(list(seeds)).generate_state(1)[0])
 
 
+class EnvStep(NamedTuple):
+    """What the envs emitted on one step, as the histories record it (``final_obs``: where an episode
+    ended, the observation it ended on; elsewhere the next one)."""
+
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    final_obs: np.ndarray
+
+
 class _Recorder:
     """Every actor's stream as the envs emitted it, preallocated for the whole run."""
 
@@ -150,13 +160,13 @@ class _Recorder:
         self.truncated = np.zeros((n_steps, n_envs), dtype=bool)
         self._ends: list[tuple[int, np.ndarray, np.ndarray]] = []  # (step, envs that ended, their last obs)
 
-    def add(self, t: int, obs: np.ndarray, starts: np.ndarray, actions: np.ndarray, step: tuple) -> None:
-        rewards, terminated, truncated, final_obs = step
-        self.obs[t], self.starts[t], self.actions[t], self.rewards[t] = obs, starts, actions, rewards
-        self.terminated[t], self.truncated[t] = terminated, truncated
-        ended = np.flatnonzero(terminated | truncated)
+    def add(self, t: int, obs: np.ndarray, starts: np.ndarray, actions: np.ndarray, step: EnvStep) -> None:
+        """Row ``t``: the observations acted from, whether they opened episodes, the actions, what followed."""
+        self.obs[t], self.starts[t], self.actions[t], self.rewards[t] = obs, starts, actions, step.rewards
+        self.terminated[t], self.truncated[t] = step.terminated, step.truncated
+        ended = np.flatnonzero(step.terminated | step.truncated)
         if len(ended):
-            self._ends.append((t, ended, final_obs[ended]))
+            self._ends.append((t, ended, step.final_obs[ended]))
 
     def captures(self, n_actors: int) -> list[Capture]:
         """One capture per learner (consecutive blocks of ``n_actors`` envs)."""
@@ -218,7 +228,7 @@ class _Batch:
         log_probs = log_softmax.gather(-1, torch.as_tensor(actions, device=self.device).unsqueeze(-1)).squeeze(-1)
         return actions.reshape(-1), log_probs.reshape(-1), values.reshape(-1)
 
-    def step(self, actions: np.ndarray) -> tuple[tuple, np.ndarray, np.ndarray]:
+    def step(self, actions: np.ndarray) -> tuple[EnvStep, np.ndarray, np.ndarray]:
         """Step the envs; returns what to record, the learners' rewards (bootstrapped at time limits) and dones."""
         env_obs, rewards, terminated, truncated, info = self.env.step(actions)
         dones = terminated | truncated
@@ -230,7 +240,7 @@ class _Batch:
                 final_values = self.policy.values(self._tensor(learner_final)).reshape(-1).cpu().numpy()
             learner_rewards = learner_rewards + np.where(cut, self.settings.gamma * final_values, 0.0)
         self.env_obs = env_obs
-        return (rewards, terminated, truncated, final_obs), learner_rewards.astype(np.float32), dones
+        return EnvStep(rewards, terminated, truncated, final_obs), learner_rewards.astype(np.float32), dones
 
     def last_values(self) -> torch.Tensor:
         with torch.no_grad():
