@@ -320,7 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     env_help = f"environment id (presets: {', '.join(sorted(PRESETS))})"
     collect_p = argparse.ArgumentParser(add_help=False)
     collect_p.add_argument("--env", default="DarkRoom-v0", help=env_help)
-    collect_p.add_argument("--runs-per-task", type=int, default=None, help="source runs per task (default: preset)")
+    collect_p.add_argument(
+        "--runs-per-task", type=_POSITIVE, default=None, help="source runs per task (default: preset)"
+    )
     collect_p.add_argument(
         "--num-tasks", type=_POSITIVE, default=None, help="use only N tasks of each split, spread evenly (default: all)"
     )
@@ -381,8 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train_p.add_argument("--compile", action="store_true", help="torch.compile the training step")
     eval_p = argparse.ArgumentParser(add_help=False)
-    eval_p.add_argument("--episodes", type=int, default=None, help="episodes per trial (default: preset)")
-    eval_p.add_argument("--trials", type=int, default=None, help="trials per held-out task (default: preset)")
+    eval_p.add_argument("--episodes", type=_POSITIVE, default=None, help="episodes per trial (default: preset)")
+    eval_p.add_argument("--trials", type=_POSITIVE, default=None, help="trials per held-out task (default: preset)")
     eval_p.add_argument("--json", default=None, help="write the results here as JSON")
     seeded = argparse.ArgumentParser(add_help=False)
     seeded.add_argument("--seed", type=_NON_NEGATIVE, default=0, help="seeds data, model and evaluation")

@@ -20,6 +20,7 @@ from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from ad_agent.baselines.trial import TrialWrapper
+from ad_agent.sources.sb3 import null_logger
 
 
 @dataclass
@@ -70,6 +71,7 @@ def train_rl2(config: RL2Config, env_id: str, train_tasks: Sequence[Any], seed: 
     """Meta-train RecurrentPPO for ``config.total_timesteps`` env steps on trials of ``train_tasks``."""
     vec_env = trial_vec_env(env_id, [train_tasks] * config.n_envs, config.episodes_per_trial, seed)
     model = RecurrentPPO("MlpLstmPolicy", vec_env, seed=seed, device="cpu", verbose=0, **config.hyperparams)
+    model.set_logger(null_logger())  # SB3's default logger leaves an empty folder in the temp folder
     model.learn(total_timesteps=config.total_timesteps)
     vec_env.close()
     return model
