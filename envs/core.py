@@ -238,7 +238,11 @@ def int_cells(tasks: Any, what: str) -> np.ndarray:
         arr = np.asarray(tasks)
     except (TypeError, ValueError):
         raise ValueError(f"{what} must be pairs of ints (x, y), got {tasks!r}") from None
-    if arr.dtype.kind not in "iu":
+    # numpy turns (True, 2) into ints: look for bools among the values as they were given
+    given_bools = not isinstance(tasks, np.ndarray) and any(
+        isinstance(v, (bool, np.bool_)) for v in np.asarray(tasks, dtype=object).ravel()
+    )
+    if arr.dtype.kind not in "iu" or given_bools:
         raise ValueError(f"{what} must be pairs of ints (x, y), got {tasks!r} (dtype {arr.dtype})")
     return arr.astype(np.int64)
 
