@@ -266,8 +266,11 @@ def _resumed_run(
     if differ:
         raise ValueError(f"checkpoint {folder} was made with other settings ({', '.join(differ)}); cannot resume")
     run = _fresh_run(model_config, config, device)
-    run.model.load_state_dict(ckpt.model_state)
-    run.optimizer.load_state_dict(ckpt.optimizer_state)
+    try:  # tensors of another shape or name than the settings describe: a tampered checkpoint
+        run.model.load_state_dict(ckpt.model_state)
+        run.optimizer.load_state_dict(ckpt.optimizer_state)
+    except (RuntimeError, ValueError, KeyError) as err:
+        raise ValueError(f"checkpoint {folder}: its weights do not fit the model it describes: {err}") from None
     run.rng.bit_generator.state = ckpt.rng_state
     if run.scaler.is_enabled():
         run.scaler.load_state_dict(ckpt.scaler_state)

@@ -158,6 +158,19 @@ def test_resume_refuses_other_histories(tiny_data, tmp_path):
         train(other, CONFIG, config, checkpoint_dir=tmp_path / "ckpt", resume=True)
 
 
+def test_resume_refuses_weights_that_do_not_fit_the_described_model(tiny_data, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    config = TrainConfig(steps=3, batch_size=4, checkpoint_every=1)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_data, CONFIG, config, _crash_at(2), checkpoint_dir=tmp_path)
+    weights = sorted(tmp_path.glob("step_*"))[-1] / "model.safetensors"
+    tensors = load_file(weights)
+    save_file({**tensors, next(iter(tensors)): torch.zeros(1, 1)}, weights)
+    with pytest.raises(ValueError, match="weights do not fit the model it describes"):
+        train(tiny_data, CONFIG, config, checkpoint_dir=tmp_path, resume=True)
+
+
 def test_resume_needs_a_checkpoint_folder(tiny_data):
     with pytest.raises(ValueError, match="resume needs the checkpoint folder"):
         train(tiny_data, CONFIG, TrainConfig(steps=1, batch_size=4), resume=True)
