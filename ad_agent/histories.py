@@ -221,11 +221,37 @@ def _open(path: Path, **kwargs: Any) -> h5py.File:
         raise CorruptRunError(path, str(err)) from err
 
 
+#: The JSON type of each metadata field :mod:`ad_agent.collect` writes, checked whenever a run is read.
+_METADATA_TYPES: dict[str, type | tuple[type, ...]] = {
+    "env_id": str,
+    "split": str,
+    "seed": int,
+    "env_kwargs": dict,
+    "task": dict,
+    "source": dict,
+    "final_return": (int, float),
+    "versions": dict,
+}
+
+
+def _check_metadata(meta: Any, path: Path) -> None:
+    """Refuse metadata that is not an object or whose known fields have the wrong type, naming the field."""
+    if not isinstance(meta, dict):
+        raise CorruptRunError(path, f"metadata must be a JSON object, got {type(meta).__name__}")
+    for key, kind in _METADATA_TYPES.items():
+        value = meta.get(key)
+        if key in meta and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise CorruptRunError(path, f"metadata field {key!r} has the wrong type ({type(value).__name__})")
+    if meta.get("split", "train") not in ("train", "test"):
+        raise CorruptRunError(path, f"metadata field 'split' must be 'train' or 'test', got {meta['split']!r}")
+
+
 def _metadata(f: h5py.File, path: Path) -> dict[str, Any]:
     try:
         meta = json.loads(f.attrs["metadata"])
     except (OSError, KeyError, ValueError) as err:
         raise CorruptRunError(path, f"no readable metadata ({err})") from err
+    _check_metadata(meta, path)
     if meta.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path} has format_version {meta.get('format_version')}, expected {FORMAT_VERSION}")
     return meta

@@ -1,5 +1,7 @@
 """On-disk history format: round trip, checksums, atomic files, views, windows that never cross streams."""
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -51,6 +53,19 @@ def test_unreadable_file_is_reported_by_name(tmp_path):
     bad.write_bytes(b"not hdf5 at all")
     with pytest.raises(ValueError, match="broken.h5"):
         read_run(bad)
+
+
+@pytest.mark.parametrize(
+    "field, value", [("seed", "7"), ("seed", True), ("env_id", 3), ("source", [1]), ("split", "validation")]
+)
+def test_tampered_metadata_is_refused_naming_the_field(tmp_path, field, value):
+    path = write_run(tmp_path / "run.h5", make_streams(1, 5), {"env_id": "DarkRoom-v0", "seed": 7, "split": "train"})
+    with h5py.File(path, "r+") as f:
+        meta = json.loads(f.attrs["metadata"])
+        f.attrs["metadata"] = json.dumps({**meta, field: value})
+    with pytest.raises(CorruptRunError, match=f"metadata field '{field}'"):
+        read_run(path)
+    assert "metadata field" in scan(tmp_path)[path]  # named and skipped, as any damaged run
 
 
 def test_flat_histories_align_previous_step_within_each_stream(tmp_path):
