@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,7 @@ def test_kill_9_mid_batched_collection_then_resume(tmp_path):
     process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.DEVNULL)
     while not _runs(out):
         assert process.poll() is None, "collection ended before it could be killed"
+        time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert 1 <= len(_runs(out)) < 6 and scan(out) == {}
