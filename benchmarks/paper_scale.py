@@ -109,8 +109,8 @@ def main() -> None:
         f"{summary['runs']} runs on {summary['distinct_tasks']} tasks, {summary['solved_fraction']:.1%} solved, "
         f"{summary['disk_bytes'] / 2**20:.0f} MiB on disk, peak memory {record['peak_rss_bytes'] / 2**30:.2f} GiB"
     )
-    env_name = args.env.split("-")[0].lower()
-    print(f"wrote {write_result(f'paper_scale_{env_name}_{name}', record)}")
+    record_name = f"paper_scale_{args.env.split('-')[0].lower()}_{name.replace('-', '_')}"
+    print(f"wrote {write_result(record_name, record)}")
 
 
 if __name__ == "__main__":
