@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ad_agent.devices import check_device, torch_threads
 from ad_agent.histories import (
     SUFFIX,
     CorruptHistoryWarning,
@@ -179,19 +180,12 @@ def run_batch(jobs: Sequence[Job], source: BatchedSourceConfig, out_dir: Path) -
     The run files are those of SB3 runs, their metadata adding which batch a run was trained in (its
     size and its first job's file).
     """
-    import torch
-
     for job in jobs:
         if set(job.env_kwargs) != {"task"} or job.env_id != jobs[0].env_id:
             raise ValueError(f"a batch takes jobs of one env that differ by task only, got {job}")
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     tasks = [job.env_kwargs["task"] for job in jobs]
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        captures = run_batched(source, jobs[0].env_id, tasks, [job.seed for job in jobs], device)
-    finally:
-        torch.set_num_threads(previous)
+    with torch_threads(1):
+        captures = run_batched(source, jobs[0].env_id, tasks, [job.seed for job in jobs], str(check_device("auto")))
     batch = {"learners": len(jobs), "first_run": jobs[0].filename}
     runs = zip(jobs, captures, strict=True)
     return [_write(job, source, out_dir, c.streams, c.extras(), batch=batch) for job, c in runs]

@@ -1,9 +1,23 @@
 """Device names checked up front: a typo or a missing GPU is a clear ``ValueError``, not a traceback
-from deep inside PyTorch at the first tensor moved."""
+from deep inside PyTorch at the first tensor moved; and torch's CPU thread count set for a block."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block on ``count`` torch CPU threads, then give the caller back its own count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def check_device(device: str | torch.device) -> torch.device:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ad_agent import policy_file
-from ad_agent.devices import check_device
+from ad_agent.devices import check_device, torch_threads
 from ad_agent.model import ADModel
 from ad_agent.policy_file import PolicySpec
 
@@ -186,15 +186,11 @@ class InContextPolicy:
     def _threads(self, batch: int) -> Iterator[None]:
         """Run with the thread count chosen for ``batch`` (see the class docstring), then restore the caller's."""
         wanted = self.num_threads if self.num_threads is not None else (1 if batch <= SMALL_BATCH else None)
-        before = torch.get_num_threads()
-        if self.device.type != "cpu" or wanted is None or wanted == before:
+        if self.device.type != "cpu" or wanted is None or wanted == torch.get_num_threads():
             yield
             return
-        torch.set_num_threads(_count(wanted, "num_threads"))
-        try:
+        with torch_threads(_count(wanted, "num_threads")):
             yield
-        finally:
-            torch.set_num_threads(before)
 
     def _episode_starts(self, episode_start: Any) -> np.ndarray:
         if episode_start is None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ad_agent.devices import torch_threads
 from ad_agent.histories import Streams
 from ad_agent.sources.batched import BatchedSourceConfig, run_batched
 from ad_agent.sources.noisy_expert import NoisyExpertConfig, run_noisy_expert
@@ -44,15 +45,11 @@ def record(
     datasets of :data:`ad_agent.histories.EXTRA_FIELDS` the source can see (SB3 learners: how each
     episode really ended, its terminal observation, the learner's step counter)."""
     if isinstance(config, SourceConfig):
-        import torch
-
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # one learner per core beats one learner on all cores
-        try:
-            recorder = HistoryRecorder()
+        recorder = HistoryRecorder()
+        # one learner per core beats one learner on all cores; the caller's count comes back after, so
+        # collection in this process does not slow (or change) the training that follows
+        with torch_threads(1):
             run_source(config, env_id, env_kwargs, seed, recorder=recorder)
-        finally:  # collection in this process must not slow (or change) the training that follows
-            torch.set_num_threads(threads)
         capture = recorder.capture()
         return capture.streams, capture.extras()
     if isinstance(config, BatchedSourceConfig):  # a batch of one; collection batches many (ad_agent.collect)
