@@ -10,6 +10,7 @@ import pytest
 import torch
 from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.env_util import make_vec_env
+from torch import nn
 
 from ad_agent.sources.batched import BatchedSourceConfig, check_batch_fits, run_batched
 from ad_agent.sources.batched.learners import _Batch
@@ -39,7 +40,8 @@ def _flat(x: np.ndarray) -> torch.Tensor:
 
 
 def _twin(model) -> BatchedActorCritic:
-    twin = BatchedActorCritic(1, [9, 9], 5)
+    shape = {key: value for key, value in model.policy_kwargs.items() if key in ("net_arch", "activation_fn")}
+    twin = BatchedActorCritic(1, [9, 9], 5, **shape)
     load_sb3_policy(twin, 0, model.policy)
     return twin
 
@@ -56,7 +58,7 @@ def _rollout(model) -> Rollout:
 
 
 def _assert_same_weights(twin: BatchedActorCritic, model) -> None:
-    ours = [twin.pi[0], twin.pi[1], twin.vf[0], twin.vf[1], twin.action_net, twin.value_net]
+    ours = [*twin.pi, *twin.vf, twin.action_net, twin.value_net]
     extractor = model.policy.mlp_extractor
     theirs = [*extractor.policy_net[::2], *extractor.value_net[::2], model.policy.action_net, model.policy.value_net]
     for mine, sb3 in zip(ours, theirs, strict=True):
@@ -96,6 +98,8 @@ def test_advantages_are_sb3s():
         (PPO, {**PPO_SETTINGS, "normalize_advantage": False, "max_grad_norm": 0.05}),  # clipping binds
         (A2C, dict(n_steps=5, learning_rate=3e-3, ent_coef=0.01, gamma=0.95)),
         (A2C, dict(n_steps=5, learning_rate=3e-3, use_rms_prop=False, normalize_advantage=True)),
+        # other trunks: ReLU, one policy layer, no value layer (the value head reads the one-hot input)
+        (PPO, {**PPO_SETTINGS, "policy_kwargs": dict(net_arch=dict(pi=[16], vf=[]), activation_fn=nn.ReLU)}),
     ],
 )
 def test_one_update_gives_sb3s_parameters(cls, hyperparams):
@@ -265,3 +269,12 @@ def test_record_runs_a_batch_of_one():
     streams, extras = record(TINY, "DarkRoom-v0", {"task": TASK}, seed=0)
     assert streams.n_actors == 2 and streams.n_steps == 200
     assert set(extras) == {"terminated", "truncated", "terminal_observations", "learner_steps"}
+
+
+def test_without_orthogonal_init_each_learner_gets_torchs_linear_init():
+    twin = BatchedActorCritic(3, [9, 9], 5, ortho_init=False)
+    twin.reset_parameters(torch.Generator().manual_seed(0))
+    first = twin.pi[0].weight  # (learners, 18 inputs, 64 outputs)
+    assert first.abs().max() <= 1 / np.sqrt(18) and not torch.equal(first[0], first[1])
+    gram = first[0].T @ first[0]  # orthogonal columns would make this a multiple of the identity
+    assert not torch.allclose(gram, gram.diagonal().mean() * torch.eye(64), atol=1e-3)
