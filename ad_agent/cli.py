@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ad_agent import __version__
+from ad_agent.attention import attention_maps, play_trial
 from ad_agent.collect import (
     BACKENDS,
     TASK_CHOICES,
@@ -35,8 +36,9 @@ from ad_agent.pipeline import (
     random_mean_return,
     train_settings,
 )
-from ad_agent.plots import plot_learning_curve
+from ad_agent.plots import plot_attention, plot_learning_curve
 from ad_agent.policy import InContextPolicy
+from ad_agent.policy_file import PRETRAINED_PREFIX
 from ad_agent.presets import PRESETS, get_preset
 from ad_agent.sources import ALGORITHMS, AnySourceConfig
 from ad_agent.train import AMP_MODES, TRAIN_PRESETS
@@ -286,9 +288,16 @@ def _run(args: argparse.Namespace) -> None:
     print(f"wall time: collect {t_collect:.0f}s, train {t_train:.0f}s, total {t_total:.0f}s")
 
 
+def _chosen_policy(args: argparse.Namespace) -> InContextPolicy:
+    """``--policy`` or the policy shipped for ``--env`` (default: the shipped Dark Room one)."""
+    if args.policy is not None and args.env is not None:
+        raise ValueError("give --policy or --env, not both")
+    return InContextPolicy.load(args.policy or f"{PRETRAINED_PREFIX}{args.env or 'DarkRoom-v0'}", device=args.device)
+
+
 def _demo(args: argparse.Namespace) -> None:
     """In-context learning on every held-out task, live from a shipped or saved policy."""
-    policy = InContextPolicy.load(args.policy, device=args.device)
+    policy = _chosen_policy(args)
     preset = get_preset(policy.spec.env_id)
     clock = time.perf_counter()
     returns = evaluate_held_out(policy, preset, args.seed, args.episodes, trials_per_task=1)
@@ -304,6 +313,18 @@ def _demo(args: argparse.Namespace) -> None:
     print(f"  (random policy {random:.2f}, optimal {optimal:.2f})")
     title = f"In-context RL on held-out {policy.spec.env_id} tasks"
     print(f"plot written to {plot_learning_curve(returns, optimal, random, title, args.plot)}")
+
+
+def _attention(args: argparse.Namespace) -> None:
+    """The paper's Fig. 15 for one held-out task: where the policy's attention goes in its own history."""
+    policy = _chosen_policy(args)
+    tasks = get_preset(policy.spec.env_id).test_tasks
+    if args.task_index >= len(tasks):
+        raise ValueError(f"--task-index {args.task_index}: {policy.spec.env_id} has {len(tasks)} held-out tasks")
+    trial = play_trial(policy, policy.spec.env_id, tasks[args.task_index], args.episodes, args.seed)
+    returns = " ".join(f"{r:g}" for r in trial.episode_returns)
+    print(f"{policy.spec.env_id}, held-out task {trial.task}: episode returns {returns}")
+    print(f"plot written to {plot_attention(trial, attention_maps(policy, trial), args.plot)}")
 
 
 def _write_json(path: str | Path, data: dict[str, Any]) -> None:
@@ -402,18 +423,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", required=True, help="policy folder written by train")
     p = sub.add_parser("run", parents=[collect_p, train_p, eval_p, common], help="collect -> train -> evaluate")
     p.add_argument("--workdir", default=None, help="histories, policy and results go here (default runs/ENV)")
-    p = sub.add_parser("demo", help="watch a trained policy learn new tasks in context, with a plot")
-    p.add_argument("--policy", default="pretrained:DarkRoom-v0", help="policy folder or pretrained:ENV")
+    policy_p = argparse.ArgumentParser(add_help=False)
+    policy_p.add_argument("--policy", default=None, help="policy folder or pretrained:ENV")
+    policy_p.add_argument("--env", default=None, help="the policy shipped for ENV (default: pretrained:DarkRoom-v0)")
+    policy_p.add_argument("--seed", type=_NON_NEGATIVE, default=0, help="seeds the evaluation")
+    policy_p.add_argument("--device", type=_device, default="auto", help="torch device; auto = CUDA if present")
+    demo_help = "watch a trained policy learn new tasks in context, with a plot"
+    p = sub.add_parser("demo", parents=[policy_p], help=demo_help)
     p.add_argument("--episodes", type=_POSITIVE, default=20, help="episodes per held-out task")
     p.add_argument("--plot", default="ad_demo.png", help="where to write the PNG (default ad_demo.png)")
-    p.add_argument("--seed", type=_NON_NEGATIVE, default=0, help="seeds the evaluation")
-    p.add_argument("--device", type=_device, default="auto", help="torch device; auto = CUDA if present")
+    p = sub.add_parser("attention", parents=[policy_p], help="plot where a policy attends in its own history")
+    p.add_argument("--episodes", type=_POSITIVE, default=30, help="episodes played on the task before plotting")
+    p.add_argument("--task-index", type=_NON_NEGATIVE, default=0, help="which held-out task (default: the first)")
+    p.add_argument("--plot", default="ad_attention.png", help="where to write the PNG (default ad_attention.png)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"collect": _collect, "train": _train_command, "evaluate": _evaluate_command, "run": _run, "demo": _demo}
+    handlers = {
+        "collect": _collect,
+        "train": _train_command,
+        "evaluate": _evaluate_command,
+        "run": _run,
+        "demo": _demo,
+        "attention": _attention,
+    }
     try:
         if args.command != "train" and launched_world_size() > 1:
             raise ValueError("only 'ad-agent train' runs under torchrun (several processes)")

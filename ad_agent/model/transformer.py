@@ -18,6 +18,7 @@ steps, where the sliding window is the ordinary causal mask.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -132,9 +133,7 @@ class CausalSelfAttention(nn.Module):
         self, x: torch.Tensor, positions: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], cache: KVCache | None
     ) -> torch.Tensor:
         b, t, d = x.shape
-        qkv = self.qkv(x).view(b, t, 3, self.n_heads, d // self.n_heads)
-        q, k = apply_rope(qkv[:, :, :2], *rope).permute(2, 0, 3, 1, 4)  # each (B, H, T, head_dim)
-        v = qkv[:, :, 2].transpose(1, 2)
+        q, k, v = self._project(x, rope)
         if cache is None:
             y = self._attend_within(q, k, v, positions)
         elif t == 1:
@@ -147,6 +146,23 @@ class CausalSelfAttention(nn.Module):
             y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
             cache.write(self.layer, k, v, positions)
         return self.proj(y.transpose(1, 2).reshape(b, t, d))
+
+    def _project(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]):
+        """Queries and keys (rotated) and values, each ``(B, H, T, head_dim)``."""
+        b, t, d = x.shape
+        qkv = self.qkv(x).view(b, t, 3, self.n_heads, d // self.n_heads)
+        q, k = apply_rope(qkv[:, :, :2], *rope).permute(2, 0, 3, 1, 4)
+        return q, k, qkv[:, :, 2].transpose(1, 2)
+
+    def attention_weights(
+        self, x: torch.Tensor, positions: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        """``(B, H, T, T)`` softmax weights of a cache-free pass over ``x``, for inspection: the fused
+        kernel of :meth:`forward` never materialises them."""
+        q, k, _ = self._project(x, rope)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        mask = sliding_window_mask(positions, positions, self.window)
+        return torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
 
     def _attend_within(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, positions: torch.Tensor):
         dropout = self.attn_dropout if self.training else 0.0
