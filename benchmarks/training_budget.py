@@ -1,0 +1,168 @@
+"""Return against training budget: AD distilled from the same histories for several numbers of steps.
+
+Issue 17 asks, where a target is out of reach at our budget, for the curve of return against the
+training budget that says how much more it would take. Each budget is a run of its own (the
+learning-rate schedule spans it), played on the held-out tasks with the Fig. 4 protocol. Policies
+and evaluations are cached under the names ``main_results`` gives them, so a budget that a main
+result already trained is not trained again, and a budget added later reuses the others.
+
+    python -m benchmarks.training_budget --env DarkKeyToDoor-v0 --seed 0 --num-tasks 1000 --runs-per-task 2 \\
+        --batched --steps 1200 3000 6000 --test-tasks 16 --trials 2 --episodes 100 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ad_agent.presets import max_episode_steps
+from benchmarks.experiments import (
+    Curve,
+    compute_seconds,
+    dataset,
+    experiment_parser,
+    finding,
+    plot_curves,
+    positive_int,
+    save_experiment,
+)
+from benchmarks.main_results import ENVS, Budgets, _run_preset, data_name, in_context_returns, policy_names
+from envs.core import evenly_spaced
+
+BLOCKS = ((1, 10), (41, 50), (91, 100))  # episodes (1-based, inclusive) whose mean return each budget reports
+TARGETS = {"DarkRoom-v0": 0.9, "DarkKeyToDoor-v0": 0.9, "DarkRoomHard-v0": 0.8, "PixelWatermaze-v0": 0.5}
+
+
+def _as_main_results(args: argparse.Namespace, steps: int, preset_steps: int) -> argparse.Namespace:
+    """The ``main_results`` arguments whose cache names this budget shares (the preset's steps are unnamed)."""
+    return argparse.Namespace(**{**vars(args), "train_steps": None if steps == preset_steps else steps})
+
+
+def block_means(returns: np.ndarray) -> dict[str, float]:
+    """Mean return over each of :data:`BLOCKS` that the trial reaches (all episodes if it reaches none)."""
+    blocks = [(first, last) for first, last in BLOCKS if last <= returns.shape[1]] or [(1, returns.shape[1])]
+    return {f"ep {first}-{last}": round(float(returns[:, first - 1 : last].mean()), 3) for first, last in blocks}
+
+
+def plot_budget(rows: dict[int, dict], optimal: float, random: float, title: str, path: Path) -> Path:
+    """Mean return of each episode block against the gradient steps trained (log axis)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = sorted(rows)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for block in rows[steps[0]]["blocks"]:
+        values = [rows[s]["blocks"][block] for s in steps]
+        ax.plot(steps, values, marker="o", label=f"episodes {block[3:]}")
+    ax.axhline(optimal, color="black", linestyle="--", linewidth=1, label="optimal")
+    ax.axhline(random, color="gray", linestyle=":", linewidth=1, label="random")
+    ax.set(xscale="log", xlabel="AD training steps (each its own run)", ylabel="mean return", title=title)
+    ax.set_xticks(steps, [str(s) for s in steps])
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def run(args: argparse.Namespace) -> Path:
+    torch.set_num_threads(args.threads)
+    started = time.time()
+    budgets = Budgets(episodes=args.episodes, trials=args.trials, test_tasks=args.test_tasks)
+    if args.quick:
+        budgets.episodes, budgets.trials, budgets.test_tasks, budgets.context_len = 4, 1, 3, 40
+        budgets.data = dict(num_tasks=2, runs_per_task=1, steps=64 * 20 * 4)
+    preset = _run_preset(args.env, budgets)
+    if data_name(args) is not None:
+        given = {"num_tasks": args.num_tasks, "runs_per_task": args.runs_per_task, "batched": args.batched or None}
+        budgets.data = {**budgets.data, **{k: v for k, v in given.items() if v is not None}, "name": data_name(args)}
+    data = dataset(args.env, args.seed, args.workdir, workers=args.workers, **budgets.data)
+    tasks = evenly_spaced(preset.test_tasks, budgets.test_tasks)
+    horizon = max_episode_steps(args.env)
+    optimal = float(np.mean([preset.optimal_return(t) for t in tasks]))
+    random = float(np.mean([preset.task_env.random_return(t) for t in tasks]))
+
+    rows: dict[int, dict] = {}
+    curves = []
+    for steps in sorted(set(args.steps)):
+        as_main = _as_main_results(args, steps, preset.train.steps)
+        budgets.train_steps = as_main.train_steps
+        name = policy_names(as_main)[0]
+        returns = in_context_returns(preset, data, name, tasks, budgets, args.seed, args.workdir)
+        curves.append(Curve.from_returns(f"AD, {steps} steps", returns, horizon))
+        rows[steps] = {
+            "blocks": block_means(returns),
+            "best_episode_share_of_optimal": round(float(returns.mean(axis=0).max() / optimal), 3),
+            "train_seconds": compute_seconds(args.workdir / args.env / "policies" / f"{name}-seed{args.seed}"),
+            "cache_name": name,
+        }
+
+    target = TARGETS.get(args.env, 0.9)
+    reached = [(first, last) for first, last in BLOCKS if last <= budgets.episodes] or [(1, budgets.episodes)]
+    late = "ep {}-{}".format(*reached[-1])
+    best_steps = max(rows, key=lambda s: rows[s]["blocks"][late])
+    best = rows[best_steps]["blocks"][late]
+    label = f"training_budget_{args.env.split('-')[0].lower()}"
+    label = f"{label}_quick" if args.quick else label
+    plots = [
+        plot_budget(rows, optimal, random, f"{args.env}: held-out return vs training", args.results / f"{label}.png"),
+        plot_curves(curves, optimal, random, f"{args.env}: AD per budget", args.results / f"{label}_curves.png"),
+    ]
+    figures = {
+        "title": f"Held-out return against AD's training budget on {args.env}",
+        "summary": (
+            f"AD trained for {', '.join(map(str, sorted(rows)))} gradient steps (each its own run) on the same "
+            f"histories, each played in context on {len(tasks)} held-out tasks; mean return per episode block."
+        ),
+        "env_id": args.env,
+        "findings": [
+            finding(
+                f"AD reaches {target:.0%} of optimal in episodes {late[3:]} within the budgets measured",
+                best >= target * optimal,
+                f"best: {best:.2f} of {optimal:.2f} ({best / optimal:.0%}) after {best_steps} steps; per budget "
+                + ", ".join(f"{s}: {rows[s]['blocks'][late]}" for s in sorted(rows)),
+            )
+        ],
+        "tables": {"Mean return per episode block, by training steps": {str(s): r for s, r in rows.items()}},
+        "plots": [p.name for p in plots],
+        "budgets": {
+            "held_out_tasks": len(tasks),
+            "AD": f"{budgets.episodes} in-context episodes x {budgets.trials or preset.eval_trials_per_task} trials "
+            f"per task, 1 training seed, context {preset.model['context_len']}",
+            "data": budgets.data or "the preset's collection",
+            "model": preset.model,
+            "train": dataclasses.asdict(preset.train),
+        },
+        "optimal": optimal,
+        "random": random,
+        "wall_time_s": round(time.time() - started, 1),
+    }
+    return save_experiment(label.removesuffix("_quick"), args, figures, curves)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = experiment_parser(__doc__.splitlines()[0])
+    parser.add_argument("--env", default="DarkRoom-v0", choices=ENVS)
+    parser.add_argument(
+        "--steps", type=positive_int, nargs="+", required=True, help="training budgets (gradient steps)"
+    )
+    parser.add_argument("--num-tasks", type=positive_int, default=None, help="train tasks (default: the split)")
+    parser.add_argument("--runs-per-task", type=positive_int, default=None, help="source runs per train task")
+    parser.add_argument("--batched", action="store_true", help="the batched PPO/A2C learners' histories")
+    parser.add_argument("--test-tasks", type=positive_int, default=None, help="held-out tasks (default: all)")
+    parser.add_argument("--episodes", type=positive_int, default=100, help="in-context episodes per trial")
+    parser.add_argument("--trials", type=positive_int, default=None, help="trials per held-out task")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads")
+    print(f"wrote {run(parser.parse_args(argv))}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""training_budget --quick: one record over several budgets, sharing main_results' caches."""
+
+import argparse
+import json
+
+import pytest
+
+from benchmarks import training_budget
+
+
+def test_the_preset_budget_shares_main_results_cache_names() -> None:
+    args = argparse.Namespace(train_steps=None, batched=True)
+    assert training_budget._as_main_results(args, 1200, 1200).train_steps is None  # main_results' "ad-batched"
+    assert training_budget._as_main_results(args, 3000, 1200).train_steps == 3000  # its "ad-steps3000-batched"
+
+
+@pytest.mark.slow
+def test_quick_budget_curve_trains_each_budget_once(tmp_path) -> None:
+    work, results = tmp_path / "work", tmp_path / "results"
+    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5", "10"]
+    training_budget.main(argv)
+    record = json.loads((results / "training_budget_darkroom_quick.json").read_text())
+    table = record["tables"]["Mean return per episode block, by training steps"]
+    assert list(table) == ["5", "10"] and list(table["5"]["blocks"]) == ["ep 1-4"]
+    assert [c["method"] for c in record["curves"]] == ["AD, 5 steps", "AD, 10 steps"]
+    assert all((results / name).exists() for name in record["plots"])
+    policies = work / "DarkRoom-v0" / "policies"
+    trained = {p.name: (p / "job.json").stat().st_mtime_ns for p in policies.iterdir()}
+    assert set(trained) == {"ad-steps5-seed0", "ad-steps10-seed0"}
+
+    training_budget.main([*argv, "20"])  # a budget added later: the earlier two come from the cache
+    again = {p.name: (p / "job.json").stat().st_mtime_ns for p in policies.iterdir()}
+    assert {k: again[k] for k in trained} == trained and "ad-steps20-seed0" in again
+    record = json.loads((results / "training_budget_darkroom_quick.json").read_text())
+    assert list(record["tables"]["Mean return per episode block, by training steps"]) == ["5", "10", "20"]
