@@ -26,7 +26,7 @@ from ad_agent.collect import (
     source_for,
     split_jobs,
 )
-from ad_agent.devices import check_device
+from ad_agent.devices import AMP_MODES, check_device
 from ad_agent.distributed import is_main, joined, launched_world_size
 from ad_agent.pipeline import (
     block_means,
@@ -41,7 +41,7 @@ from ad_agent.policy import InContextPolicy
 from ad_agent.policy_file import PRETRAINED_PREFIX
 from ad_agent.presets import PRESETS, get_preset
 from ad_agent.sources import ALGORITHMS, AnySourceConfig
-from ad_agent.train import AMP_MODES, TRAIN_PRESETS
+from ad_agent.train import TRAIN_PRESETS
 
 #: Learners per batch with ``--batched``: env steps per second per core peak between 64 and 128
 #: learners (fewer pay more Python per step, more fall out of the CPU's caches).

@@ -1,5 +1,8 @@
-"""Device names checked up front: a typo or a missing GPU is a clear ``ValueError``, not a traceback
-from deep inside PyTorch at the first tensor moved; and torch's CPU thread count set for a block."""
+"""Where torch runs: device names checked up front (a typo or a missing GPU is a clear ``ValueError``,
+not a traceback from deep inside PyTorch at the first tensor moved), torch's CPU thread count set for
+a block, the mixed-precision mode of training, and this process's place in a process group.
+
+Small and free of training code, so that loading and driving a policy imports only this."""
 
 from __future__ import annotations
 
@@ -7,6 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+from torch import distributed as dist
+
+AMP_MODES = ("auto", "off", "bf16", "fp16")
 
 
 @contextmanager
@@ -43,3 +49,27 @@ def check_device(device: str | torch.device) -> torch.device:
     if resolved.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"device {name!r} is not supported; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
     return resolved
+
+
+def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of the training step, or ``None`` for full float32.
+
+    ``"auto"`` is bfloat16 on a CUDA device that supports it (same exponent range as float32, so
+    no loss scaling; unmeasured here, as no GPU was at hand) and off elsewhere: on the 2-core CPU
+    (with AVX-512 BF16) the casts around this small model's matrix products cost more than the
+    products save, so bf16 trained slower than float32 (benchmarks/train_throughput.py).
+    ``"fp16"`` needs CUDA, where a GradScaler keeps small gradients from underflowing; CPU
+    autocast has no float16 path worth taking, so it is refused rather than run slowly.
+    """
+    if amp == "off" or (amp == "auto" and not (device.type == "cuda" and torch.cuda.is_bf16_supported())):
+        return None
+    if amp == "fp16" and device.type != "cuda":
+        raise ValueError(f"amp='fp16' needs a CUDA device (got {device.type}); use amp='bf16' or 'off'")
+    return torch.float16 if amp == "fp16" else torch.bfloat16
+
+
+def process_group() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process; ``(0, 1)`` outside an initialised process group."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1

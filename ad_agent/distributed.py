@@ -20,7 +20,7 @@ from contextlib import contextmanager
 import torch
 from torch import distributed as dist
 
-from ad_agent.train import process_group, resolve_device
+from ad_agent.devices import check_device, process_group
 
 
 def launched_world_size() -> int:
@@ -36,7 +36,7 @@ def init_from_env(device: str = "auto") -> tuple[int, int]:
     """
     if launched_world_size() <= 1:
         return 0, 1
-    cuda = resolve_device(device).type == "cuda"
+    cuda = check_device(device).type == "cuda"
     if cuda:
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     dist.init_process_group(backend="nccl" if cuda else "gloo")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ad_agent.evaluate import evaluate
+from ad_agent.evaluation import evaluate
 from ad_agent.histories import FlatHistories, LazyHistories, fingerprint, in_memory_bytes
 from ad_agent.model import ADTransformer, ModelConfig
 from ad_agent.policy import InContextPolicy, PolicySpec

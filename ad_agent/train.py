@@ -39,11 +39,11 @@ from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from ad_agent.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_torch_rng_state
+from ad_agent.devices import AMP_MODES, check_device, process_group, resolve_amp
 from ad_agent.histories import FlatHistories, LazyHistories, fingerprint
 from ad_agent.model import ADTransformer, ModelConfig, build_model
 
 VAL_SEED = 12345  # validation windows are the same for every run, seed and resumption
-AMP_MODES = ("auto", "off", "bf16", "fp16")
 
 
 @dataclass
@@ -120,30 +120,6 @@ TRAIN_PRESETS: dict[str, TrainPreset] = {
 }
 
 
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` means CUDA when present, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of the training step, or ``None`` for full float32.
-
-    ``"auto"`` is bfloat16 on a CUDA device that supports it (same exponent range as float32, so
-    no loss scaling; unmeasured here, as no GPU was at hand) and off elsewhere: on the 2-core CPU
-    (with AVX-512 BF16) the casts around this small model's matrix products cost more than the
-    products save, so bf16 trained slower than float32 (benchmarks/train_throughput.py).
-    ``"fp16"`` needs CUDA, where a GradScaler keeps small gradients from underflowing; CPU
-    autocast has no float16 path worth taking, so it is refused rather than run slowly.
-    """
-    if amp == "off" or (amp == "auto" and not (device.type == "cuda" and torch.cuda.is_bf16_supported())):
-        return None
-    if amp == "fp16" and device.type != "cuda":
-        raise ValueError(f"amp='fp16' needs a CUDA device (got {device.type}); use amp='bf16' or 'off'")
-    return torch.float16 if amp == "fp16" else torch.bfloat16
-
-
 def learning_rate(step: int, config: TrainConfig) -> float:
     """Linear warm-up from ``initial_lr`` to ``peak_lr``, then cosine decay back to ``initial_lr``.
 
@@ -198,7 +174,7 @@ def validation_windows(data: FlatHistories | LazyHistories, n_windows: int, leng
     return data.sample_windows(np.random.default_rng(VAL_SEED), n_windows, length)
 
 
-def evaluate(
+def validation_scores(
     model: ADTransformer, windows: dict[str, np.ndarray], batch_size: int, device: torch.device
 ) -> dict[str, float]:
     """Plain (unsmoothed, unmasked) cross-entropy and action accuracy on ``windows``, in eval mode.
@@ -277,13 +253,6 @@ def _resumed_run(
     set_torch_rng_state(ckpt.torch_rng)
     run.log = ckpt.log
     return run
-
-
-def process_group() -> tuple[int, int]:
-    """``(rank, world_size)`` of this process; ``(0, 1)`` outside an initialised process group."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 
 def _shard(batch: dict[str, np.ndarray], rank: int, world: int) -> dict[str, np.ndarray]:
@@ -406,7 +375,7 @@ def train(
     """
     if resume and checkpoint_dir is None:
         raise ValueError("resume needs the checkpoint folder (checkpoint_dir / --checkpoint-dir) to resume from")
-    device = resolve_device(config.device)
+    device = check_device(config.device)
     data_fingerprint = fingerprint(data)
     found = latest_checkpoint(checkpoint_dir) if resume else None
     run = (
@@ -427,7 +396,7 @@ def train(
         record = _train_step(run, net, data, model_config, config, device, amp)
         step = record["step"]
         if val is not None and _due(step, config.eval_every, config.steps):
-            record.update(evaluate(run.model, val, config.batch_size, device))
+            record.update(validation_scores(run.model, val, config.batch_size, device))
         probing = in_context_eval is not None and main and config.in_context_every > 0
         if probing and _due(step, config.in_context_every, config.steps):
             record.update(_in_context(run.model, in_context_eval))

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ad_agent.baselines import RL2Config, evaluate_rl2, learn_from_scratch, single_stream, train_rl2
-from ad_agent.evaluate import evaluate
+from ad_agent.evaluation import evaluate
 from ad_agent.histories import episode_returns, iter_runs, last_episodes
 from ad_agent.policy import InContextPolicy
 from ad_agent.presets import PRESETS, Preset, get_preset, max_episode_steps

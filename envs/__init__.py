@@ -1,4 +1,10 @@
-"""Task environments for in-context RL; importing this package registers their Gymnasium ids."""
+"""Task environments for in-context RL; importing this package registers their Gymnasium ids.
+
+The pixel maze's classes load on first use (``gym.make`` or ``envs.PixelWatermazeEnv``): they need
+minigrid and pygame, which nothing else here does.
+"""
+
+from typing import Any
 
 from gymnasium.envs.registration import register, registry
 
@@ -15,7 +21,6 @@ from envs.darkroom import (
     optimal_return,
 )
 from envs.dm import as_dm_env
-from envs.watermaze import PixelWatermazeEnv, PixelWatermazeVectorEnv
 
 __all__ = [
     "AdversarialBanditEnv",
@@ -46,3 +51,11 @@ _IDS = {
 for _id, (_module, _single, _vector) in _IDS.items():
     if _id not in registry:
         register(id=_id, entry_point=f"{_module}:{_single}", vector_entry_point=f"{_module}:{_vector}")
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("PixelWatermazeEnv", "PixelWatermazeVectorEnv"):
+        from envs import watermaze
+
+        return getattr(watermaze, name)
+    raise AttributeError(f"module 'envs' has no attribute {name!r}")

@@ -6,7 +6,7 @@ import torch
 
 from ad_agent.attention import Trial, attention_maps, play_trial
 from ad_agent.cli import main
-from ad_agent.evaluate import evaluate
+from ad_agent.evaluation import evaluate
 from ad_agent.model import ADLSTM, ModelConfig
 from ad_agent.plots import plot_attention
 from ad_agent.policy import InContextPolicy, PolicySpec

@@ -12,10 +12,10 @@ from ad_agent.train import (
     TRAIN_PRESETS,
     TrainConfig,
     batch_to_tensors,
-    evaluate,
     learning_rate,
     mask_inputs,
     train,
+    validation_scores,
     validation_windows,
 )
 
@@ -91,7 +91,8 @@ def test_regularisers_act_in_training_but_validation_sees_plain_inputs(tiny_data
     assert any(bool((p != 5).any()) for training, p in seen if not training)
     monkeypatch.setattr(ADTransformer, "forward", original)
     windows = validation_windows(tiny_data, 4, CONFIG.context_len)
-    assert evaluate(model, windows, 4, torch.device("cpu")) == {k: log[-1][k] for k in ("val_loss", "val_accuracy")}
+    scores = validation_scores(model, windows, 4, torch.device("cpu"))
+    assert scores == {k: log[-1][k] for k in ("val_loss", "val_accuracy")}
     logits = model(**batch_to_tensors(windows, torch.device("cpu")))
     plain = torch.nn.functional.cross_entropy(logits.flatten(0, 1), torch.as_tensor(windows["actions"]).flatten())
     assert log[-1]["val_loss"] == pytest.approx(plain.item(), rel=1e-5)

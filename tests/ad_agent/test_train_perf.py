@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from ad_agent.devices import resolve_amp
 from ad_agent.model import ModelConfig
-from ad_agent.train import TrainConfig, resolve_amp, train
+from ad_agent.train import TrainConfig, train
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 # No dropout, so that eager and compiled steps draw no random masks and can be compared.
