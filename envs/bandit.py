@@ -169,6 +169,7 @@ class AdversarialBanditEnv(TaskEnv[Means]):
         return np.int64(0)
 
     def _transition(self, action: int) -> tuple[np.int64, float, bool, bool]:
+        assert self.task is not None  # step() runs only once a reset has set it
         reward = float(self.np_random.random() < self.task[int(action)])
         return np.int64(0), reward, True, False
 
@@ -205,6 +206,7 @@ class AdversarialBanditVectorEnv(TaskVectorEnv):
         """A bandit has no state between pulls."""
 
     def _advance(self, actions: np.ndarray, stepping: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        assert self.tasks is not None  # step() runs only once tasks are set
         paid = self.np_random.random(self.num_envs) < self.tasks[np.arange(self.num_envs), actions]
         return (stepping & paid).astype(np.float64), stepping.copy(), np.zeros(self.num_envs, dtype=bool)
 

@@ -126,6 +126,7 @@ class TaskVectorEnv(gym.vector.VectorEnv):
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
+    single_action_space: spaces.Discrete
 
     def __init__(
         self,
@@ -187,6 +188,7 @@ class TaskVectorEnv(gym.vector.VectorEnv):
             self._use_tasks(self._check_tasks(new_tasks))
         elif self.tasks is None:
             self._use_tasks(self._draw_tasks())
+        assert self.tasks is not None  # set by _use_tasks just now or at an earlier reset
         self._start_episodes(np.ones(self.num_envs, dtype=bool))
         self._needs_reset[:] = False
         return self._observe(), {"task": self.tasks.copy()}

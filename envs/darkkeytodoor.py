@@ -228,6 +228,7 @@ class DarkKeyToDoorEnv(TaskEnv[Task]):
     def _transition(self, action: int) -> tuple[np.ndarray, float, bool, bool]:
         self._pos = np.clip(self._pos + MOVES[int(action)], 0, self.size - 1)
         self._t += 1
+        assert self.task is not None  # step() runs only once a reset has set it
         key, door = self.task
         here = (int(self._pos[0]), int(self._pos[1]))
         opened = self._has_key and here == door
@@ -300,12 +301,15 @@ class DarkKeyToDoorVectorEnv(TaskVectorEnv):
         return arr
 
     def _draw_tasks(self) -> np.ndarray:
+        assert self._rngs is not None  # reset() makes the generators before it draws
         return np.array([rng.integers(0, self.size, size=(2, 2)) for rng in self._rngs], dtype=np.int64)
 
     def _start_episodes(self, mask: np.ndarray) -> None:
         """Begin new episodes in the masked envs, each drawing its start cell from its own generator."""
+        rngs = self._rngs
         for i in np.flatnonzero(mask):
-            self._pos[i] = self._rngs[i].integers(0, self.size, size=2)
+            assert rngs is not None  # made by reset(); an episode cannot start without a generator to draw from
+            self._pos[i] = rngs[i].integers(0, self.size, size=2)
         self._t[mask] = 0
         self._has_key[mask] = False
 
@@ -313,6 +317,7 @@ class DarkKeyToDoorVectorEnv(TaskVectorEnv):
         moved = np.clip(self._pos + MOVES[actions], 0, self.size - 1)
         self._pos = np.where(stepping[:, None], moved, self._pos)
         self._t += stepping
+        assert self.tasks is not None  # step() runs only once tasks are set
         opened = stepping & self._has_key & (self._pos == self.tasks[:, 1]).all(axis=1)
         found = stepping & ~self._has_key & (self._pos == self.tasks[:, 0]).all(axis=1)
         self._has_key |= found

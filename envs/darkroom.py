@@ -194,6 +194,7 @@ class DarkRoomEnv(TaskEnv[Goal]):
     def _transition(self, action: int) -> tuple[np.ndarray, float, bool, bool]:
         self._pos = np.clip(self._pos + MOVES[int(action)], 0, self.size - 1)
         self._t += 1
+        assert self.task is not None  # step() runs only once a reset has set it
         on_goal = bool(self._pos[0] == self.task[0] and self._pos[1] == self.task[1])
         reward = float(on_goal and not (self.reward_once and self._reached))
         self._reached |= on_goal

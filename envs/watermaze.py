@@ -56,7 +56,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from gymnasium import spaces
@@ -172,7 +172,7 @@ def _dynamics(arena: WatermazeArena) -> np.ndarray:
         for action in range(NUM_ACTIONS):
             arena.place(state)
             arena.step(action)
-            next_state[state, action] = state_index(arena.agent_pos, arena.agent_dir)
+            next_state[state, action] = state_index(cast(Cell, arena.agent_pos), arena.agent_dir)  # a cell pair
     next_state.setflags(write=False)
     return next_state
 
@@ -261,7 +261,7 @@ def _random_return(goal: Cell, episode_length: int) -> float:
     """
     next_state = tables().next_state
     goal_states = _goal_states(goal)
-    dist = np.zeros(NUM_STATES)
+    dist: np.ndarray = np.zeros(NUM_STATES)
     dist[START_STATE] = 1.0
     total = 0.0
     for _ in range(episode_length):
@@ -339,6 +339,7 @@ class PixelWatermazeEnv(TaskEnv[Cell]):
 
     def _start_episode(self) -> np.ndarray:
         self._state = START_STATE
+        assert self.task is not None  # reset() sets it before starting an episode
         self._goal_cell = cell_index(self.task)
         self._t = 0
         return self._tables.images[self._state].copy()
