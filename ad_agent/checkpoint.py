@@ -15,7 +15,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -120,7 +120,7 @@ def latest_checkpoint(root: str | Path) -> Path | None:
     if not root.is_dir():
         return None
     done = [p for p in root.glob(f"{PREFIX}*") if _step_of(p) is not None and (p / STATE_FILE).is_file()]
-    return max(done, key=_step_of, default=None)
+    return max(done, key=lambda p: cast(int, _step_of(p)), default=None)  # every one in done has a step
 
 
 def _step_of(folder: Path) -> int | None:

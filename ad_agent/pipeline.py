@@ -17,7 +17,7 @@ import numpy as np
 
 from ad_agent.evaluation import evaluate
 from ad_agent.histories import FlatHistories, LazyHistories, fingerprint, in_memory_bytes
-from ad_agent.model import ADTransformer, ModelConfig
+from ad_agent.model import ADModel, ModelConfig
 from ad_agent.policy import InContextPolicy, PolicySpec
 from ad_agent.presets import Preset, max_episode_steps, model_config_for
 from ad_agent.train import TRAIN_PRESETS, TrainConfig, train
@@ -77,7 +77,14 @@ def distill(
     views = {"every_kth_episode": every_kth_episode, "last_episodes": last_episodes}
     probe = _in_context_probe(preset, model_config, horizon, seed, device, in_context_episodes)
     with ExitStack() as opened:  # disk-backed datasets close even when loading or training fails
-        data = _load_histories(data_dir, preset.env_id, model_config.n_actions, opened, **views)
+        data = _load_histories(
+            data_dir,
+            preset.env_id,
+            model_config.n_actions,
+            opened,
+            every_kth_episode=every_kth_episode,
+            last_episodes=last_episodes,
+        )
         _warn_if_held_out(data, data_dir)
         val_data = _load_histories(val_dir, preset.env_id, model_config.n_actions, opened) if val_dir else None
         model, log = train(
@@ -126,11 +133,11 @@ def train_settings(
 
 def _in_context_probe(
     preset: Preset, model_config: ModelConfig, horizon: int | None, seed: int, device: str, episodes: int
-) -> Callable[[ADTransformer], dict[str, float]]:
+) -> Callable[[ADModel], dict[str, float]]:
     """The in-context protocol on the held-out tasks, as a function of the model being trained."""
     spec = PolicySpec(model_config, preset.env_id, horizon)
 
-    def probe(model: ADTransformer) -> dict[str, float]:
+    def probe(model: ADModel) -> dict[str, float]:
         policy = InContextPolicy(model, spec, device=device)
         per_episode = evaluate(policy, preset.env_id, preset.test_tasks, episodes, seed).mean(axis=0)
         return {"in_context_first": per_episode[0], "in_context_last": per_episode[-1]}
@@ -151,6 +158,7 @@ def _load_histories(
     draw the same windows from the same generator, so the choice never changes a trained model.
     A disk-backed dataset is handed to ``closes``, which closes its files when the caller is done."""
     whole = every_kth_episode == 1 and last_episodes is None
+    data: FlatHistories | LazyHistories
     if whole and in_memory_bytes(data_dir) > LAZY_ABOVE_BYTES:
         data = closes.enter_context(LazyHistories.open(data_dir, n_actions))
     else:

@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -41,7 +41,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ad_agent.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_torch_rng_state
 from ad_agent.devices import AMP_MODES, check_device, process_group, resolve_amp
 from ad_agent.histories import FlatHistories, LazyHistories, fingerprint
-from ad_agent.model import ADTransformer, ModelConfig, build_model
+from ad_agent.model import ADModel, ModelConfig, build_model
 
 VAL_SEED = 12345  # validation windows are the same for every run, seed and resumption
 
@@ -75,7 +75,7 @@ class TrainConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        self.betas = tuple(self.betas)
+        self.betas = cast(tuple[float, float], tuple(self.betas))  # a JSON config gives a list
         if self.amp not in AMP_MODES:
             raise ValueError(f"amp must be one of {AMP_MODES}, got {self.amp!r}")
         if self.steps < 1 or self.batch_size < 1:
@@ -175,7 +175,7 @@ def validation_windows(data: FlatHistories | LazyHistories, n_windows: int, leng
 
 
 def validation_scores(
-    model: ADTransformer, windows: dict[str, np.ndarray], batch_size: int, device: torch.device
+    model: ADModel, windows: dict[str, np.ndarray], batch_size: int, device: torch.device
 ) -> dict[str, float]:
     """Plain (unsmoothed, unmasked) cross-entropy and action accuracy on ``windows``, in eval mode.
 
@@ -200,7 +200,7 @@ def validation_scores(
 class _Run:
     """The mutable state of one training run: everything a checkpoint must restore."""
 
-    model: ADTransformer
+    model: ADModel
     optimizer: torch.optim.Optimizer
     rng: np.random.Generator
     log: list[dict[str, float]]
@@ -314,7 +314,7 @@ def _train_step(
     }
 
 
-def _data_parallel(model: ADTransformer, config: TrainConfig) -> torch.nn.Module:
+def _data_parallel(model: ADModel, config: TrainConfig) -> torch.nn.Module:
     """The model wrapped for DistributedDataParallel inside a process group, else the model itself."""
     _, world = process_group()
     if world == 1:
@@ -328,7 +328,7 @@ def _due(step: int, every: int, last: int) -> bool:
     return step == last or (every > 0 and step % every == 0)
 
 
-def _in_context(model: ADTransformer, in_context_eval: Callable[[ADTransformer], dict[str, float]]) -> dict:
+def _in_context(model: ADModel, in_context_eval: Callable[[ADModel], dict[str, float]]) -> dict:
     model.eval()
     try:
         return {key: float(value) for key, value in in_context_eval(model).items()}
@@ -355,8 +355,8 @@ def train(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     log_dir: str | Path | None = None,
-    in_context_eval: Callable[[ADTransformer], dict[str, float]] | None = None,
-) -> tuple[ADTransformer, list[dict[str, float]]]:
+    in_context_eval: Callable[[ADModel], dict[str, float]] | None = None,
+) -> tuple[ADModel, list[dict[str, float]]]:
     """Train a model on ``data``; returns it (in eval mode) and a per-step log.
 
     ``in_context_eval(model)`` (e.g. the in-context protocol on held-out tasks) runs every
@@ -377,7 +377,7 @@ def train(
         raise ValueError("resume needs the checkpoint folder (checkpoint_dir / --checkpoint-dir) to resume from")
     device = check_device(config.device)
     data_fingerprint = fingerprint(data)
-    found = latest_checkpoint(checkpoint_dir) if resume else None
+    found = latest_checkpoint(checkpoint_dir) if resume and checkpoint_dir is not None else None
     run = (
         _resumed_run(found, model_config, config, device, data_fingerprint)
         if found
@@ -389,16 +389,16 @@ def train(
     amp = resolve_amp(config.amp, device)
     net = _data_parallel(run.model, config)
     if config.compile:  # the training step only: validation and probes vary shapes and would recompile
-        net = torch.compile(net)
+        net = cast(torch.nn.Module, torch.compile(net))  # a compiled module is an OptimizedModule, a module
     start = time.perf_counter() - (run.log[-1]["seconds"] if run.log else 0.0)
     run.model.train()
     while run.next_step < config.steps:
         record = _train_step(run, net, data, model_config, config, device, amp)
-        step = record["step"]
+        step = int(record["step"])  # an int, in a record of floats
         if val is not None and _due(step, config.eval_every, config.steps):
             record.update(validation_scores(run.model, val, config.batch_size, device))
-        probing = in_context_eval is not None and main and config.in_context_every > 0
-        if probing and _due(step, config.in_context_every, config.steps):
+        probing = main and config.in_context_every > 0
+        if probing and in_context_eval is not None and _due(step, config.in_context_every, config.steps):
             record.update(_in_context(run.model, in_context_eval))
         record["seconds"] = time.perf_counter() - start
         run.log.append(record)

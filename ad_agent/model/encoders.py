@@ -30,6 +30,8 @@ class DiscreteEncoder(nn.Embedding):
     key ``obs_embed.weight`` of policy files saved before encoders were pluggable.
     """
 
+    offsets: torch.Tensor  # a buffer, registered in __init__
+
     def __init__(self, nvec: tuple[int, ...], d_model: int) -> None:
         super().__init__(sum(nvec), d_model)
         self.register_buffer("offsets", torch.tensor([0, *nvec[:-1]]).cumsum(0), persistent=False)

@@ -225,7 +225,7 @@ class ADTransformer(ADModel):
         x = self.embed_steps(self.obs_embed(observations), prev_actions, prev_rewards, episode_starts)
         rope = rope_tables(positions, self.config.d_model // self.config.n_heads)
         one_step = cache is not None and t == 1
-        if one_step:  # place the step first: each layer then attends to the ring in place
+        if cache is not None and one_step:  # place the step first: each layer then attends to the ring in place
             cache.advance(positions)
         for block in self.blocks:
             x = block(x, positions, rope, cache)
