@@ -15,7 +15,7 @@ a run's metadata says exactly how its learner was helped.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from gymnasium import spaces
@@ -48,12 +48,13 @@ class LearnerView(VecEnvWrapper):
         self._terminal: dict[int, np.ndarray] = {}
 
     def reset(self) -> VecEnvObs:
-        obs = self.venv.reset()
+        obs = cast(np.ndarray, self.venv.reset())  # the views are for array observations
         self._obs, self._terminal = np.array(obs, copy=True), {}
         return self.view_obs(obs, np.ones(self.num_envs, dtype=bool))
 
     def step_wait(self) -> VecEnvStepReturn:
-        obs, rewards, dones, infos = self.venv.step_wait()
+        step_obs, rewards, dones, infos = self.venv.step_wait()
+        obs = cast(np.ndarray, step_obs)  # the views are for array observations
         self._obs, self._rewards = np.array(obs, copy=True), np.array(rewards, copy=True)
         arrived = np.array(obs, copy=True)  # the state each step led to, before any auto-reset
         self._terminal = {int(a): np.array(infos[a]["terminal_observation"], copy=True) for a in np.flatnonzero(dones)}
@@ -76,7 +77,8 @@ class LearnerView(VecEnvWrapper):
         """What the learner is paid for stepping into ``arrived`` (called first)."""
         return rewards
 
-    def get_original_obs(self) -> np.ndarray:
+    def get_original_obs(self) -> np.ndarray | None:
+        """``None`` before the first reset."""
         return self._obs
 
     def get_original_reward(self) -> np.ndarray:

@@ -117,14 +117,16 @@ def run_noisy_expert(config: NoisyExpertConfig, env_id: str, env_kwargs: dict[st
     """Run ``config.n_actors`` noisy experts on the task ``env_kwargs`` fixes; one stream each."""
     if env_id not in EXPERTS:
         raise ValueError(f"no scripted expert for {env_id!r}; available: {sorted(EXPERTS)}")
-    single = gym.make(env_id, **env_kwargs).unwrapped
+    single: Any = gym.make(env_id, **env_kwargs).unwrapped  # every env with an expert has an episode_length
     n_steps = config.episodes * single.episode_length
     single.close()
     vec_env = fixed_task_vector_env(env_id, env_kwargs, config.n_actors)
+    space = vec_env.single_action_space
+    assert isinstance(space, gym.spaces.Discrete)  # every env with an expert has discrete actions
     agent = NoisyExpert(
         EXPERTS[env_id],
         np.asarray(split_task(env_kwargs)[0]),
-        vec_env.single_action_space,
+        space,
         epsilon_schedule(n_steps, config.anneal_fraction),
         config.n_actors,
         np.random.default_rng([seed, AGENT_STREAM]),

@@ -31,7 +31,7 @@ hold what the env emitted, so AD distils the same task it is later tested on:
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -39,7 +39,7 @@ import numpy as np
 import envs  # noqa: F401  (registers the ids)
 from ad_agent.histories import Streams, learning_curve
 from ad_agent.sources.sb3 import DARKROOM_PPO, SourceConfig
-from envs.core import evenly_spaced
+from envs.core import Split, TaskEnv, evenly_spaced
 
 # Measured: 16/16 goals >= 90% of optimal (mean 0.999, worst 0.991 of optimal), 2.3 s per run. One episode per
 # rollout (n_steps = the episode length) as for PPO; A2C's single gradient step per rollout needs a
@@ -167,9 +167,10 @@ def final_return(streams: Streams, last_episodes: int = 2) -> float:
     return float(np.mean(curve[-last_episodes:]))
 
 
-def spread_tasks(env_id: str, n: int, split: str = "train") -> list[Any]:
+def spread_tasks(env_id: str, n: int, split: Split = "train") -> list[Any]:
     """``n`` tasks of ``split`` evenly spaced through its list, so a sample covers the whole room."""
-    tasks = gym.make(env_id).unwrapped.tasks(split)
+    env = cast(TaskEnv, gym.make(env_id).unwrapped)  # every env this package registers is one
+    tasks = env.tasks(split)
     if not 1 <= n <= len(tasks):
         raise ValueError(f"{env_id} has {len(tasks)} {split} tasks, asked for {n}")
     return evenly_spaced(tasks, n)

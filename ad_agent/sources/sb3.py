@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -91,7 +91,9 @@ def null_logger() -> Logger:
 
 
 def _allow_every_action(env: gym.Env) -> np.ndarray:
-    return np.ones(env.action_space.n, dtype=bool)
+    space = env.action_space
+    assert isinstance(space, gym.spaces.Discrete)  # every env here has discrete actions
+    return np.ones(space.n, dtype=bool)
 
 
 def original_view(vec_env: VecEnv) -> VecEnvWrapper | None:
@@ -115,7 +117,7 @@ def original_terminal_obs(view: VecEnvWrapper, actor: int, terminal: np.ndarray)
     ``VecNormalize`` keeps no copy but can invert its normalisation, as SB3 itself does.
     """
     if isinstance(view, VecNormalize):
-        return view.unnormalize_obs(terminal)
+        return cast(np.ndarray, view.unnormalize_obs(terminal))  # an array, as the observation it was given
     return view.get_original_terminal_obs(actor)
 
 
@@ -169,6 +171,7 @@ class HistoryRecorder(BaseCallback):
         dones = np.array(self.locals["dones"], dtype=bool, copy=True)
         for actor in np.flatnonzero(dones):  # rare: only at episode ends
             self._record_end(int(actor))
+        assert self._next_obs is not None and self._next_starts is not None  # set in _on_training_start
         self._obs.append(self._next_obs)
         self._actions.append(np.array(self.locals["actions"], copy=True).reshape(-1))
         self._rewards.append(np.array(rewards, dtype=np.float32, copy=True))
@@ -276,7 +279,8 @@ def learner_env(
 
     vec_env = make_vec_env(env_id, n_envs=config.n_envs, seed=seed, env_kwargs=env_kwargs, wrapper_class=wrap)
     vec_env = wrap_views(vec_env, config.learner_views)
-    if is_image_space(vec_env.observation_space) and not is_image_space_channels_first(vec_env.observation_space):
+    space = vec_env.observation_space
+    if isinstance(space, gym.spaces.Box) and is_image_space(space) and not is_image_space_channels_first(space):
         vec_env = ChannelsFirst(vec_env)
     return vec_env
 

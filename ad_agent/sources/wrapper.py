@@ -121,8 +121,12 @@ class RecordingWrapper(gym.Wrapper):
             rewards=np.asarray(rows["rew"], dtype=np.float32)[None],
             episode_starts=np.asarray(rows["start"], dtype=bool)[None],
         )
-        space = self.observation_space
-        terminal = np.stack(self._terminal_obs) if self._terminal_obs else np.empty((0, *space.shape), space.dtype)
+        if self._terminal_obs:
+            terminal = np.stack(self._terminal_obs)
+        else:
+            space = self.observation_space
+            assert space.shape is not None  # the recorded observations are arrays, so the space is shaped
+            terminal = np.empty((0, *space.shape), space.dtype)
         return Capture(
             streams=streams,
             terminated=np.asarray(rows["term"], dtype=bool)[None],

@@ -118,6 +118,7 @@ def _discrete_nvec(space: spaces.Space) -> np.ndarray:
 def batch_bytes(config: BatchedSourceConfig, env_id: str, n_learners: int) -> int:
     """Memory the recorded histories of ``n_learners`` learners take (the networks are small beside them)."""
     space = gym.make(env_id).observation_space
+    assert space.shape is not None and space.dtype is not None  # the envs here have array observations
     row = int(np.prod(space.shape)) * space.dtype.itemsize + 8 + 4 + 3  # obs, action, reward, 3 flags
     return n_learners * config.n_envs * config.steps_per_actor * 2 * row  # x2: the per-run copies when written
 
@@ -152,6 +153,7 @@ class _Recorder:
     """Every actor's stream as the envs emitted it, preallocated for the whole run."""
 
     def __init__(self, n_steps: int, n_envs: int, obs_space: spaces.Space) -> None:
+        assert obs_space.shape is not None  # (Multi)Discrete, as _discrete_nvec checked
         self.obs = np.zeros((n_steps, n_envs, *obs_space.shape), dtype=obs_space.dtype)
         self.actions = np.zeros((n_steps, n_envs), dtype=np.int64)
         self.rewards = np.zeros((n_steps, n_envs), dtype=np.float32)
@@ -180,8 +182,8 @@ class _Recorder:
             mine = np.flatnonzero((ended >= first) & (ended < first + n_actors))
             order = mine[np.lexsort((steps[mine], ended[mine]))]  # actor-major, then time
             streams = Streams(*(np.ascontiguousarray(x[:, block].swapaxes(0, 1)) for x in self._fields()))
-            flags = (np.ascontiguousarray(x[:, block].T) for x in (self.terminated, self.truncated))
-            out.append(Capture(streams, *flags, final[order], learner_steps))
+            terminated, truncated = (np.ascontiguousarray(x[:, block].T) for x in (self.terminated, self.truncated))
+            out.append(Capture(streams, terminated, truncated, final[order], learner_steps))
         return out
 
     def _fields(self) -> tuple[np.ndarray, ...]:
@@ -201,7 +203,9 @@ class _Batch:
             env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", autoreset_mode=AutoresetMode.SAME_STEP
         )
         nvec = _discrete_nvec(self.env.single_observation_space)
-        self.n_actions = int(self.env.single_action_space.n)
+        action_space = self.env.single_action_space
+        assert isinstance(action_space, spaces.Discrete)  # every task env has discrete actions
+        self.n_actions = int(action_space.n)
         self.views = ViewChain(config.learner_views, nvec, np.repeat(np.arange(self.n_learners), self.n_actors))
         policy_kwargs = config.hyperparams.get("policy_kwargs", {})
         self.policy = BatchedActorCritic(self.n_learners, self.views.nvec, self.n_actions, **policy_kwargs)

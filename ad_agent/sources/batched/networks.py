@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -69,7 +69,9 @@ class OneHotLinear(StackedLinear):
     or ``[n]`` for ``Discrete(n)``); input ``(N, B, len(nvec))`` integer observations.
     """
 
-    def __init__(self, n_learners: int, nvec: Sequence[int], out_features: int) -> None:
+    offsets: torch.Tensor  # a buffer, registered in __init__
+
+    def __init__(self, n_learners: int, nvec: Sequence[int] | np.ndarray, out_features: int) -> None:
         super().__init__(n_learners, int(np.sum(nvec)), out_features)
         offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]])
         self.register_buffer("offsets", torch.as_tensor(offsets, dtype=torch.long), persistent=False)
@@ -126,7 +128,7 @@ class BatchedActorCritic(nn.Module):
     def __init__(
         self,
         n_learners: int,
-        nvec: Sequence[int],
+        nvec: Sequence[int] | np.ndarray,
         n_actions: int,
         net_arch: Any = None,
         activation_fn: Any = "tanh",
@@ -142,12 +144,12 @@ class BatchedActorCritic(nn.Module):
         self.action_net = self._layer(nvec, pi_sizes, n_actions)
         self.value_net = self._layer(nvec, vf_sizes, 1)
 
-    def _layer(self, nvec: Sequence[int], sizes_before: list[int], out_features: int) -> StackedLinear:
+    def _layer(self, nvec: Sequence[int] | np.ndarray, sizes_before: list[int], out_features: int) -> StackedLinear:
         if sizes_before:
             return StackedLinear(self.n_learners, sizes_before[-1], out_features)
         return OneHotLinear(self.n_learners, nvec, out_features)
 
-    def _trunk(self, nvec: Sequence[int], sizes: list[int]) -> nn.ModuleList:
+    def _trunk(self, nvec: Sequence[int] | np.ndarray, sizes: list[int]) -> nn.ModuleList:
         return nn.ModuleList(self._layer(nvec, sizes[:i], size) for i, size in enumerate(sizes))
 
     def reset_parameters(self, generator: torch.Generator) -> None:
@@ -197,5 +199,6 @@ def load_sb3_policy(batched: BatchedActorCritic, learner: int, policy: Any) -> N
     ]
     with torch.no_grad():
         for ours, theirs in pairs:
-            ours.weight[learner] = theirs.weight.detach().T
-            ours.bias[learner] = theirs.bias.detach()
+            layer = cast(StackedLinear, ours)  # every layer of a BatchedActorCritic is one
+            layer.weight[learner] = theirs.weight.detach().T
+            layer.bias[learner] = theirs.bias.detach()
