@@ -9,13 +9,13 @@ draws them with the episode starts and the rewarded steps marked.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, SupportsFloat, cast
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from ad_agent.model.transformer import ADTransformer
+from ad_agent.model.transformer import ADTransformer, Block, CausalSelfAttention
 from ad_agent.policy import InContextPolicy
 
 
@@ -43,8 +43,9 @@ def play_trial(policy: InContextPolicy, env_id: str, task: Any, episodes: int, s
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     env = gym.make(env_id, task=task)
     policy.reset(seed=seed)
-    steps: list[tuple[Any, int, float, bool]] = []
-    reward, start = 0.0, True
+    steps: list[tuple[Any, int | np.ndarray, float, bool]] = []
+    reward: SupportsFloat = 0.0
+    start = True
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed if episode == 0 else None)
         done, start = False, True
@@ -77,11 +78,12 @@ def attention_maps(policy: InContextPolicy, trial: Trial) -> np.ndarray:
     )
     maps: list[torch.Tensor] = []
 
-    def keep_weights(module: torch.nn.Module, args: tuple[Any, ...]) -> None:
+    def keep_weights(module: CausalSelfAttention, args: tuple[Any, ...]) -> None:
         x, positions, rope, _ = args
         maps.append(module.attention_weights(x, positions, rope)[0])
 
-    hooks = [block.attn.register_forward_pre_hook(keep_weights) for block in model.blocks]
+    blocks = [cast(Block, block) for block in model.blocks]  # an ADTransformer's blocks
+    hooks = [block.attn.register_forward_pre_hook(keep_weights) for block in blocks]
     try:
         with torch.inference_mode():
             model(*inputs)

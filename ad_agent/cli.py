@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import numpy as np
 from tqdm import tqdm
@@ -42,6 +42,7 @@ from ad_agent.policy_file import PRETRAINED_PREFIX
 from ad_agent.presets import PRESETS, get_preset
 from ad_agent.sources import ALGORITHMS, AnySourceConfig
 from ad_agent.train import TRAIN_PRESETS
+from envs.core import Split
 
 #: Learners per batch with ``--batched``: env steps per second per core peak between 64 and 128
 #: learners (fewer pay more Python per step, more fall out of the CPU's caches).
@@ -109,8 +110,9 @@ def _device(text: str) -> str:
 def _check_values(args: argparse.Namespace) -> None:
     """What the parser alone cannot see: a task count beyond the split, a file given for a folder."""
     if getattr(args, "num_tasks", None) is not None:
-        env, which = get_preset(args.env).task_env, getattr(args, "tasks", "train")
-        for split in ("train", "test") if which == "all" else (which,):
+        env, which = get_preset(args.env).task_env, cast(Split, getattr(args, "tasks", "train"))  # a --tasks choice
+        splits: tuple[Split, ...] = ("train", "test") if which == "all" else (which,)
+        for split in splits:
             if args.num_tasks > len(env.tasks(split)):
                 raise ValueError(f"--num-tasks {args.num_tasks}: {args.env} has {len(env.tasks(split))} {split} tasks")
     for flag in ("data", "val_data"):
@@ -339,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     env_help = f"environment id (presets: {', '.join(sorted(PRESETS))})"
-    collect_p = argparse.ArgumentParser(add_help=False)
+    collect_p = _Parser(add_help=False)
     collect_p.add_argument("--env", default="DarkRoom-v0", help=env_help)
     collect_p.add_argument(
         "--runs-per-task", type=_POSITIVE, default=None, help="source runs per task (default: preset)"
@@ -372,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     collect_p.add_argument(
         "--address", default=None, help="Ray cluster to join (default: a local instance); needs a shared --out folder"
     )
-    train_p = argparse.ArgumentParser(add_help=False)
+    train_p = _Parser(add_help=False)
     train_p.add_argument("--train-steps", type=_POSITIVE, default=None, help="gradient steps (default: preset)")
     train_p.add_argument(
         "--train-preset",
@@ -403,13 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--amp", choices=AMP_MODES, default=None, help="mixed precision (default auto: bf16 on CUDA, off on CPU)"
     )
     train_p.add_argument("--compile", action="store_true", help="torch.compile the training step")
-    eval_p = argparse.ArgumentParser(add_help=False)
+    eval_p = _Parser(add_help=False)
     eval_p.add_argument("--episodes", type=_POSITIVE, default=None, help="episodes per trial (default: preset)")
     eval_p.add_argument("--trials", type=_POSITIVE, default=None, help="trials per held-out task (default: preset)")
     eval_p.add_argument("--json", default=None, help="write the results here as JSON")
-    seeded = argparse.ArgumentParser(add_help=False)
+    seeded = _Parser(add_help=False)
     seeded.add_argument("--seed", type=_NON_NEGATIVE, default=0, help="seeds data, model and evaluation")
-    common = argparse.ArgumentParser(add_help=False, parents=[seeded])  # collect has no use for a device
+    common = _Parser(add_help=False, parents=[seeded])  # collect has no use for a device
     common.add_argument("--device", type=_device, default="auto", help="torch device; auto = CUDA if present")
 
     p = sub.add_parser("collect", parents=[collect_p, seeded], help="record source learners' histories")
@@ -423,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", required=True, help="policy folder written by train")
     p = sub.add_parser("run", parents=[collect_p, train_p, eval_p, common], help="collect -> train -> evaluate")
     p.add_argument("--workdir", default=None, help="histories, policy and results go here (default runs/ENV)")
-    policy_p = argparse.ArgumentParser(add_help=False)
+    policy_p = _Parser(add_help=False)
     policy_p.add_argument("--policy", default=None, help="policy folder or pretrained:ENV")
     policy_p.add_argument("--env", default=None, help="the policy shipped for ENV (default: pretrained:DarkRoom-v0)")
     policy_p.add_argument("--seed", type=_NON_NEGATIVE, default=0, help="seeds the evaluation")

@@ -25,7 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -51,11 +51,11 @@ from ad_agent.sources import (
 )
 from ad_agent.sources.batched import check_batch_fits, run_batched
 from ad_agent.sources.presets import SOURCE_PRESETS
-from envs.core import evenly_spaced
+from envs.core import Split, evenly_spaced
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
-SPLITS = ("train", "test")
+SPLITS: tuple[Split, ...] = ("train", "test")
 TASK_CHOICES = (*SPLITS, "all")
 BACKENDS = ("local", "ray")
 RAY_EXTRA = "pip install 'ad-agent[ray]'"
@@ -100,7 +100,7 @@ def make_jobs(env_id: str, tasks: Sequence[Any], runs_per_task: int, seed: int, 
 
 def split_jobs(
     env_id: str,
-    tasks_of: Callable[[str], Sequence[Any]],
+    tasks_of: Callable[[Split], Sequence[Any]],
     which: str,
     runs_per_task: int,
     seed: int,
@@ -118,7 +118,7 @@ def split_jobs(
     if num_tasks is not None and num_tasks < 1:
         raise ValueError(f"num_tasks must be >= 1, got {num_tasks}")
     jobs = []
-    for split in SPLITS if which == "all" else (which,):
+    for split in SPLITS if which == "all" else (cast(Split, which),):  # checked against TASK_CHOICES above
         tasks = list(tasks_of(split))
         every_job = make_jobs(env_id, tasks, runs_per_task, seed, split)
         for index in evenly_spaced(range(len(tasks)), num_tasks):

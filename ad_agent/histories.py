@@ -516,7 +516,11 @@ class LazyHistories:
         Verification reads each file once, a chunk at a time; without it, damage inside a chunk
         still fails the window read that touches it (fletcher32), naming the file.
         """
-        paths, metas, files, actors, lengths = [], [], [], [], []
+        paths: list[Path] = []
+        metas: list[dict[str, Any]] = []
+        files: list[int] = []
+        actors: list[int] = []
+        lengths: list[int] = []
         for path in run_files(root):
             try:
                 (n_actors, n_steps), meta = _read_shape_and_meta(path)

@@ -49,6 +49,8 @@ def _minari() -> Any:
 def _observation_space(observations: np.ndarray) -> gym.spaces.Box:
     """A Box as wide as the observations' dtype allows (images: 0..255), shaped like one step."""
     shape, dtype = observations.shape[2:], observations.dtype
+    low: float  # an int for integer dtypes: a float would round int64's bounds
+    high: float
     if np.issubdtype(dtype, np.integer):
         low, high = np.iinfo(dtype).min, np.iinfo(dtype).max
     else:

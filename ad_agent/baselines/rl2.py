@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -97,6 +97,7 @@ def evaluate_rl2(
     playing = np.ones(n, dtype=bool)
     obs, state, starts = vec_env.reset(), None, np.ones(n, dtype=bool)
     while playing.any():
+        obs = cast(np.ndarray, obs)  # a TrialWrapper's observations are flat arrays
         actions, state = model.predict(obs, state=state, episode_start=starts, deterministic=deterministic)
         obs, rewards, starts, infos = vec_env.step(actions)
         episode = np.array([info["trial_episode"] for info in infos])

@@ -12,7 +12,7 @@ observation opens an inner episode, as in RL^2.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -59,7 +59,8 @@ class TrialWrapper(gym.Wrapper):
             extra[int(action)] = 1.0
         extra[-2] = reward
         extra[-1] = float(episode_start)
-        return np.concatenate([spaces.flatten(self.env.observation_space, obs).astype(np.float32), extra])
+        flat = cast(np.ndarray, spaces.flatten(self.env.observation_space, obs))  # flatdim held: an array
+        return np.concatenate([flat.astype(np.float32), extra])
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)  # seeds self.np_random, which draws the tasks
