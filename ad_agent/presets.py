@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 from gymnasium import spaces
@@ -33,7 +33,7 @@ class Preset:
     @cached_property
     def task_env(self) -> envs.TaskEnv:
         """The env itself, which knows its task split and score scales."""
-        return gym.make(self.env_id).unwrapped
+        return cast(envs.TaskEnv, gym.make(self.env_id).unwrapped)  # every preset env is a TaskEnv
 
     @property
     def train_tasks(self) -> list[Any]:
