@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from ad_agent.presets import Preset
 from benchmarks.common import RESULTS_DIR, write_result
 
 DEFAULT_WORKDIR = Path("runs") / "experiments"
+#: A trained policy's job checkpoints this often, so a killed experiment resumes its training where it stopped.
+CHECKPOINT_EVERY = 200
 
 
 def positive_int(text: str) -> int:
@@ -130,11 +133,28 @@ def trained_policy(
     if _job_done(folder, {**job, **views}):
         return InContextPolicy.load(folder / "policy")
     started = time.perf_counter()
-    policy, _ = distill(preset, data_dir, seed, steps, **views)
+    checkpoints = _resumable_checkpoints(folder, {**job, **views})
+    every = {"checkpoint_every": CHECKPOINT_EVERY}
+    policy, _ = distill(
+        preset, data_dir, seed, steps, checkpoint_dir=checkpoints, resume=True, train_overrides=every, **views
+    )
     policy.save(folder / "policy")
-    _record_seconds(folder, time.perf_counter() - started)
+    _record_seconds(folder, time.perf_counter() - started)  # of this process: a resumed job counts its last part
     _mark_done(folder, {**job, **views})
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    (folder / "pending.json").unlink(missing_ok=True)
     return policy
+
+
+def _resumable_checkpoints(folder: Path, job: dict[str, Any]) -> Path:
+    """Where ``job`` checkpoints its training: kept from an interrupted run of the same job (which then
+    resumes, bit for bit), emptied when the checkpoints there belong to other settings."""
+    checkpoints, pending = folder / "checkpoints", folder / "pending.json"
+    if not (pending.exists() and pending.read_text() == _job_key(job)):
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        pending.write_text(_job_key(job))
+    return checkpoints
 
 
 def cached_returns(

@@ -116,3 +116,49 @@ def test_a_batched_dataset_is_collected_by_the_batched_learners(tmp_path) -> Non
     assert len(runs) == 2 * 2 and read_run(runs[0])[1]["source"]["kind"] == "BatchedSourceConfig"
     args = argparse.Namespace(num_tasks=1000, runs_per_task=2, batched=True, train_steps=None)
     assert data_name(args) == "tasks1000x2-batched" and variant(args) == "-batched"
+
+
+def test_a_killed_policy_job_resumes_from_its_checkpoint_and_trains_the_same_model(tmp_path, monkeypatch) -> None:
+    import dataclasses
+
+    import torch
+
+    from ad_agent.presets import get_preset
+    from benchmarks import experiments
+    from tests.ad_agent.synthetic import write_learnable_histories
+
+    data = tmp_path / "data"
+    write_learnable_histories(data)
+    preset = get_preset("DarkRoom-v0")
+    small = {"context_len": 20, "d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 32}
+    preset = dataclasses.replace(
+        preset, model=small, train=dataclasses.replace(preset.train, batch_size=4, warmup_steps=2)
+    )
+    monkeypatch.setattr(experiments, "CHECKPOINT_EVERY", 4)
+    whole = experiments.trained_policy(preset, data, 0, tmp_path / "whole", "ad", steps=12)
+
+    real_distill = experiments.distill
+
+    def killed_at_step_6(*args, **kwargs):
+        def on_progress(record):
+            if record["step"] == 6:
+                raise KeyboardInterrupt
+
+        return real_distill(*args, on_progress=on_progress, **kwargs)
+
+    monkeypatch.setattr(experiments, "distill", killed_at_step_6)
+    with pytest.raises(KeyboardInterrupt):
+        experiments.trained_policy(preset, data, 0, tmp_path / "killed", "ad", steps=12)
+    folder = tmp_path / "killed" / "DarkRoom-v0" / "policies" / "ad-seed0"
+    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["step_00000004"]
+    steps_run = []
+
+    def watched(*args, **kwargs):
+        return real_distill(*args, on_progress=lambda record: steps_run.append(record["step"]), **kwargs)
+
+    monkeypatch.setattr(experiments, "distill", watched)
+    resumed = experiments.trained_policy(preset, data, 0, tmp_path / "killed", "ad", steps=12)
+    assert steps_run[0] == 5 and steps_run[-1] == 12  # went on from the step-4 checkpoint
+    assert not (folder / "checkpoints").exists() and not (folder / "pending.json").exists()
+    for name, weight in whole.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], weight, rtol=0, atol=0)
