@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> Path:
         budgets.episodes, budgets.trials, budgets.test_tasks, budgets.context_len = 4, 1, 3, 40
         budgets.data = dict(num_tasks=2, runs_per_task=1, steps=64 * 20 * 4)
     preset = _run_preset(args.env, budgets)
+    if args.n_layers is not None:
+        preset = dataclasses.replace(preset, model={**preset.model, "n_layers": args.n_layers})
     if data_name(args) is not None:
         given = {"num_tasks": args.num_tasks, "runs_per_task": args.runs_per_task, "batched": args.batched or None}
         budgets.data = {**budgets.data, **{k: v for k, v in given.items() if v is not None}, "name": data_name(args)}
@@ -96,6 +98,8 @@ def run(args: argparse.Namespace) -> Path:
         as_main = _as_main_results(args, steps, preset.train.steps)
         budgets.train_steps = as_main.train_steps
         name = policy_names(as_main)[0]
+        if args.n_layers is not None:  # a shape of its own: its own cache entries
+            name = name.replace("ad", f"ad-{args.n_layers}layers", 1)
         returns = in_context_returns(preset, data, name, tasks, budgets, args.seed, args.workdir)
         curves.append(Curve.from_returns(f"AD, {steps} steps", returns, horizon))
         rows[steps] = {
@@ -111,13 +115,15 @@ def run(args: argparse.Namespace) -> Path:
     best_steps = max(rows, key=lambda s: rows[s]["blocks"][late])
     best = rows[best_steps]["blocks"][late]
     label = f"training_budget_{args.env.split('-')[0].lower()}"
+    label += "" if args.n_layers is None else f"_{args.n_layers}layers"
     label = f"{label}_quick" if args.quick else label
     plots = [
         plot_budget(rows, optimal, random, f"{args.env}: held-out return vs training", args.results / f"{label}.png"),
         plot_curves(curves, optimal, random, f"{args.env}: AD per budget", args.results / f"{label}_curves.png"),
     ]
     figures = {
-        "title": f"Held-out return against AD's training budget on {args.env}",
+        "title": f"Held-out return against AD's training budget on {args.env}"
+        + ("" if args.n_layers is None else f", {args.n_layers} layers"),
         "summary": (
             f"AD trained for {', '.join(map(str, sorted(rows)))} gradient steps (each its own run) on the same "
             f"histories, each played in context on {len(tasks)} held-out tasks; mean return per episode block."
@@ -161,6 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--episodes", type=positive_int, default=100, help="in-context episodes per trial")
     parser.add_argument("--trials", type=positive_int, default=None, help="trials per held-out task")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads")
+    parser.add_argument("--n-layers", type=positive_int, default=None, help="transformer layers (default: preset)")
     print(f"wrote {run(parser.parse_args(argv))}")
 
 

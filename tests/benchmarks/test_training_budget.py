@@ -33,3 +33,13 @@ def test_quick_budget_curve_trains_each_budget_once(tmp_path) -> None:
     assert {k: again[k] for k in trained} == trained and "ad-steps20-seed0" in again
     record = json.loads((results / "training_budget_darkroom_quick.json").read_text())
     assert list(record["tables"]["Mean return per episode block, by training steps"]) == ["5", "10", "20"]
+
+
+@pytest.mark.slow
+def test_another_depth_has_its_own_caches_and_record(tmp_path) -> None:
+    work, results = tmp_path / "work", tmp_path / "results"
+    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
+    training_budget.main([*argv, "--n-layers", "2"])
+    record = json.loads((results / "training_budget_darkroom_2layers_quick.json").read_text())
+    assert record["budgets"]["model"]["n_layers"] == 2 and record["title"].endswith(", 2 layers")
+    assert [p.name for p in (work / "DarkRoom-v0" / "policies").iterdir()] == ["ad-2layers-steps5-seed0"]
