@@ -42,11 +42,10 @@ from ad_agent.histories import (
 from ad_agent.processes import die_with_parent
 from ad_agent.sources import (
     ALGORITHMS,
+    SOURCES,
     AnySourceConfig,
     BatchedSourceConfig,
-    NoisyExpertConfig,
     SourceConfig,
-    UCBConfig,
     record,
 )
 from ad_agent.sources.batched import check_batch_fits, run_batched
@@ -238,12 +237,11 @@ def _as_recorded_today(recorded: dict[str, Any] | None) -> dict[str, Any] | None
     """A run file's source record as this version would write it: settings added since the run was
     collected take their defaults, which is how that run was collected. Unreadable records stay as
     they are (and then differ from any source asked for)."""
-    configs = {cls.__name__: cls for cls in (SourceConfig, UCBConfig, NoisyExpertConfig, BatchedSourceConfig)}
-    if not isinstance(recorded, dict) or recorded.get("kind") not in configs:
+    if not isinstance(recorded, dict) or recorded.get("kind") not in SOURCES:
         return recorded
     settings = {key: value for key, value in recorded.items() if key != "kind"}
     try:
-        return source_record(configs[recorded["kind"]](**settings))
+        return source_record(SOURCES[recorded["kind"]](**settings))
     except (TypeError, ValueError):
         return recorded
 

@@ -22,6 +22,7 @@ import gymnasium as gym
 import numpy as np
 
 from ad_agent.histories import Streams
+from ad_agent.sources.base import Recorded, register_source
 from ad_agent.sources.scripted import AGENT_STREAM, fixed_task_vector_env, rollout, split_task
 from envs.darkroom import MOVES
 
@@ -30,6 +31,7 @@ from envs.darkroom import MOVES
 Expert = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
+@register_source
 @dataclass
 class NoisyExpertConfig:
     """One noisy-expert run: ``n_actors`` streams of ``episodes`` full-length episodes each.
@@ -46,6 +48,9 @@ class NoisyExpertConfig:
     def __post_init__(self) -> None:
         if self.n_actors < 1 or self.episodes < 1 or not 0 < self.anneal_fraction <= 1:
             raise ValueError(f"need n_actors >= 1, episodes >= 1 and 0 < anneal_fraction <= 1, got {self}")
+
+    def record(self, env_id: str, env_kwargs: dict[str, Any], seed: int) -> Recorded:
+        return run_noisy_expert(self, env_id, env_kwargs, seed), {}
 
 
 def step_toward(positions: np.ndarray, targets: np.ndarray) -> np.ndarray:

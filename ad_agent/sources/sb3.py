@@ -24,7 +24,9 @@ from stable_baselines3.common.preprocessing import is_image_space, is_image_spac
 from stable_baselines3.common.torch_layers import FlattenExtractor
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper, VecNormalize
 
+from ad_agent.devices import torch_threads
 from ad_agent.histories import Streams
+from ad_agent.sources.base import Recorded, register_source
 from ad_agent.sources.cnn import FEATURE_EXTRACTORS
 from ad_agent.sources.learner_view import ChannelsFirst, check_views, wrap_views
 from ad_agent.sources.wrapper import Capture
@@ -225,6 +227,7 @@ class HistoryRecorder(BaseCallback):
         return Capture(streams, terminated, truncated, terminal, self.learner_steps)
 
 
+@register_source
 @dataclass
 class SourceConfig:
     """One source learner run: which SB3 algorithm, how many actors, for how long.
@@ -246,6 +249,17 @@ class SourceConfig:
             raise ValueError(f"unknown source algorithm {self.algo!r}; choose from {sorted(ALGORITHMS)}")
         if self.n_envs < 1 or self.total_timesteps < self.n_envs:
             raise ValueError("need n_envs >= 1 and total_timesteps >= n_envs")
+
+    def record(self, env_id: str, env_kwargs: dict[str, Any], seed: int) -> Recorded:
+        """One SB3 run, recorded by :class:`HistoryRecorder` with its extras (how each episode really
+        ended, its terminal observation, the learner's step counter)."""
+        recorder = HistoryRecorder()
+        # one learner per core beats one learner on all cores; the caller's count comes back after, so
+        # collection in this process does not slow (or change) the training that follows
+        with torch_threads(1):
+            run_source(self, env_id, env_kwargs, seed, recorder=recorder)
+        capture = recorder.capture()
+        return capture.streams, capture.extras()
 
 
 # Measured here: solves a Dark Room goal in ~60k steps (~3.5 s on one core), each actor's stream going

@@ -18,9 +18,11 @@ import numpy as np
 from gymnasium import spaces
 
 from ad_agent.histories import Streams
+from ad_agent.sources.base import Recorded, register_source
 from ad_agent.sources.scripted import AGENT_STREAM, fixed_task_vector_env, rollout
 
 
+@register_source
 @dataclass
 class UCBConfig:
     """One UCB run: ``n_actors`` independent learners, ``n_pulls`` one-pull episodes each.
@@ -42,6 +44,9 @@ class UCBConfig:
     def __post_init__(self) -> None:
         if self.n_actors < 1 or self.n_pulls < 1 or self.c < 0:
             raise ValueError(f"need n_actors >= 1, n_pulls >= 1 and c >= 0, got {self}")
+
+    def record(self, env_id: str, env_kwargs: dict[str, Any], seed: int) -> Recorded:
+        return run_ucb(self, env_id, env_kwargs, seed), {}
 
 
 def random_argmax(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -45,5 +45,5 @@ def test_scripted_sources_record_streams_without_extras(config, env_id, task):
 
 
 def test_record_refuses_what_is_not_a_source_config():
-    with pytest.raises(TypeError, match="not a source config"):
+    with pytest.raises(TypeError, match="not a registered source"):
         record({"algo": "PPO"}, "DarkRoom-v0", {"task": (1, 1)}, seed=0)

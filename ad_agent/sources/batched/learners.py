@@ -31,6 +31,7 @@ from gymnasium.vector import AutoresetMode
 
 import envs  # noqa: F401  (registers the ids)
 from ad_agent.histories import Streams
+from ad_agent.sources.base import Recorded, register_source
 from ad_agent.sources.batched.networks import BatchedActorCritic
 from ad_agent.sources.batched.updates import (
     A2CSettings,
@@ -52,6 +53,7 @@ MAX_BATCH_BYTES = 6 * 2**30
 ProgressFn = Callable[[int], None]
 
 
+@register_source
 @dataclass
 class BatchedSourceConfig:
     """Independent SB3-style learners run ``learners_per_batch`` at a time in one process.
@@ -102,6 +104,11 @@ class BatchedSourceConfig:
     @property
     def steps_per_actor(self) -> int:
         return self.iterations * self.settings().n_steps
+
+    def record(self, env_id: str, env_kwargs: dict[str, Any], seed: int) -> Recorded:
+        """A batch of one learner; collection batches many (:func:`ad_agent.collect.run_batch`)."""
+        (capture,) = run_batched(self, env_id, [env_kwargs["task"]], [seed])
+        return capture.streams, capture.extras()
 
 
 def _discrete_nvec(space: spaces.Space) -> np.ndarray:
