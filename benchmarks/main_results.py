@@ -108,10 +108,19 @@ def _source_config(preset: Preset) -> SourceConfig:
 
 
 def in_context_returns(
-    preset: Preset, data: Path, name: str, tasks: list[Any], budgets: Budgets, seed: int, workdir: Path, **views: Any
+    preset: Preset,
+    data: Path,
+    name: str,
+    tasks: list[Any],
+    budgets: Budgets,
+    seed: int,
+    workdir: Path,
+    evaluation: str | None = None,
+    **views: Any,
 ) -> np.ndarray:
     """AD's protocol for AD and ED alike (``trials`` per task, ``budgets.episodes`` episodes each) with
-    the policy ``trained_policy`` caches as ``name``; the returns are cached too, evaluation being slow."""
+    the policy ``trained_policy`` caches as ``name``; the returns are cached too (as ``evaluation``,
+    default ``name``: another name keeps the same policy's returns on other tasks apart)."""
     trials = preset.eval_trials_per_task if budgets.trials is None else budgets.trials
     job = {
         "model": preset.model,
@@ -133,7 +142,8 @@ def in_context_returns(
     def play() -> np.ndarray:
         return evaluate(policy[0], preset.env_id, tasks * trials, budgets.episodes, seed)
 
-    return cached_returns(workdir / preset.env_id / "evaluations" / f"{name}-seed{seed}", job, play, train_first)
+    folder = workdir / preset.env_id / "evaluations" / f"{evaluation or name}-seed{seed}"
+    return cached_returns(folder, job, play, train_first)
 
 
 def scratch_returns(preset: Preset, tasks: list[Any], budgets: Budgets, seed: int, workdir: Path) -> np.ndarray:
