@@ -1,0 +1,47 @@
+"""Learning histories: recorded (:mod:`~ad_agent.histories.streams`), stored one HDF5 file per run
+(:mod:`~ad_agent.histories.runfile`), summarised (:mod:`~ad_agent.histories.summary`) and cut into
+training windows (:mod:`~ad_agent.histories.windows`).
+"""
+
+from ad_agent.histories.runfile import (
+    EXTRA_FIELDS,
+    FORMAT_VERSION,
+    SUFFIX,
+    CorruptHistoryWarning,
+    CorruptRunError,
+    iter_runs,
+    read_extras,
+    read_run,
+    run_files,
+    scan,
+    verify_run,
+    write_run,
+)
+from ad_agent.histories.streams import Streams, episode_returns, last_episodes, learning_curve, subsample_episodes
+from ad_agent.histories.summary import summarize
+from ad_agent.histories.windows import FlatHistories, LazyHistories, fingerprint, in_memory_bytes
+
+__all__ = [
+    "EXTRA_FIELDS",
+    "FORMAT_VERSION",
+    "SUFFIX",
+    "CorruptHistoryWarning",
+    "CorruptRunError",
+    "FlatHistories",
+    "LazyHistories",
+    "Streams",
+    "episode_returns",
+    "fingerprint",
+    "in_memory_bytes",
+    "iter_runs",
+    "last_episodes",
+    "learning_curve",
+    "read_extras",
+    "read_run",
+    "run_files",
+    "scan",
+    "subsample_episodes",
+    "summarize",
+    "verify_run",
+    "write_run",
+]

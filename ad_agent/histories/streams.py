@@ -1,0 +1,92 @@
+"""A learning history in memory: every actor's stream of one source run, and its episodes.
+
+:class:`Streams` is what a source records and a run file stores; the functions here cut it into
+episodes (their returns, the learner's learning curve) and into the views the paper trains on
+(every k-th episode, App. I; the last episodes, for Expert Distillation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+_FIELDS = ("observations", "actions", "rewards", "episode_starts")
+
+
+@dataclass
+class Streams:
+    """Aligned per-actor arrays, each shaped ``(n_actors, n_steps, ...)``."""
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    episode_starts: np.ndarray
+
+    def __post_init__(self) -> None:
+        lead = self.actions.shape
+        if len(lead) != 2:
+            raise ValueError(f"actions must be shaped (n_actors, n_steps), got {lead}")
+        for name in _FIELDS:
+            if getattr(self, name).shape[:2] != lead:
+                raise ValueError(f"{name} has shape {getattr(self, name).shape}, expected leading {lead}")
+
+    @property
+    def n_actors(self) -> int:
+        return self.actions.shape[0]
+
+    @property
+    def n_steps(self) -> int:
+        return self.actions.shape[1]
+
+
+def episode_returns(rewards: np.ndarray, episode_starts: np.ndarray) -> np.ndarray:
+    """Sum of rewards of each episode of one stream (the last one may be incomplete)."""
+    bounds = np.flatnonzero(episode_starts)
+    if len(bounds) == 0 or bounds[0] != 0:
+        bounds = np.concatenate([[0], bounds])
+    return np.add.reduceat(rewards.astype(np.float64), bounds)
+
+
+def _episode_ids(episode_starts: np.ndarray) -> np.ndarray:
+    """Episode number of each step of one stream; steps before the first start are episode 0."""
+    return np.cumsum(episode_starts) - (1 if episode_starts[0] else 0)
+
+
+def _keep_steps(streams: Streams, keep: Callable[[np.ndarray], np.ndarray]) -> list[Streams]:
+    """Per actor, the steps whose episode number passes ``keep``; actors may keep different counts."""
+    views = []
+    for a in range(streams.n_actors):
+        mask = keep(_episode_ids(streams.episode_starts[a]))
+        views.append(Streams(*(getattr(streams, name)[a : a + 1, mask] for name in _FIELDS)))
+    return views
+
+
+def subsample_episodes(streams: Streams, every: int) -> list[Streams]:
+    """Each actor's episodes 0, k, 2k, ... laid end to end (paper App. I: every 10th episode).
+
+    One single-actor :class:`Streams` per actor, because actors whose episodes differ in length
+    keep different numbers of steps.
+    """
+    if every < 1:
+        raise ValueError(f"every must be >= 1, got {every}")
+    return _keep_steps(streams, lambda ids: ids % every == 0)
+
+
+def last_episodes(streams: Streams, n: int) -> list[Streams]:
+    """Each actor's last ``n`` episodes (the expert-only view for Expert Distillation)."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    return _keep_steps(streams, lambda ids: ids > ids[-1] - n)
+
+
+def learning_curve(rewards: np.ndarray, episode_starts: np.ndarray) -> np.ndarray:
+    """Return of each episode averaged over actors, from ``(n_actors, n_steps)`` arrays.
+
+    Each stream's last episode is left out, since a stream may end mid-episode and a cut episode's
+    return would understate the learner; the curve is as long as the actor with fewest episodes.
+    """
+    per_actor = [episode_returns(r, s)[:-1] for r, s in zip(rewards, episode_starts, strict=True)]
+    n = min(len(returns) for returns in per_actor)
+    return np.mean([returns[:n] for returns in per_actor], axis=0)

@@ -1,0 +1,259 @@
+"""Training windows from a dataset: in memory (:class:`FlatHistories`) or read from disk
+(:class:`LazyHistories`), both drawing the same windows from the same generator.
+
+:class:`FlatHistories` loads a whole dataset into memory (fast sampling; optional every-k-th-episode and last-episodes views);
+:class:`LazyHistories` keeps only an index in memory and reads each window from the files. Both
+skip a corrupted file with a :class:`CorruptHistoryWarning` naming it (``strict=True`` raises), so
+one bad file does not stop training on the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ad_agent.histories.runfile import (
+    SUFFIX,
+    CorruptRunError,
+    _open,
+    _read_shape_and_meta,
+    _skip_or_raise,
+    iter_runs,
+    run_files,
+    verify_run,
+)
+from ad_agent.histories.streams import Streams, last_episodes, subsample_episodes
+
+
+def _draw(
+    rng: np.random.Generator, stream_lengths: np.ndarray, batch_size: int, length: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which stream and which first step each window takes; shared so lazy and flat sample alike."""
+    eligible = np.flatnonzero(stream_lengths >= length)
+    if len(eligible) == 0:
+        raise ValueError(f"no stream is at least {length} steps long")
+    streams = rng.choice(eligible, size=batch_size)
+    offsets = rng.integers(0, stream_lengths[streams] - length + 1)
+    return streams, offsets
+
+
+def _views(run: Streams, every: int, last: int | None) -> list[Streams]:
+    """``run`` through :func:`subsample_episodes` then :func:`last_episodes`, where asked for."""
+    views = [run] if every == 1 else subsample_episodes(run, every)
+    return views if last is None else [kept for view in views for kept in last_episodes(view, last)]
+
+
+@dataclass
+class FlatHistories:
+    """Every stream of a dataset laid end to end in memory, with the previous action and reward aligned.
+
+    ``prev_actions[i]`` / ``prev_rewards[i]`` are what the step before ``i`` did and earned in
+    the same stream; the first step of a stream gets the null action ``n_actions`` and 0 reward.
+    ``stream_starts`` / ``stream_lengths`` delimit streams so windows never cross them.
+    ``metadata`` has one entry per run file loaded. Use :class:`LazyHistories` when the dataset
+    does not fit in memory.
+    """
+
+    observations: np.ndarray
+    actions: np.ndarray
+    prev_actions: np.ndarray
+    prev_rewards: np.ndarray
+    episode_starts: np.ndarray
+    stream_starts: np.ndarray
+    stream_lengths: np.ndarray
+    metadata: list[dict[str, Any]]
+
+    @classmethod
+    def load(
+        cls,
+        root: str | Path,
+        n_actions: int,
+        *,
+        every_kth_episode: int = 1,
+        last_episodes: int | None = None,
+        strict: bool = False,
+    ) -> FlatHistories:
+        """Load every readable run of ``root``, optionally through episode views.
+
+        ``every_kth_episode`` keeps episodes 0, k, 2k, ... of each stream; ``last_episodes`` then
+        keeps the last N episodes of each (resulting) stream. Corrupted files are skipped with a
+        :class:`CorruptHistoryWarning` unless ``strict``.
+        """
+        streams: list[Streams] = []
+        metas = []
+        for run, meta in iter_runs(root, strict=strict):
+            streams += _views(run, every_kth_episode, last_episodes)
+            metas.append(meta)
+        if not streams:
+            raise ValueError(f"no readable history files ({SUFFIX}) in {root}")
+        return cls.from_streams(streams, n_actions, metas)
+
+    @classmethod
+    def from_streams(cls, runs: Sequence[Streams], n_actions: int, metadata: list[dict[str, Any]]) -> FlatHistories:
+        """Lay the actors of ``runs`` end to end, one stream per actor."""
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "act", "pact", "prew", "start")}
+        lengths: list[int] = []
+        for run in runs:
+            n, t = run.n_actors, run.n_steps
+            prev_act, prev_rew = _previous(run.actions, run.rewards, n_actions)
+            parts["obs"].append(run.observations.reshape(n * t, *run.observations.shape[2:]))
+            parts["act"].append(run.actions.reshape(-1))
+            parts["pact"].append(prev_act.reshape(-1))
+            parts["prew"].append(prev_rew.reshape(-1))
+            parts["start"].append(run.episode_starts.reshape(-1))
+            lengths += [t] * n
+        stream_lengths = np.asarray(lengths, dtype=np.int64)
+        return cls(
+            observations=np.concatenate(parts["obs"]),
+            actions=np.concatenate(parts["act"]).astype(np.int64),
+            prev_actions=np.concatenate(parts["pact"]).astype(np.int64),
+            prev_rewards=np.concatenate(parts["prew"]).astype(np.float32),
+            episode_starts=np.concatenate(parts["start"]).astype(bool),
+            stream_starts=np.concatenate([[0], np.cumsum(stream_lengths)[:-1]]).astype(np.int64),
+            stream_lengths=stream_lengths,
+            metadata=metadata,
+        )
+
+    def sample_windows(self, rng: np.random.Generator, batch_size: int, length: int) -> dict[str, np.ndarray]:
+        """``batch_size`` windows of ``length`` consecutive steps, each inside one stream."""
+        streams, offsets = _draw(rng, self.stream_lengths, batch_size, length)
+        index = (self.stream_starts[streams] + offsets)[:, None] + np.arange(length)
+        return {
+            "observations": self.observations[index],
+            "prev_actions": self.prev_actions[index],
+            "prev_rewards": self.prev_rewards[index],
+            "episode_starts": self.episode_starts[index],
+            "actions": self.actions[index],
+        }
+
+
+def _previous(actions: np.ndarray, rewards: np.ndarray, n_actions: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shift ``(n, t)`` actions and rewards one step later; the first step gets the null action and 0."""
+    n = actions.shape[0]
+    prev_act = np.concatenate([np.full((n, 1), n_actions, np.int64), actions[:, :-1].astype(np.int64)], axis=1)
+    prev_rew = np.concatenate([np.zeros((n, 1), np.float32), rewards[:, :-1].astype(np.float32)], axis=1)
+    return prev_act, prev_rew
+
+
+@dataclass
+class LazyHistories:
+    """A dataset sampled straight from its files: only an index of streams is held in memory.
+
+    Stream ``i`` is actor ``stream_actors[i]`` of file ``paths[stream_files[i]]``; each window is
+    an h5py slice of that stream, so memory stays at one batch plus HDF5's chunk cache whatever
+    the dataset's size. Streams are ordered as in :class:`FlatHistories`, so the same ``rng``
+    draws the same windows from both. Files stay open until :meth:`close` (or ``with``).
+    """
+
+    paths: list[Path]
+    n_actions: int
+    stream_files: np.ndarray
+    stream_actors: np.ndarray
+    stream_lengths: np.ndarray
+    metadata: list[dict[str, Any]]
+    _files: dict[int, h5py.File] = field(default_factory=dict, init=False, repr=False)
+
+    @classmethod
+    def open(cls, root: str | Path, n_actions: int, *, verify: bool = True, strict: bool = False) -> LazyHistories:
+        """Index the readable runs of ``root``; ``verify`` checks every file's checksums first.
+
+        Verification reads each file once, a chunk at a time; without it, damage inside a chunk
+        still fails the window read that touches it (fletcher32), naming the file.
+        """
+        paths: list[Path] = []
+        metas: list[dict[str, Any]] = []
+        files: list[int] = []
+        actors: list[int] = []
+        lengths: list[int] = []
+        for path in run_files(root):
+            try:
+                (n_actors, n_steps), meta = _read_shape_and_meta(path)
+                if verify:
+                    verify_run(path)
+            except CorruptRunError as err:
+                _skip_or_raise(err, strict)
+                continue
+            files += [len(paths)] * n_actors
+            actors += range(n_actors)
+            lengths += [n_steps] * n_actors
+            paths.append(path)
+            metas.append(meta)
+        if not paths:
+            raise ValueError(f"no readable history files ({SUFFIX}) in {root}")
+        as_int = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
+        return cls(paths, n_actions, as_int(files), as_int(actors), as_int(lengths), metas)
+
+    def _file(self, index: int) -> h5py.File:
+        if index not in self._files:
+            self._files[index] = _open(self.paths[index], rdcc_nbytes=4 * 2**20)
+        return self._files[index]
+
+    def _window(self, stream: int, start: int, length: int) -> dict[str, np.ndarray]:
+        path_index, a = int(self.stream_files[stream]), int(self.stream_actors[stream])
+        f, first = self._file(path_index), max(start - 1, 0)  # one step earlier: previous action/reward
+        try:
+            acts = f["actions"][a, first : start + length]
+            rews = f["rewards"][a, first : start + length]
+            obs = f["observations"][a, start : start + length]
+            starts = f["episode_starts"][a, start : start + length]
+        except (OSError, RuntimeError) as err:
+            raise CorruptRunError(self.paths[path_index], str(err)) from err
+        if start == 0:  # nothing before the stream: the null action and no reward
+            acts, rews = np.concatenate([[self.n_actions], acts]), np.concatenate([[0.0], rews])
+        return {
+            "observations": obs,
+            "prev_actions": acts[:-1].astype(np.int64),
+            "prev_rewards": rews[:-1].astype(np.float32),
+            "episode_starts": starts,
+            "actions": acts[1:].astype(np.int64),
+        }
+
+    def sample_windows(self, rng: np.random.Generator, batch_size: int, length: int) -> dict[str, np.ndarray]:
+        """``batch_size`` windows of ``length`` consecutive steps, each inside one stream, read from disk."""
+        streams, offsets = _draw(rng, self.stream_lengths, batch_size, length)
+        windows = [self._window(s, int(o), length) for s, o in zip(streams, offsets, strict=True)]
+        return {name: np.stack([w[name] for w in windows]) for name in windows[0]}
+
+    def close(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files.clear()
+
+    def __enter__(self) -> LazyHistories:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def fingerprint(data: FlatHistories | LazyHistories) -> str:
+    """A short hash of which runs a dataset holds (their metadata, in order) and how long each stream
+    is: checkpoints keep it, so that training never resumes on other histories than it began on.
+    A dataset read from disk and the same one in memory share it."""
+    digest = hashlib.sha256(json.dumps(data.metadata, sort_keys=True, default=str).encode())
+    digest.update(np.ascontiguousarray(data.stream_lengths, dtype=np.int64).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def in_memory_bytes(root: str | Path) -> int:
+    """What :meth:`FlatHistories.load` of ``root`` would hold: per step the observation as stored, an
+    int64 action and previous action, a float32 previous reward and a bool episode start. Reads
+    only the files' shapes, so it is cheap for any size. A file loading would skip (unreadable, or
+    without observations) counts for nothing here rather than failing: loading warns about it."""
+    total = 0
+    for path in run_files(root):
+        try:
+            with _open(path) as f:
+                obs = f["observations"]
+                step_bytes = obs.dtype.itemsize * int(np.prod(obs.shape[2:])) + 8 + 8 + 4 + 1
+                total += int(obs.shape[0]) * int(obs.shape[1]) * step_bytes
+        except (CorruptRunError, KeyError):
+            continue
+    return total
