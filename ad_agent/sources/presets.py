@@ -6,10 +6,8 @@ it earns at least 90% of the optimal return on at least 90% of the tasks it was 
 (:func:`final_return` over :func:`spread_tasks`). A2C stands in for the paper's A3C (Laskin et al. 2022,
 Sec. 4): the same synchronous advantage actor-critic with many actors, without the asynchrony.
 
-Every figure quoted below comes from ``python -m benchmarks.source_presets`` (its JSON is in
-``benchmarks/results/source_presets.json``): 16 train tasks spread over the split, one seed each,
-two runs at a time on a shared 2-core machine with one torch thread per run, so the seconds are upper
-bounds for one free core.
+Each preset's measurement is ``python -m benchmarks.source_presets`` (``benchmarks/results/source_presets.json``);
+how the presets were found is in ``benchmarks/REPORT.md``.
 
 Dark Room Hard (17x17, 20 steps, the goal pays once) and Dark Key-to-Door needed more than tuning,
 and get it on the learner's side only (:mod:`ad_agent.sources.learner_view`); their histories still
@@ -41,9 +39,7 @@ from ad_agent.histories import Streams, learning_curve
 from ad_agent.sources.sb3 import DARKROOM_PPO, SourceConfig
 from envs.core import Split, TaskEnv, evenly_spaced
 
-# Measured: 16/16 goals >= 90% of optimal (mean 0.999, worst 0.991 of optimal), 2.3 s per run. One episode per
-# rollout (n_steps = the episode length) as for PPO; A2C's single gradient step per rollout needs a
-# larger step than PPO's 4 epochs (at 1e-3 only half the goals reached 90% within 60k steps).
+# One episode per rollout, as for PPO; A2C's single gradient step per rollout needs a larger step size.
 DARKROOM_A2C = SourceConfig(
     algo="A2C",
     n_envs=64,
@@ -51,10 +47,7 @@ DARKROOM_A2C = SourceConfig(
     hyperparams=dict(n_steps=20, learning_rate=3e-3, ent_coef=0.01, gamma=0.95),
 )
 
-# Measured: 16/16 goals >= 90% of optimal (mean and worst 1.00 of optimal), 4.8 s per run. Fewer actors than
-# the on-policy presets so each stream is long (125 episodes): epsilon decays over the first 40% of
-# the run, then stays at 2% so the last episodes are nearly greedy; one gradient step per vector step
-# and a small net keep it cheap.
+# Fewer actors, so each stream is long; epsilon decays over the first 40% of the run, then stays at 2%.
 DARKROOM_DQN = SourceConfig(
     algo="DQN",
     n_envs=16,
@@ -74,12 +67,8 @@ DARKROOM_DQN = SourceConfig(
     ),
 )
 
-# Measured: 16/16 goals >= 90% of optimal (mean 0.997, worst 0.961 of optimal), 117 s per run with the
-# machine's 1-minute load average at 10-15 on its 2 cores (other jobs). Dark Room's PPO at Hard's scale
-# (gamma 0.99 as the paper's Table 4) plus a count-based exploration bonus on the learner's side
-# (learner_view.CountBonus): 0.1 / sqrt(N(s)) for stepping into a cell its actors have entered N times
-# in the run. The actors spread over the room until one finds the goal; the fading bonus then leaves
-# the goal's reward to shape the final policy.
+# Dark Room's PPO at Hard's scale (gamma 0.99, Table 4) with a count bonus on the learner's side
+# (learner_view.CountBonus): the actors spread over the room until one finds the goal, then the bonus fades.
 DARKROOMHARD_PPO = SourceConfig(
     algo="PPO",
     n_envs=64,
@@ -88,8 +77,7 @@ DARKROOMHARD_PPO = SourceConfig(
     learner_views={"count_bonus": {"beta": 0.1}},
 )
 
-# Measured: 16/16 goals >= 90% of optimal (mean 0.989, worst 0.969 of optimal), 73 s per run (load as
-# for PPO). Dark Room's A2C at Hard's scale (gamma 0.99) with the same exploration bonus as PPO.
+# Dark Room's A2C at Hard's scale (gamma 0.99) with the same exploration bonus as PPO.
 DARKROOMHARD_A2C = SourceConfig(
     algo="A2C",
     n_envs=64,
@@ -98,14 +86,8 @@ DARKROOMHARD_A2C = SourceConfig(
     learner_views={"count_bonus": {"beta": 0.1}},
 )
 
-# Measured: 16/16 tasks >= 90% of optimal (mean and worst 1.000 of optimal), 56 s per run (load as for
-# Dark Room Hard). Dark Room's PPO with one whole 50-step episode per rollout, and two
-# views on the learner's side: the return earned so far in the episode appended to its observation
-# (learner_view.ReturnSoFarObservation: rewards it has been paid itself, so no hint of the task, but
-# it tells a feed-forward policy whether it holds the key), and Dark Room Hard's count bonus over
-# (position, return so far), which sends it on to the door once it holds the key. With the first view
-# alone, 14 of the same 16 tasks reached 90% of the optimum (the 2 others, doors 8 steps from their
-# keys, only ever found the key).
+# One whole 50-step episode per rollout; the learner sees the return so far (is the key held?) and a count
+# bonus over (position, return so far), which sends it on to the door once it holds the key.
 DARKKEYTODOOR_PPO = SourceConfig(
     algo="PPO",
     n_envs=64,
@@ -114,10 +96,7 @@ DARKKEYTODOOR_PPO = SourceConfig(
     learner_views={"return_so_far": {"max_return": 2}, "count_bonus": {"beta": 0.1}},
 )
 
-# Measured: 16/16 goals >= 90% of optimal (mean 0.998, worst 0.980 of optimal), 134 s per run (load
-# average about 5-10). PPO on the pixels through a two-convolution extractor (cnn.SmallCNN) small enough for
-# a CPU; one 50-step episode per rollout. A first run of 100k steps on goal (2, 5)
-# ended at 0.998 of optimal and was past 0.9 within its first 20k steps, hence 40k steps.
+# PPO on the pixels through a small two-convolution extractor (cnn.SmallCNN), one episode per rollout.
 WATERMAZE_PPO = SourceConfig(
     algo="PPO",
     n_envs=32,

@@ -262,9 +262,8 @@ class SourceConfig:
         return capture.streams, capture.extras()
 
 
-# Measured here: solves a Dark Room goal in ~60k steps (~3.5 s on one core), each actor's stream going
-# from random to optimal within ~10-15 of its own episodes. n_steps = the episode length, so every
-# rollout is exactly one episode per actor.
+# One Dark Room episode per rollout (n_steps = the episode length); each actor's stream goes from random to
+# optimal within its first few tens of episodes.
 DARKROOM_PPO = SourceConfig(
     algo="PPO",
     n_envs=64,
