@@ -48,12 +48,14 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
+    # The 'fast' shape at half its depth, trained twice as long: the same training compute as 4 layers x
+    # 1,200 steps, and more in-context learning (benchmarks/results/depth_vs_steps.json).
     "DarkRoom-v0": Preset(
         env_id="DarkRoom-v0",
         source=DARKROOM_PPO,
         runs_per_task=2,
-        model=TRAIN_PRESETS["fast"].model,
-        train=TRAIN_PRESETS["fast"].train,
+        model={**TRAIN_PRESETS["fast"].model, "n_layers": 2},
+        train=dataclasses.replace(TRAIN_PRESETS["fast"].train, steps=2400),
     ),
     # UCB is the paper's bandit source (Sec. 5); one run gives 64 histories of 100 pulls, so one run per
     # train task already gives 6,400 streams. The paper's Table 1 has no bandit column: the 'fast'
@@ -66,17 +68,9 @@ PRESETS: dict[str, Preset] = {
         train=TRAIN_PRESETS["fast"].train,
         eval_episodes=100,
     ),
-    # One PPO run per train goal with a count-based exploration bonus on the learner's side (see
-    # ad_agent.sources.presets); the histories hold the env's own rewards. The 'fast' shape without
-    # attention dropout (Table 1's "Dark Room (Hard)" column), but neither its input masking (0.5) nor
-    # its label smoothing (0.2): the goal pays once, so a window often holds a single reward, and
-    # masking erases it (with the step's action) half the time. On 48 train goals and 16 held-out
-    # goals x 2 trials: with both, AD stayed at random however long it trained (0.02 -> 0.03 at
-    # 1,200 steps, 0.01-0.04 at 3,000; random 0.02); with neither and 3,000 steps it rose from 0.05
-    # to 0.11 over 50 episodes. All 231 train goals (this preset's collection) took it to 0.16 -> 0.33
-    # (benchmarks/results/main_results_darkroomhard.json). Having found a goal, the 48-goal model went
-    # back to it in the next episode 63% of the time on held-out goals but 88% on its own training
-    # goals; the 231-goal model does so 89% of the time on held-out goals: more goals generalise.
+    # One PPO run per train goal with a count-based exploration bonus on the learner's side; the histories
+    # hold the env's own rewards. The 'fast' shape without Table 1's input masking and label smoothing:
+    # the goal pays once, so a window often holds a single reward, which masking would erase half the time.
     "DarkRoomHard-v0": Preset(
         env_id="DarkRoomHard-v0",
         source=source_preset("DarkRoomHard-v0", "PPO"),
@@ -95,12 +89,8 @@ PRESETS: dict[str, Preset] = {
         model=TRAIN_PRESETS["fast"].model,
         train=dataclasses.replace(TRAIN_PRESETS["fast"].train, mask_prob=0.3),
     ),
-    # One PPO run per train goal, learning from the pixels (ad_agent.sources.presets); the model encodes
-    # them with the paper's conv blocks, whose activations for the 'fast' batch (64 windows of 200
-    # images) exhaust this machine's memory: 8 windows of 2 episodes (100 steps) instead, with the
-    # paper's Table 1 input masking (0.3) for Watermaze. The blocks are 32 channels wide, not Table 3's
-    # 128: at 128 a training step took 3.2 s on one core, nearly all of it in the convolutions (2 h for
-    # AD and ED's 1,200 steps each); a quarter of the width cuts their arithmetic 4x to 16x.
+    # One PPO run per train goal, learning from the pixels; the paper's conv blocks at a quarter of Table 3's
+    # width and 8 windows of 2 episodes, what 24 GB of memory and 2 cores afford; Table 1's masking (0.3).
     "PixelWatermaze-v0": Preset(
         env_id="PixelWatermaze-v0",
         source=source_preset("PixelWatermaze-v0", "PPO"),
@@ -109,6 +99,26 @@ PRESETS: dict[str, Preset] = {
         train=dataclasses.replace(TRAIN_PRESETS["fast"].train, batch_size=8, mask_prob=0.3),
     ),
 }
+
+
+def register_preset(preset: Preset, replace: bool = False) -> Preset:
+    """Make ``preset`` what ``get_preset(preset.env_id)`` (and so the CLI and pipeline) use: the one call
+    that, with ``gymnasium.register``, adds a task family of one's own. Refused, naming the problem,
+    when the env is not registered, is not a :class:`envs.TaskEnv`, has an empty split, or already
+    has a preset (unless ``replace``)."""
+    if preset.env_id in PRESETS and not replace:
+        raise ValueError(f"{preset.env_id} already has a preset; pass replace=True to change it")
+    try:
+        env = gym.make(preset.env_id).unwrapped
+    except gym.error.Error as err:
+        raise ValueError(f"{preset.env_id} is not a registered Gymnasium env; gymnasium.register it first") from err
+    if not isinstance(env, envs.TaskEnv):
+        raise ValueError(f"{preset.env_id} is a {type(env).__name__}, not an envs.TaskEnv: its task must be sticky")
+    for split in ("train", "test"):
+        if not env.tasks(split):
+            raise ValueError(f"{preset.env_id} has no {split} tasks")
+    PRESETS[preset.env_id] = preset
+    return preset
 
 
 def get_preset(env_id: str) -> Preset:
