@@ -230,6 +230,7 @@ def finish(
     record = {
         "title": title,
         "summary": summary,
+        "env_id": preset.env_id,
         "findings": [finding(claim, reproduced, evidence)],
         "tables": {
             "held-out return per episode (first 3, last 10, in-context gain)": {
