@@ -8,9 +8,16 @@ Importing the package, loading a policy and acting with it need neither Stable-B
 nor the training code: :class:`HistoryRecorder` is imported on first use.
 """
 
+from pathlib import Path
 from typing import Any
 
-import envs  # noqa: F401  (registers the task environments' Gymnasium ids)
+import envs  # registers the task environments' Gymnasium ids
+
+if Path(getattr(envs, "__file__", None) or "").resolve().parent.parent != Path(__file__).resolve().parent.parent:
+    raise ImportError(
+        f"'import envs' found {getattr(envs, '__file__', None) or envs!r}, not the task environments installed "
+        "with ad-agent: another package named 'envs' comes first on sys.path; rename it or put ad-agent first"
+    )
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,6 @@
 """Loading and driving a policy imports neither the learners, the dataset format nor the training code."""
 
+import os
 import subprocess
 import sys
 
@@ -46,3 +47,13 @@ def test_the_public_names_resolve_and_no_module_is_shadowed() -> None:
     assert not submodules & {
         name for name in vars(ad_agent) if not name.startswith("_") and callable(vars(ad_agent)[name])
     }
+
+
+def test_another_envs_package_first_on_the_path_is_a_clear_error(tmp_path) -> None:
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "envs" / "__init__.py").write_text("GRID = 'a user project of its own'\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    command = [sys.executable, "-c", "import ad_agent"]
+    out = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert out.returncode != 0
+    assert "another package named 'envs' comes first on sys.path" in out.stderr
