@@ -126,7 +126,7 @@ def test_cli_checkpoints_at_the_asked_pace_and_resumes_at_another(tmp_path):
 
 @pytest.mark.parametrize(
     ("env", "train_preset", "steps"),
-    [("DarkRoom-v0", None, 1200), ("DarkRoom-v0", "paper", 3000), ("DarkRoomHard-v0", "fast", 1200)],
+    [("DarkRoom-v0", None, 2400), ("DarkRoom-v0", "paper", 3000), ("DarkRoomHard-v0", "fast", 1200)],
 )
 def test_cli_trains_for_the_chosen_presets_steps(tmp_path, monkeypatch, env, train_preset, steps):
     from ad_agent import cli
