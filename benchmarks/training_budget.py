@@ -76,9 +76,12 @@ def plot_budget(rows: dict[int, dict], optimal: float, random: float, title: str
 
 
 def _flat(row: dict) -> dict:
-    """A budget's row as one level of columns for the report: held-out blocks, then train-task blocks."""
-    flat = {**row["blocks"], **{f"train tasks {k}": v for k, v in row.get("blocks on train tasks", {}).items()}}
-    return {**flat, **{k: v for k, v in row.items() if not k.startswith("blocks")}}
+    """A budget's row as one level of columns for the report: held-out blocks, their spread over training
+    seeds, then train-task blocks."""
+    flat = dict(row["blocks"])
+    flat |= {f"{k} std over seeds": v for k, v in row.get("std over training seeds", {}).items()}
+    flat |= {f"train tasks {k}": v for k, v in row.get("blocks on train tasks", {}).items()}
+    return flat | {k: v for k, v in row.items() if not k.startswith("blocks") and k != "std over training seeds"}
 
 
 def _train_task_findings(rows: dict[int, dict], late: str, target: float, tasks: list, preset: Preset) -> list[dict]:
@@ -125,7 +128,9 @@ def run(args: argparse.Namespace) -> Path:
         name = policy_names(as_main)[0]
         if args.n_layers is not None:  # a shape of its own: its own cache entries
             name = name.replace("ad", f"ad-{args.n_layers}layers", 1)
-        returns = in_context_returns(preset, data, name, tasks, budgets, args.seed, args.workdir)
+        seeds = [args.seed + i for i in range(args.train_seeds)]  # training seeds, all on the same histories
+        per_seed = [in_context_returns(preset, data, name, tasks, budgets, s, args.workdir) for s in seeds]
+        returns = np.concatenate(per_seed)
         curves.append(Curve.from_returns(f"AD, {steps} steps", returns, horizon))
         rows[steps] = {
             "blocks": block_means(returns),
@@ -133,11 +138,19 @@ def run(args: argparse.Namespace) -> Path:
             "train_seconds": compute_seconds(args.workdir / args.env / "policies" / f"{name}-seed{args.seed}"),
             "cache_name": name,
         }
-        if train_tasks:  # the same policy on tasks it trained on: does it generalise, or only remember?
-            seen = in_context_returns(
-                preset, data, name, train_tasks, budgets, args.seed, args.workdir, evaluation=f"{name}-train-tasks"
+        if len(seeds) > 1:  # the spread of the blocks' means over training seeds
+            spread = np.array([list(block_means(r).values()) for r in per_seed]).std(axis=0)
+            rows[steps]["std over training seeds"] = dict(
+                zip(block_means(returns), spread.round(3).tolist(), strict=True)
             )
-            rows[steps]["blocks on train tasks"] = block_means(seen)
+        if train_tasks:  # the same policy on tasks it trained on: does it generalise, or only remember?
+            seen = [
+                in_context_returns(
+                    preset, data, name, train_tasks, budgets, s, args.workdir, evaluation=f"{name}-train-tasks"
+                )
+                for s in seeds
+            ]
+            rows[steps]["blocks on train tasks"] = block_means(np.concatenate(seen))
 
     target = TARGETS.get(args.env, 0.9)
     reached = [(first, last) for first, last in BLOCKS if last <= budgets.episodes] or [(1, budgets.episodes)]
@@ -155,8 +168,9 @@ def run(args: argparse.Namespace) -> Path:
         "title": f"Held-out return against AD's training budget on {args.env}"
         + ("" if args.n_layers is None else f", {args.n_layers} layers"),
         "summary": (
-            f"AD trained for {', '.join(map(str, sorted(rows)))} gradient steps (each its own run) on the same "
-            f"histories, each played in context on {len(tasks)} held-out tasks; mean return per episode block."
+            f"AD trained for {', '.join(map(str, sorted(rows)))} gradient steps (each its own run, {args.train_seeds} "
+            f"training seed(s)) on the same histories, each played in context on {len(tasks)} held-out tasks; mean "
+            "return per episode block."
         ),
         "env_id": args.env,
         "findings": [
@@ -196,6 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batched", action="store_true", help="the batched PPO/A2C learners' histories")
     parser.add_argument("--test-tasks", type=positive_int, default=None, help="held-out tasks (default: all)")
     parser.add_argument("--train-tasks", type=positive_int, default=None, help="also play N train tasks (spread)")
+    parser.add_argument("--train-seeds", type=positive_int, default=1, help="training seeds (seed, seed + 1, ...)")
     parser.add_argument("--episodes", type=positive_int, default=100, help="in-context episodes per trial")
     parser.add_argument("--trials", type=positive_int, default=None, help="trials per held-out task")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads")

@@ -39,9 +39,12 @@ def test_quick_budget_curve_trains_each_budget_once(tmp_path) -> None:
 def test_another_depth_has_its_own_caches_and_record_and_train_tasks_are_played_too(tmp_path) -> None:
     work, results = tmp_path / "work", tmp_path / "results"
     argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
-    training_budget.main([*argv, "--n-layers", "2", "--train-tasks", "2"])
+    training_budget.main([*argv, "--n-layers", "2", "--train-tasks", "2", "--train-seeds", "2"])
     record = json.loads((results / "training_budget_darkroom_2layers_quick.json").read_text())
     assert record["budgets"]["model"]["n_layers"] == 2 and record["title"].endswith(", 2 layers")
-    assert "train tasks ep 1-4" in record["tables"]["Mean return per episode block, by training steps"]["5"]
+    row = record["tables"]["Mean return per episode block, by training steps"]["5"]
+    assert "train tasks ep 1-4" in row and row["ep 1-4 std over seeds"] >= 0
+    assert record["curves"][0]["n"] == 2 * 3  # 2 training seeds x 3 held-out tasks
     assert record["findings"][1]["claim"].endswith("on 2 of its train tasks too")
-    assert [p.name for p in (work / "DarkRoom-v0" / "policies").iterdir()] == ["ad-2layers-steps5-seed0"]
+    trained = sorted(p.name for p in (work / "DarkRoom-v0" / "policies").iterdir())
+    assert trained == ["ad-2layers-steps5-seed0", "ad-2layers-steps5-seed1"]
