@@ -28,12 +28,12 @@ from ad_agent.collect import (
 )
 from ad_agent.devices import AMP_MODES, check_device
 from ad_agent.distributed import is_main, joined, launched_world_size
+from ad_agent.evaluation import evaluate
 from ad_agent.pipeline import (
     block_means,
     distill,
     evaluate_held_out,
     optimal_mean_return,
-    random_mean_return,
     train_settings,
 )
 from ad_agent.plots import plot_attention, plot_learning_curve
@@ -42,7 +42,7 @@ from ad_agent.policy_file import PRETRAINED_PREFIX
 from ad_agent.presets import PRESETS, get_preset
 from ad_agent.sources import ALGORITHMS, AnySourceConfig
 from ad_agent.train import TRAIN_PRESETS
-from envs.core import Split
+from envs.core import Split, evenly_spaced
 
 #: Learners per batch with ``--batched``: env steps per second per core peak between 64 and 128
 #: learners (fewer pay more Python per step, more fall out of the CPU's caches).
@@ -298,15 +298,18 @@ def _chosen_policy(args: argparse.Namespace) -> InContextPolicy:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    """In-context learning on every held-out task, live from a shipped or saved policy."""
+    """In-context learning on held-out tasks (at most ``--tasks``, spread over the split), live from a
+    shipped or saved policy: seconds, not the full protocol of ``evaluate``."""
     policy = _chosen_policy(args)
     preset = get_preset(policy.spec.env_id)
+    tasks = evenly_spaced(preset.test_tasks, min(args.tasks, len(preset.test_tasks)))
     clock = time.perf_counter()
-    returns = evaluate_held_out(policy, preset, args.seed, args.episodes, trials_per_task=1)
+    returns = evaluate(policy, preset.env_id, tasks, args.episodes, args.seed)
     seconds = time.perf_counter() - clock
-    optimal, random = optimal_mean_return(preset), random_mean_return(preset)
+    optimal = float(np.mean([preset.optimal_return(task) for task in tasks]))
+    random = float(np.mean([preset.task_env.random_return(task) for task in tasks]))
     print(
-        f"{policy.spec.env_id}: {len(returns)} held-out tasks the policy never trained on, "
+        f"{policy.spec.env_id}: {len(tasks)} held-out tasks the policy never trained on, "
         f"weights frozen ({seconds:.1f} s). Mean return per episode:"
     )
     for episode, mean in enumerate(returns.mean(axis=0), start=1):
@@ -433,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_help = "watch a trained policy learn new tasks in context, with a plot"
     p = sub.add_parser("demo", parents=[policy_p], help=demo_help)
     p.add_argument("--episodes", type=_POSITIVE, default=20, help="episodes per held-out task")
+    p.add_argument("--tasks", type=_POSITIVE, default=32, help="held-out tasks, spread over the split (default 32)")
     p.add_argument("--plot", default="ad_demo.png", help="where to write the PNG (default ad_demo.png)")
     p = sub.add_parser("attention", parents=[policy_p], help="plot where a policy attends in its own history")
     p.add_argument("--episodes", type=_POSITIVE, default=30, help="episodes played on the task before plotting")

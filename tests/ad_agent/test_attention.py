@@ -75,6 +75,8 @@ def test_attention_command_plots_a_held_out_task_and_names_bad_input(policy, tmp
     assert "held-out task" in capsys.readouterr().out
     assert main([*argv, "--task-index", "999"]) == 2
     assert "--task-index 999: DarkRoom-v0 has 17 held-out tasks" in capsys.readouterr().err
+    demo = ["demo", "--policy", str(tmp_path / "policy"), "--episodes", "2", "--tasks", "3", "--plot", str(plot)]
+    assert main(demo) == 0 and "3 held-out tasks the policy never trained on" in capsys.readouterr().out
     assert main(["demo", "--env", "DarkRoom-v0", "--policy", str(tmp_path / "policy")]) == 2
     assert "give --policy or --env, not both" in capsys.readouterr().err
     assert main(["demo", "--env", "NoSuchEnv-v0"]) == 2
