@@ -125,7 +125,8 @@ def train_settings(
     if train_preset is not None:
         if train_preset not in TRAIN_PRESETS:
             raise ValueError(f"unknown training preset {train_preset!r}; choose from {sorted(TRAIN_PRESETS)}")
-        model_shape = {"context_len": preset.model.get("context_len", 200), **TRAIN_PRESETS[train_preset].model}
+        env_context = {key: preset.model[key] for key in ("context_len",) if key in preset.model}
+        model_shape = {**TRAIN_PRESETS[train_preset].model, **env_context}  # the env's context length wins
         base_train = TRAIN_PRESETS[train_preset].train
     model_config = model_config_for(preset.env_id, **{**model_shape, **(model_overrides or {})})
     return model_config, TrainConfig(**{**base_train.to_dict(), **(train_overrides or {})})

@@ -10,7 +10,7 @@ import torch
 from ad_agent import evaluate
 from ad_agent.model import ADTransformer
 from ad_agent.policy import InContextPolicy, PolicySpec
-from ad_agent.presets import PRESETS, max_episode_steps, model_config_for
+from ad_agent.presets import PRESETS, get_preset, max_episode_steps, model_config_for
 from ad_agent.sources import AnySourceConfig
 
 SMALL = dict(d_model=16, n_layers=1, n_heads=2, d_ff=16)
@@ -36,3 +36,13 @@ def test_untrained_policy_of_the_preset_plays_held_out_tasks(env_id: str) -> Non
     policy = InContextPolicy(ADTransformer(config), PolicySpec(config, env_id, max_episode_steps(env_id)), "cpu")
     returns = evaluate(policy, env_id, preset.test_tasks[:3], episodes=2, seed=0)
     assert returns.shape == (3, 2)
+
+
+@pytest.mark.parametrize("train_preset", ["fast", "paper", "lstm"])
+def test_a_training_preset_keeps_the_envs_context_length(train_preset) -> None:
+    from ad_agent.pipeline import train_settings
+    from ad_agent.train import TRAIN_PRESETS
+
+    bandit = get_preset("AdversarialBandit-v0")  # its context is one 100-pull history, not the fast shape's 200
+    model, train = train_settings(bandit, train_preset)
+    assert model.context_len == 100 and train.steps == TRAIN_PRESETS[train_preset].train.steps
