@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
@@ -342,6 +343,14 @@ def _write_json(path: str | Path, data: dict[str, Any]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ad-agent", description="Algorithm Distillation, end to end.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first, e.g. one that registers a task family and its preset (repeatable)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     env_help = f"environment id (presets: {', '.join(sorted(PRESETS))})"
     collect_p = _Parser(add_help=False)
@@ -456,6 +465,11 @@ def main(argv: list[str] | None = None) -> int:
         "attention": _attention,
     }
     try:
+        for module in args.imports:
+            try:
+                importlib.import_module(module)
+            except ImportError as err:
+                raise ValueError(f"--import {module}: {err}") from err
         if args.command != "train" and launched_world_size() > 1:
             raise ValueError("only 'ad-agent train' runs under torchrun (several processes)")
         _check_values(args)

@@ -15,6 +15,7 @@ filesystem all its nodes share (NFS, a mounted bucket, ...); a local instance ju
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import multiprocessing as mp
 import os
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import gymnasium as gym
 import numpy as np
 
 from ad_agent.devices import check_device, torch_threads
@@ -372,6 +374,24 @@ def run_jobs(
     return finished
 
 
+def env_modules(env_ids: set[str]) -> list[str]:
+    """The modules that define these envs, outside this package: a spawned worker imports them first, so
+    an env (and the preset) registered by a user's own module exists there too."""
+    modules = set()
+    for env_id in env_ids:
+        entry = gym.spec(env_id).entry_point
+        module = entry.split(":")[0] if isinstance(entry, str) else getattr(entry, "__module__", None)
+        if module and module.split(".")[0] not in ("envs", "gymnasium", "__main__"):
+            modules.add(module)
+    return sorted(modules)
+
+
+def _start_worker(parent_pid: int, modules: list[str]) -> None:
+    die_with_parent(parent_pid)
+    for module in modules:
+        importlib.import_module(module)
+
+
 def _local_summaries(todo: Sequence[Job], source: AnySourceConfig, out_dir: Path, workers: int) -> Iterator[dict]:
     units = work_units(todo, source)
     if workers == 1:
@@ -381,7 +401,8 @@ def _local_summaries(todo: Sequence[Job], source: AnySourceConfig, out_dir: Path
     # spawn, not fork: a forked child may inherit torch's thread pools in a locked state; workers
     # end with this process, also after a kill -9 of it (die_with_parent)
     context = mp.get_context("spawn")
-    with ProcessPoolExecutor(workers, context, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+    setup = (os.getpid(), env_modules({job.env_id for job in todo}))
+    with ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=setup) as pool:
         futures = [pool.submit(run_unit, unit, source, out_dir) for unit in units]
         finished = 0
         try:

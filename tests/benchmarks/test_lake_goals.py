@@ -52,3 +52,19 @@ def test_quick_pipeline_on_the_family_writes_its_record(tmp_path) -> None:
     record = json.loads((tmp_path / "lake_goals_quick.json").read_text())
     assert record["env_id"] == lake_goals.ENV_ID and len(record["curves"][0]["mean"]) == 3
     assert record["findings"][0]["reproduced"] in (True, False)
+
+
+@pytest.mark.slow
+def test_the_cli_collects_the_family_in_worker_processes_after_import(tmp_path, capsys) -> None:
+    from ad_agent.cli import main
+    from ad_agent.collect import env_modules
+    from ad_agent.histories import read_run
+
+    assert env_modules({lake_goals.ENV_ID, "DarkRoom-v0"}) == ["benchmarks.lake_goals"]  # ours need no import
+    argv = ["collect", "--env", lake_goals.ENV_ID, "--out", str(tmp_path), "--num-tasks", "2", "--steps", "160"]
+    assert main(["--import", "benchmarks.lake_goals", *argv, "--workers", "2"]) == 0  # spawned workers
+    assert len(list(tmp_path.glob("*.h5"))) == 4
+    _, metadata = read_run(next(tmp_path.glob("*.h5")))
+    assert metadata["env_id"] == lake_goals.ENV_ID
+    assert main(["--import", "no_such_module_here", *argv]) == 2
+    assert "--import no_such_module_here: No module named 'no_such_module_here'" in capsys.readouterr().err
