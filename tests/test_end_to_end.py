@@ -152,3 +152,29 @@ def test_cli_refuses_a_policy_path_it_could_not_write_before_training(tmp_path, 
     assert "is a file" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path), "--policy", str(tmp_path / "taken" / "p")]) == 2
     assert "a parent of it is a file" in capsys.readouterr().err
+
+
+def test_settings_override_in_order_preset_then_config_file_then_flags(tmp_path, monkeypatch) -> None:
+    import json as json_
+
+    from ad_agent import cli
+
+    seen = []
+
+    def fake_distill(preset, data, seed, steps, *args, **kwargs):
+        model, train = cli.train_settings(preset, None, kwargs["model_overrides"], kwargs["train_overrides"])
+        seen.append((steps, model, train))
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(cli, "distill", fake_distill)
+    config = tmp_path / "config.json"
+    config.write_text(json_.dumps({"model": {"d_model": 32}, "train": {"steps": 50, "batch_size": 8, "amp": "bf16"}}))
+    argv = ["train", "--env", "DarkRoom-v0", "--data", str(tmp_path), "--policy", str(tmp_path / "p")]
+    assert main(argv) == 2  # the preset alone
+    assert main([*argv, "--config", str(config)]) == 2  # the file over the preset
+    assert main([*argv, "--config", str(config), "--train-steps", "7", "--amp", "off"]) == 2  # flags over the file
+    (preset_steps, preset_model, preset_train), (file_steps, file_model, file_train), (flag_steps, _, flag_train) = seen
+    assert (preset_steps, preset_model.d_model, preset_train.batch_size, preset_train.amp) == (2400, 64, 64, "auto")
+    assert (file_steps, file_model.d_model, file_train.batch_size, file_train.amp) == (50, 32, 8, "bf16")
+    assert (flag_steps, flag_train.batch_size, flag_train.amp) == (7, 8, "off")
+    assert file_model.n_layers == preset_model.n_layers == 2  # what the file leaves alone stays the preset's
