@@ -160,6 +160,7 @@ def run(args: argparse.Namespace) -> Path:
     best = rows[best_steps]["blocks"][late]
     label = f"training_budget_{args.env.split('-')[0].lower()}"
     label += "" if args.n_layers is None else f"_{args.n_layers}layers"
+    label += "" if args.train_seeds == 1 else f"_{args.train_seeds}seeds"
     label = f"{label}_quick" if args.quick else label
     plots = [
         plot_budget(rows, optimal, random, f"{args.env}: held-out return vs training", args.results / f"{label}.png"),
@@ -167,7 +168,8 @@ def run(args: argparse.Namespace) -> Path:
     ]
     figures = {
         "title": f"Held-out return against AD's training budget on {args.env}"
-        + ("" if args.n_layers is None else f", {args.n_layers} layers"),
+        + ("" if args.n_layers is None else f", {args.n_layers} layers")
+        + ("" if args.train_seeds == 1 else f", {args.train_seeds} training seeds"),
         "summary": (
             f"AD trained for {', '.join(map(str, sorted(rows)))} gradient steps (each its own run, {args.train_seeds} "
             f"training seed(s)) on the same histories, each played in context on {len(tasks)} held-out tasks; mean "

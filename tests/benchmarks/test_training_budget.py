@@ -40,8 +40,8 @@ def test_another_depth_has_its_own_caches_and_record_and_train_tasks_are_played_
     work, results = tmp_path / "work", tmp_path / "results"
     argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
     training_budget.main([*argv, "--n-layers", "2", "--train-tasks", "2", "--train-seeds", "2"])
-    record = json.loads((results / "training_budget_darkroom_2layers_quick.json").read_text())
-    assert record["budgets"]["model"]["n_layers"] == 2 and record["title"].endswith(", 2 layers")
+    record = json.loads((results / "training_budget_darkroom_2layers_2seeds_quick.json").read_text())
+    assert record["budgets"]["model"]["n_layers"] == 2 and record["title"].endswith(", 2 layers, 2 training seeds")
     row = record["tables"]["Mean return per episode block, by training steps"]["5"]
     assert "train tasks ep 1-4" in row and row["ep 1-4 std over seeds"] >= 0
     assert record["curves"][0]["n"] == 2 * 3  # 2 training seeds x 3 held-out tasks
