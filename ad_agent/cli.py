@@ -264,6 +264,7 @@ def _evaluate(args: argparse.Namespace, policy: InContextPolicy | None = None) -
 
 def _evaluate_command(args: argparse.Namespace) -> None:
     result = _evaluate(args)
+    result["command"] = "ad-agent " + " ".join(sys.argv[1:])
     if args.json:
         _write_json(args.json, result)
 
