@@ -271,6 +271,15 @@ def data_name(args: argparse.Namespace) -> str | None:
     return "".join(parts) or None
 
 
+def _data_label(args: argparse.Namespace) -> str:
+    """How the record's data differs from the preset's collection, for its title."""
+    if data_name(args) is None:
+        return ""
+    runs = "" if args.runs_per_task is None else f" x {args.runs_per_task} runs"
+    tasks = "all train tasks" if args.num_tasks is None else f"{args.num_tasks} train tasks"
+    return f", {tasks}{runs}{', batched PPO' if args.batched else ''}"
+
+
 def variant(args: argparse.Namespace) -> str:
     """A name suffix for AD and ED trained for other than the preset's number of steps, or on batched
     learners' histories: their own cache entries and result file."""
@@ -332,7 +341,7 @@ def run(args: argparse.Namespace) -> Path:
         learned, optimal, random, f"{args.env}: held-out tasks", args.results / f"{label}.png", xscale="log"
     )
     figures = {
-        "title": f"Main results on {args.env}{trained_for} (paper Fig. 4)",
+        "title": f"Main results on {args.env}{trained_for}{_data_label(args)} (paper Fig. 4)",
         "summary": (
             f"AD, ED, the source ({_source_config(preset).algo}) from scratch as a single stream, RL^2, random and "
             f"optimal on {len(tasks)} held-out tasks of {args.env}; mean return per episode against the env steps "
