@@ -22,7 +22,7 @@ from benchmarks.experiments import Curve, experiment_parser, positive_int, train
 
 ENV = "AdversarialBandit-v0"
 ED_PULLS = 30  # the last pulls of each UCB history that ED learns from (its context length too)
-FULL_TRAIN_STEPS = 2400
+FULL_TRAIN_STEPS = 4800
 NEAR_UCB = 0.9  # AD's normalised score on both splits for "nears its UCB source"
 SPLITS = {"train": "in distribution (train tasks)", "test": "out of distribution (test tasks)"}
 
