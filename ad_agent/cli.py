@@ -35,6 +35,7 @@ from ad_agent.pipeline import (
     distill,
     evaluate_held_out,
     optimal_mean_return,
+    random_mean_return,
     train_settings,
 )
 from ad_agent.plots import plot_attention, plot_learning_curve
@@ -308,8 +309,7 @@ def _demo(args: argparse.Namespace) -> None:
     clock = time.perf_counter()
     returns = evaluate(policy, preset.env_id, tasks, args.episodes, args.seed)
     seconds = time.perf_counter() - clock
-    optimal = float(np.mean([preset.optimal_return(task) for task in tasks]))
-    random = float(np.mean([preset.task_env.random_return(task) for task in tasks]))
+    optimal, random = optimal_mean_return(preset, tasks), random_mean_return(preset, tasks)
     print(
         f"{policy.spec.env_id}: {len(tasks)} held-out tasks the policy never trained on, "
         f"weights frozen ({seconds:.1f} s). Mean return per episode:"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -206,14 +206,17 @@ def evaluate_held_out(
     return evaluate(policy, preset.env_id, tasks, episodes, seed, on_step)
 
 
-def optimal_mean_return(preset: Preset) -> float:
-    """Mean optimal return over the held-out tasks, the scale for '% of optimal'."""
-    return float(np.mean([preset.optimal_return(task) for task in preset.test_tasks]))
+def optimal_mean_return(preset: Preset, tasks: Sequence[Any] | None = None) -> float:
+    """Mean optimal return over ``tasks`` (default: the held-out tasks), the scale for '% of optimal'."""
+    tasks = preset.test_tasks if tasks is None else tasks
+    return float(np.mean([preset.optimal_return(task) for task in tasks]))
 
 
-def random_mean_return(preset: Preset) -> float:
-    """Mean return of the uniform random policy over the held-out tasks (the floor of the scale)."""
-    return float(np.mean([preset.task_env.random_return(task) for task in preset.test_tasks]))
+def random_mean_return(preset: Preset, tasks: Sequence[Any] | None = None) -> float:
+    """Mean return of the uniform random policy over ``tasks`` (default: the held-out tasks), the floor
+    of the scale."""
+    tasks = preset.test_tasks if tasks is None else tasks
+    return float(np.mean([preset.task_env.random_return(task) for task in tasks]))
 
 
 def block_means(returns: np.ndarray, blocks: tuple[tuple[int, int], ...] = DEFAULT_BLOCKS) -> dict[str, float]:

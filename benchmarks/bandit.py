@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ad_agent.pipeline import random_mean_return
+from ad_agent.plots import pyplot, save_figure
 from ad_agent.sources import UCBConfig, run_ucb
 from benchmarks.ablation_common import budget, eval_tasks, finish, held_out_curve, setup, source_data, variant
 from benchmarks.experiments import Curve, experiment_parser, positive_int, trained_policy
@@ -41,23 +43,15 @@ def normalised(curve: Curve, ucb: Curve, random: float) -> float:
 
 def plot_scores(scores: dict[str, dict[str, float]], path: Path) -> Path:
     """Paper Fig. 3's bars: each method's normalised score in and out of distribution."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     methods = ["random", "ED", "AD", "UCB"]
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    fig, ax = pyplot().subplots(figsize=(6, 3.5), dpi=120)
     for i, (split, label) in enumerate(SPLITS.items()):
         ax.bar(np.arange(len(methods)) + 0.4 * i, [scores[split][m] for m in methods], width=0.4, label=label)
     ax.set(xticks=np.arange(len(methods)) + 0.2, xticklabels=methods, ylabel="normalised score")
     ax.set_title("Adversarial bandit, 100 pulls (0 = random, 1 = UCB)")
     ax.legend(frameon=False, fontsize="small")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -79,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         tasks = eval_tasks(ad_preset, plan, split)
         trials = plan.trials or ad_preset.eval_trials_per_task
         ucb = ucb_curve(tasks[: len(tasks) // trials], trials, pulls, args.seed)
-        random = float(np.mean([ad_preset.task_env.random_return(task) for task in tasks]))
+        random = random_mean_return(ad_preset, tasks)
         split_curves = [held_out_curve(m, p, pre, plan, args.seed, split) for m, (p, pre) in policies.items()]
         scores[split] = {c.method: normalised(c, ucb, random) for c in split_curves} | {"random": 0.0, "UCB": 1.0}
         for c in [*split_curves, ucb]:

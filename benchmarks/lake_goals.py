@@ -22,7 +22,7 @@ from gymnasium.envs.toy_text.frozen_lake import FrozenLakeEnv
 
 from ad_agent.collect import collect, make_jobs
 from ad_agent.evaluation import evaluate
-from ad_agent.pipeline import distill
+from ad_agent.pipeline import distill, random_mean_return
 from ad_agent.presets import PRESETS, Preset, register_preset
 from ad_agent.sources import SourceConfig
 from ad_agent.train import TrainConfig
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     tasks = preset.test_tasks
     returns = evaluate(policy, ENV_ID, tasks * trials, args.episodes, args.seed)
     curve = Curve.from_returns("AD", returns, HORIZON)
-    random = float(np.mean([preset.task_env.random_return(t) for t in tasks]))
+    random = random_mean_return(preset, tasks)
     first, last = float(curve.mean[:10].mean()), float(curve.mean[-10:].mean())
     label = "lake_goals_quick" if args.quick else "lake_goals"
     plot = plot_curves([curve], 1.0, random, f"{ENV_ID}: held-out goals", args.results / f"{label}.png")

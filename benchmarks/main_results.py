@@ -26,6 +26,7 @@ import torch
 from ad_agent.baselines import RL2Config, evaluate_rl2, learn_from_scratch, single_stream, train_rl2
 from ad_agent.evaluation import evaluate
 from ad_agent.histories import episode_returns, iter_runs, last_episodes
+from ad_agent.pipeline import optimal_mean_return, random_mean_return
 from ad_agent.policy import InContextPolicy
 from ad_agent.presets import PRESETS, Preset, get_preset, max_episode_steps
 from ad_agent.sources.sb3 import SourceConfig
@@ -271,6 +272,15 @@ def data_name(args: argparse.Namespace) -> str | None:
     return "".join(parts) or None
 
 
+def use_data_options(args: argparse.Namespace, budgets: Budgets) -> None:
+    """Point ``budgets.data`` at a dataset of its own when the options ask for one (a task subset, more
+    runs, batched learners), named as the ablations name theirs."""
+    if data_name(args) is not None:
+        given = {"num_tasks": args.num_tasks, "runs_per_task": args.runs_per_task, "batched": args.batched or None}
+        given = {key: value for key, value in given.items() if value is not None}
+        budgets.data = {**budgets.data, **given, "name": data_name(args)}
+
+
 def _data_label(args: argparse.Namespace) -> str:
     """How the record's data differs from the preset's collection, for its title."""
     if data_name(args) is None:
@@ -308,14 +318,10 @@ def run(args: argparse.Namespace) -> Path:
         if getattr(args, option) is not None:
             setattr(budgets, option, getattr(args, option))
     preset = _run_preset(args.env, budgets)
-    if data_name(args) is not None:  # a dataset of its own, named as the ablations name theirs
-        given = {"num_tasks": args.num_tasks, "runs_per_task": args.runs_per_task, "batched": args.batched or None}
-        given = {key: value for key, value in given.items() if value is not None}
-        budgets.data = {**budgets.data, **given, "name": data_name(args)}
+    use_data_options(args, budgets)
     tasks = evenly_spaced(preset.test_tasks, budgets.test_tasks)
     horizon = max_episode_steps(args.env)
-    optimal = float(np.mean([preset.optimal_return(t) for t in tasks]))
-    random = float(np.mean([preset.task_env.random_return(t) for t in tasks]))
+    optimal, random = optimal_mean_return(preset, tasks), random_mean_return(preset, tasks)
     data = dataset(args.env, args.seed, args.workdir, workers=args.workers, **budgets.data)
     ed_episodes = expert_episodes(preset.model["context_len"], horizon)
     ad_name, ed_name = policy_names(args)
