@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from ad_agent.attention import Trial
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the file-only Agg backend, imported on first use (acting needs no matplotlib)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,11 +22,12 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: str | Path) -> Path:
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Write ``fig`` to ``path`` (its folder made if missing) and close it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return path
 
 
@@ -34,7 +36,7 @@ def plot_learning_curve(returns: np.ndarray, optimal: float, random: float, titl
     between the random and optimal policies' returns; written to ``path`` (PNG)."""
     episodes = np.arange(1, returns.shape[1] + 1)
     mean, std = returns.mean(axis=0), returns.std(axis=0)
-    fig, ax = _pyplot().subplots(figsize=(6, 4), dpi=120)
+    fig, ax = pyplot().subplots(figsize=(6, 4), dpi=120)
     ax.plot(episodes, mean, color="tab:blue", label="AD (frozen weights)")
     ax.fill_between(episodes, mean - std, mean + std, color="tab:blue", alpha=0.2, linewidth=0, label="+- 1 std")
     ax.axhline(optimal, color="tab:green", linestyle="--", label="optimal")
@@ -43,7 +45,7 @@ def plot_learning_curve(returns: np.ndarray, optimal: float, random: float, titl
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4, frameon=False, fontsize="small")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_attention(trial: Trial, maps: np.ndarray, path: str | Path, title: str = "") -> Path:
@@ -59,7 +61,7 @@ def plot_attention(trial: Trial, maps: np.ndarray, path: str | Path, title: str 
     starts = np.flatnonzero(trial.episode_starts[-t:])
     rewarded = np.flatnonzero(trial.rewards[-t:] > 0)
     last_episode = slice(starts[-1] if len(starts) else 0, t)
-    fig, (left, right) = _pyplot().subplots(1, 2, figsize=(11, 4.2), dpi=120, width_ratios=(1, 1.6))
+    fig, (left, right) = pyplot().subplots(1, 2, figsize=(11, 4.2), dpi=120, width_ratios=(1, 1.6))
     last_layer = maps[-1].mean(axis=0)
     vmax = np.quantile(last_layer[np.tril_indices(t)], 0.99)  # the first queries' weight of 1 would wash out the rest
     image = left.imshow(last_layer, cmap="viridis", aspect="auto", interpolation="nearest", vmin=0, vmax=vmax)
@@ -80,4 +82,4 @@ def plot_attention(trial: Trial, maps: np.ndarray, path: str | Path, title: str 
     returns = " ".join(f"{r:g}" for r in trial.episode_returns)
     fig.suptitle(title or f"{trial.env_id}, task {trial.task}: episode returns {returns}", fontsize="medium")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -40,6 +40,7 @@ import numpy as np
 from ad_agent.cli import main as ad_agent_cli
 from ad_agent.histories import run_files
 from ad_agent.pipeline import distill
+from ad_agent.plots import pyplot, save_figure
 from ad_agent.policy import InContextPolicy
 from ad_agent.presets import Preset
 from benchmarks.common import RESULTS_DIR, write_result
@@ -266,12 +267,7 @@ def plot_curves(
     ``xscale="log"`` puts an in-context learner's few hundred steps and an in-weights learner's
     tens of thousands on one readable axis.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=120)
+    fig, ax = pyplot().subplots(figsize=(7, 4.2), dpi=120)
     for curve in curves:
         (line,) = ax.plot(curve.steps, curve.mean, label=curve.method)
         ax.fill_between(curve.steps, curve.mean - curve.std, curve.mean + curve.std, color=line.get_color(), alpha=0.15)
@@ -280,10 +276,7 @@ def plot_curves(
     ax.set(xlabel=xlabel, ylabel="return per episode", title=title, xscale=xscale)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4, frameon=False, fontsize="small")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def finding(claim: str, reproduced: bool | None, evidence: str) -> dict[str, Any]:
