@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from ad_agent.histories.streams import episode_returns, previous_actions_and_rewards
 from ad_agent.model.transformer import ADTransformer, Block, CausalSelfAttention
 from ad_agent.policy import InContextPolicy
 
@@ -33,8 +34,7 @@ class Trial:
 
     @property
     def episode_returns(self) -> np.ndarray:
-        episode = np.cumsum(self.episode_starts) - 1
-        return np.bincount(episode, weights=self.rewards)
+        return episode_returns(self.rewards, self.episode_starts)
 
 
 def play_trial(policy: InContextPolicy, env_id: str, task: Any, episodes: int, seed: int = 0) -> Trial:
@@ -66,14 +66,15 @@ def attention_maps(policy: InContextPolicy, trial: Trial) -> np.ndarray:
     model = policy.model
     if not isinstance(model, ADTransformer):
         raise ValueError(f"attention maps need a transformer policy; this one is a {type(model).__name__}")
-    prev_actions = np.concatenate([[policy.spec.model.n_actions], trial.actions[:-1]])
-    prev_rewards = np.concatenate([[0.0], trial.rewards[:-1]])
+    prev_actions, prev_rewards = previous_actions_and_rewards(
+        trial.actions[None], trial.rewards[None], policy.spec.model.n_actions
+    )
     window = slice(-policy.context_len, None)
     device = policy.device
     inputs = (
         torch.as_tensor(trial.observations[window][None], device=device),
-        torch.as_tensor(prev_actions[window][None], dtype=torch.long, device=device),
-        torch.as_tensor(prev_rewards[window][None], dtype=torch.float32, device=device),
+        torch.as_tensor(prev_actions[:, window], device=device),
+        torch.as_tensor(prev_rewards[:, window], device=device),
         torch.as_tensor(trial.episode_starts[window][None], device=device),
     )
     maps: list[torch.Tensor] = []

@@ -90,3 +90,14 @@ def learning_curve(rewards: np.ndarray, episode_starts: np.ndarray) -> np.ndarra
     per_actor = [episode_returns(r, s)[:-1] for r, s in zip(rewards, episode_starts, strict=True)]
     n = min(len(returns) for returns in per_actor)
     return np.mean([returns[:n] for returns in per_actor], axis=0)
+
+
+def previous_actions_and_rewards(
+    actions: np.ndarray, rewards: np.ndarray, n_actions: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shift ``(n, t)`` actions and rewards one step later, as the model takes them (each step sees what the
+    step before did and earned); the first step gets the null action ``n_actions`` and 0 reward."""
+    n = actions.shape[0]
+    prev_act = np.concatenate([np.full((n, 1), n_actions, np.int64), actions[:, :-1].astype(np.int64)], axis=1)
+    prev_rew = np.concatenate([np.zeros((n, 1), np.float32), rewards[:, :-1].astype(np.float32)], axis=1)
+    return prev_act, prev_rew

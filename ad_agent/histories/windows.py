@@ -30,7 +30,7 @@ from ad_agent.histories.runfile import (
     run_files,
     verify_run,
 )
-from ad_agent.histories.streams import Streams, last_episodes, subsample_episodes
+from ad_agent.histories.streams import Streams, last_episodes, previous_actions_and_rewards, subsample_episodes
 
 
 def _draw(
@@ -103,7 +103,7 @@ class FlatHistories:
         lengths: list[int] = []
         for run in runs:
             n, t = run.n_actors, run.n_steps
-            prev_act, prev_rew = _previous(run.actions, run.rewards, n_actions)
+            prev_act, prev_rew = previous_actions_and_rewards(run.actions, run.rewards, n_actions)
             parts["obs"].append(run.observations.reshape(n * t, *run.observations.shape[2:]))
             parts["act"].append(run.actions.reshape(-1))
             parts["pact"].append(prev_act.reshape(-1))
@@ -133,14 +133,6 @@ class FlatHistories:
             "episode_starts": self.episode_starts[index],
             "actions": self.actions[index],
         }
-
-
-def _previous(actions: np.ndarray, rewards: np.ndarray, n_actions: int) -> tuple[np.ndarray, np.ndarray]:
-    """Shift ``(n, t)`` actions and rewards one step later; the first step gets the null action and 0."""
-    n = actions.shape[0]
-    prev_act = np.concatenate([np.full((n, 1), n_actions, np.int64), actions[:, :-1].astype(np.int64)], axis=1)
-    prev_rew = np.concatenate([np.zeros((n, 1), np.float32), rewards[:, :-1].astype(np.float32)], axis=1)
-    return prev_act, prev_rew
 
 
 @dataclass
