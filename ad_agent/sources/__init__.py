@@ -44,6 +44,6 @@ __all__ = [
 def record(source: Source, env_id: str, env_kwargs: dict[str, Any], seed: int) -> Recorded:
     """One run of ``source`` on the task ``env_kwargs`` fixes: every actor's stream, and the extra
     datasets of :data:`ad_agent.histories.EXTRA_FIELDS` the source can see."""
-    if type(source).__name__ not in SOURCES or not isinstance(source, Source):
+    if SOURCES.get(type(source).__name__) is not type(source):
         raise TypeError(f"not a registered source (see ad_agent.sources.register_source): {source!r}")
     return source.record(env_id, env_kwargs, seed)
