@@ -68,3 +68,5 @@ def test_only_registered_dataclasses_with_record_are_sources() -> None:
     with pytest.raises(ValueError, match="a source named UCBConfig is already registered"):
         register_source(impostor)
     assert SOURCES["UCBConfig"] is UCBConfig
+    with pytest.raises(TypeError, match="not a registered source"):  # same name, not the registered class
+        record(impostor(), "DarkRoom-v0", {"task": (1, 6)}, 0)
