@@ -36,14 +36,12 @@ from ad_agent.pipeline import (
     evaluate_held_out,
     optimal_mean_return,
     random_mean_return,
-    train_settings,
 )
 from ad_agent.plots import plot_attention, plot_learning_curve
 from ad_agent.policy import InContextPolicy
 from ad_agent.policy_file import PRETRAINED_PREFIX
-from ad_agent.presets import PRESETS, get_preset
+from ad_agent.presets import PRESETS, TRAIN_PRESETS, Preset, get_preset
 from ad_agent.sources import ALGORITHMS, AnySourceConfig
-from ad_agent.train import TRAIN_PRESETS
 from envs.core import Split, evenly_spaced
 
 #: Learners per batch with ``--batched``: env steps per second per core peak between 64 and 128
@@ -163,8 +161,9 @@ def _collect_missing(args: argparse.Namespace, jobs: list[Job], source: AnySourc
     return len(plan.done)
 
 
-def _overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Model and training settings from ``--config`` (``{"model": {...}, "train": {...}}``), then the flags."""
+def _customised_preset(args: argparse.Namespace) -> Preset:
+    """The env's preset under ``--train-preset``, then ``--config`` (``{"model": {...}, "train": {...}}``),
+    then the flags: :meth:`Preset.customised`'s one override order."""
     settings = json.loads(Path(args.config).read_text()) if args.config else {}
     unknown = set(settings) - {"model", "train"}
     if unknown:
@@ -174,11 +173,9 @@ def _overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
         train["checkpoint_every"] = args.checkpoint_every
     elif args.checkpoint_dir is not None:
         train.setdefault("checkpoint_every", CHECKPOINT_EVERY)
-    if args.amp is not None:
-        train["amp"] = args.amp
-    if args.compile:
-        train["compile"] = True
-    return dict(settings.get("model", {})), train
+    flags = {"amp": args.amp, "in_context_every": args.in_context_every, "compile": args.compile or None}
+    train.update({name: value for name, value in flags.items() if value is not None})
+    return get_preset(args.env).customised(args.train_preset, settings.get("model", {}), train)
 
 
 def _train_command(args: argparse.Namespace) -> None:
@@ -189,10 +186,8 @@ def _train_command(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> InContextPolicy:
     """Distil a policy; inside a process group only rank 0 shows progress and writes the policy."""
-    preset = get_preset(args.env)
-    model_overrides, train_overrides = _overrides(args)
-    _, planned = train_settings(preset, args.train_preset, model_overrides, train_overrides)
-    steps = _given(args.train_steps, planned.steps)
+    preset = _customised_preset(args)
+    steps = _given(args.train_steps, preset.train.steps)
     _check_policy_folder(args.policy)
     main = is_main()
     with tqdm(total=steps, desc="train", unit="step", disable=not main) as bar:
@@ -210,14 +205,10 @@ def _train(args: argparse.Namespace) -> InContextPolicy:
             steps,
             args.device,
             progress,
-            train_preset=args.train_preset,
             val_dir=args.val_data,
             checkpoint_dir=args.checkpoint_dir,
             resume=args.resume,
             log_dir=args.log_dir,
-            in_context_every=args.in_context_every,
-            model_overrides=model_overrides,
-            train_overrides=train_overrides,
         )
     if main:
         policy.save(args.policy)
@@ -408,8 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     train_p.add_argument(
         "--in-context-every",
         type=_NON_NEGATIVE,
-        default=0,
-        help="play held-out tasks in context every N steps (0: never)",
+        default=None,
+        help="play held-out tasks in context every N steps (default: the preset's, 0: never)",
     )
     train_p.add_argument(
         "--config", default=None, help='JSON {"model": {...}, "train": {...}}: settings over the presets'

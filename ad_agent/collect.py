@@ -41,6 +41,7 @@ from ad_agent.histories import (
     verify_run,
     write_run,
 )
+from ad_agent.presets import SOURCE_PRESETS
 from ad_agent.processes import die_with_parent
 from ad_agent.sources import (
     ALGORITHMS,
@@ -51,7 +52,6 @@ from ad_agent.sources import (
     record,
 )
 from ad_agent.sources.batched import check_batch_fits, run_batched
-from ad_agent.sources.presets import SOURCE_PRESETS
 from envs.core import Split, evenly_spaced
 
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -136,7 +136,7 @@ def source_for(
 ) -> AnySourceConfig:
     """The source learner to collect with: ``base`` (the preset's), or the SB3 learner ``algo``.
 
-    Another ``algo`` gets its tuned config (:data:`ad_agent.sources.presets.SOURCE_PRESETS`) when
+    Another ``algo`` gets its tuned config (:data:`ad_agent.presets.SOURCE_PRESETS`) when
     ``env_id`` has one, else SB3's default hyper-parameters at ``base``'s scale (actors and step
     budget): another algorithm's tuned hyper-parameters would not fit it, SB3's defaults are sane.
     ``learners_per_batch`` runs that learner batched (:class:`BatchedSourceConfig`), that many at once.

@@ -19,8 +19,8 @@ from ad_agent.evaluation import evaluate
 from ad_agent.histories import FlatHistories, LazyHistories, fingerprint, in_memory_bytes
 from ad_agent.model import ADModel, ModelConfig
 from ad_agent.policy import InContextPolicy, PolicySpec
-from ad_agent.presets import Preset, max_episode_steps, model_config_for
-from ad_agent.train import TRAIN_PRESETS, TrainConfig, train
+from ad_agent.presets import Preset, max_episode_steps
+from ad_agent.train import train
 
 Progress = Callable[[dict[str, Any]], None]
 
@@ -42,36 +42,28 @@ def distill(
     device: str = "auto",
     on_progress: Progress | None = None,
     *,
-    train_preset: str | None = None,
     val_dir: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     log_dir: str | Path | None = None,
-    in_context_every: int = 0,
     in_context_episodes: int = IN_CONTEXT_EPISODES,
     every_kth_episode: int = 1,
     last_episodes: int | None = None,
-    model_overrides: dict[str, Any] | None = None,
-    train_overrides: dict[str, Any] | None = None,
 ) -> tuple[InContextPolicy, list[dict[str, float]]]:
-    """Train the preset's model on the histories in ``data_dir``.
+    """Train the preset's model (``preset.model``, ``preset.train``) on the histories in ``data_dir``.
 
-    ``train_preset`` (``"fast"``, ``"paper"`` or ``"lstm"``, :data:`ad_agent.train.TRAIN_PRESETS`) replaces the
-    env preset's model shape and optimisation; ``val_dir`` holds held-out tasks' histories for
-    validation loss and accuracy; checkpoints, resume and TensorBoard as in :func:`train`.
-    ``in_context_every`` > 0 plays the in-context protocol on the held-out tasks (one trial each,
-    ``in_context_episodes`` episodes) every that many steps: the log gets the mean return of
-    the first and the last episode, so one can watch in-context learning emerge during training.
-    ``model_overrides`` / ``train_overrides`` (:class:`ModelConfig` / :class:`TrainConfig` fields)
-    go on top of the presets; ``seed``, ``device``, ``in_context_every`` and (when given) ``steps`` win over them.
+    Other settings come in through the preset (:meth:`Preset.customised`: a training preset, a config
+    file, flags); ``seed``, ``device`` and (when given) ``steps`` win over them. ``val_dir`` holds
+    held-out tasks' histories for validation loss and accuracy; checkpoints, resume and TensorBoard as
+    in :func:`train`. ``preset.train.in_context_every`` > 0 plays the in-context protocol on the
+    held-out tasks (one trial each, ``in_context_episodes`` episodes) every that many steps: the log
+    gets the mean return of the first and the last episode, so one can watch in-context learning
+    emerge during training. ``every_kth_episode`` / ``last_episodes`` train on a view of each stream
+    (:meth:`FlatHistories.load`).
     """
-    model_config, base_train = train_settings(preset, train_preset, model_overrides, train_overrides)
+    model_config = preset.model_config()
     train_config = dataclasses.replace(
-        base_train,
-        seed=seed,
-        device=device,
-        steps=base_train.steps if steps is None else steps,
-        in_context_every=in_context_every,
+        preset.train, seed=seed, device=device, steps=preset.train.steps if steps is None else steps
     )
     horizon = max_episode_steps(preset.env_id)
     views = {"every_kth_episode": every_kth_episode, "last_episodes": last_episodes}
@@ -96,7 +88,7 @@ def distill(
             checkpoint_dir=checkpoint_dir,
             resume=resume,
             log_dir=log_dir,
-            in_context_eval=probe if in_context_every else None,
+            in_context_eval=probe if train_config.in_context_every else None,
         )
     provenance = {  # the folder's name, not its path: that is the build machine's (often a temporary folder)
         "data_dir": Path(data_dir).name,
@@ -111,25 +103,6 @@ def distill(
     }
     spec = PolicySpec(model_config, preset.env_id, horizon, provenance)
     return InContextPolicy(model, spec, device=device), log
-
-
-def train_settings(
-    preset: Preset,
-    train_preset: str | None = None,
-    model_overrides: dict[str, Any] | None = None,
-    train_overrides: dict[str, Any] | None = None,
-) -> tuple[ModelConfig, TrainConfig]:
-    """The model and training configs :func:`distill` starts from (before its seed, device and steps):
-    the env preset's, or ``train_preset``'s shape at the env's context length, then the overrides."""
-    model_shape, base_train = preset.model, preset.train
-    if train_preset is not None:
-        if train_preset not in TRAIN_PRESETS:
-            raise ValueError(f"unknown training preset {train_preset!r}; choose from {sorted(TRAIN_PRESETS)}")
-        env_context = {key: preset.model[key] for key in ("context_len",) if key in preset.model}
-        model_shape = {**TRAIN_PRESETS[train_preset].model, **env_context}  # the env's context length wins
-        base_train = TRAIN_PRESETS[train_preset].train
-    model_config = model_config_for(preset.env_id, **{**model_shape, **(model_overrides or {})})
-    return model_config, TrainConfig(**{**base_train.to_dict(), **(train_overrides or {})})
 
 
 def _in_context_probe(

@@ -28,7 +28,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -48,14 +48,15 @@ VAL_SEED = 12345  # validation windows are the same for every run, seed and resu
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings (paper Table 2 where it fits a 2-core budget).
+    """Optimisation settings (paper Table 2 where it fits a 2-core budget); the defaults are the
+    ``fast`` training preset's (:data:`ad_agent.presets.TRAIN_PRESETS`).
 
     ``mask_prob`` is the paper's random input masking (App. J): see :func:`mask_inputs`.
     ``eval_every`` / ``checkpoint_every`` are in steps; 0 means only after the last step.
     ``val_windows`` fixed windows are drawn once from the validation histories.
     """
 
-    steps: int = 3000
+    steps: int = 1200
     batch_size: int = 64
     peak_lr: float = 1e-3
     initial_lr: float = 2e-6
@@ -89,35 +90,12 @@ class TrainConfig:
         """JSON-ready (tuples become lists), as stored in checkpoints."""
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
-
-@dataclass
-class TrainPreset:
-    """A model shape (overrides of :class:`ModelConfig`, whose spaces come from the env) and its training."""
-
-    model: dict[str, Any] = field(default_factory=dict)
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-
-TRAIN_PRESETS: dict[str, TrainPreset] = {
-    # Paper App. L Tables 1-2, Dark Room column. Steps and warm-up are not given by the paper.
-    "paper": TrainPreset(
-        model=dict(d_model=64, n_layers=4, n_heads=4, d_ff=2048, dropout=0.1, attn_dropout=0.5),
-        train=TrainConfig(batch_size=128, peak_lr=3e-4, initial_lr=2e-6, mask_prob=0.3, label_smoothing=0.0),
-    ),
-    # What fits 2 CPU cores (presets.py's DarkRoom-v0): narrower feed-forward, no attention dropout.
-    "fast": TrainPreset(
-        model=dict(context_len=200, d_model=64, n_layers=4, n_heads=4, d_ff=256, dropout=0.1, attn_dropout=0.0),
-        train=TrainConfig(steps=1200, batch_size=64, peak_lr=1e-3),
-    ),
-    # Paper App. K's LSTM variant (ModelConfig.arch) sized for 2 CPU cores: one layer of 256 rather
-    # than the paper's tuned 512 (about twice the step time), so a training step costs no more than the
-    # fast transformer's (benchmarks/lstm_variant.py); the torso is the paper's (2 x 256). Windows
-    # keep the env's context_len.
-    "lstm": TrainPreset(
-        model=dict(arch="lstm", d_model=64, n_layers=1, lstm_hidden=256, d_ff=256, dropout=0.1),
-        train=TrainConfig(steps=1200, batch_size=64, peak_lr=1e-3),
-    ),
-}
+    def updated(self, changes: dict[str, Any]) -> TrainConfig:
+        """This config with ``changes`` (e.g. a config file's ``train`` section) on top; unknown names refused."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f"unknown training settings {sorted(unknown)}")
+        return TrainConfig(**{**self.to_dict(), **changes})
 
 
 def learning_rate(step: int, config: TrainConfig) -> float:

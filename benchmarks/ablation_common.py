@@ -83,9 +83,8 @@ def setup(args: argparse.Namespace) -> None:
 def variant(env_id: str, args: argparse.Namespace, model: dict | None = None, **train: Any) -> Preset:
     """``env_id``'s preset with a variant's model overrides and training settings (shrunk under ``--quick``)."""
     preset = get_preset(env_id)
-    model = {**preset.model, **(QUICK_MODEL if args.quick else {}), **(model or {})}
-    train = {**(QUICK_TRAIN if args.quick else {}), **train}
-    return dataclasses.replace(preset, model=model, train=dataclasses.replace(preset.train, **train))
+    model = {**(QUICK_MODEL if args.quick else {}), **(model or {})}
+    return preset.customised(model=model, train={**(QUICK_TRAIN if args.quick else {}), **train})
 
 
 def source_data(env_id: str, args: argparse.Namespace, name: str = "histories", **options: Any) -> Path:
@@ -241,7 +240,7 @@ def finish(
             **(tables or {}),
         },
         "plots": [figure.name, *(plot.name for plot in extra_plots)],
-        "budgets": {"env_id": preset.env_id, **plan.to_dict(), "context_len": preset.model.get("context_len")},
+        "budgets": {"env_id": preset.env_id, **plan.to_dict(), "context_len": preset.model.value("context_len")},
         "wall_time_s": time.monotonic() - args.started,
         "optimal_mean_return": optimal,
         "random_mean_return": random,

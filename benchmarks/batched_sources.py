@@ -1,6 +1,6 @@
 """Batched learners against SB3: the same learning curves, and how many more source runs per hour.
 
-For each env, its SB3 PPO (or ``--algo A2C``) preset (:data:`ad_agent.sources.presets.SOURCE_PRESETS`)
+For each env, its SB3 PPO (or ``--algo A2C``) preset (:data:`ad_agent.presets.SOURCE_PRESETS`)
 runs once on each of ``--tasks`` train tasks spread over the split, one run at a time on one torch
 thread, and its batched twin (:meth:`BatchedSourceConfig.like`, the same hyper-parameters, actors and
 budget) runs on the same tasks as one batch, also on one thread. Both are timed in this process, one
@@ -11,7 +11,7 @@ after the other, so a busy machine slows both alike.
 are compared by their paired difference over tasks: the curves *match* when that difference is within
 two standard errors (over tasks, i.e. the run-to-run and task-to-task noise) in at least 90% of spans,
 and so is the difference of the runs' final returns. Each run also counts as *solved* when it ends at
->= 90% of its task's optimum (:func:`~ad_agent.sources.presets.final_return`).
+>= 90% of its task's optimum (:func:`~ad_agent.sources.yardstick.final_return`).
 
 **Throughput.** One batch of ``--learners`` batched learners (the collection's unit of work) is timed
 separately, on one thread; runs per hour per core compare it with the SB3 runs' seconds per run.
@@ -31,9 +31,10 @@ import matplotlib
 import numpy as np
 import torch
 
-from ad_agent.sources import record, source_preset
+from ad_agent.presets import source_preset
+from ad_agent.sources import record
 from ad_agent.sources.batched import BatchedSourceConfig, run_batched
-from ad_agent.sources.presets import final_return, spread_tasks
+from ad_agent.sources.yardstick import final_return, spread_tasks
 from benchmarks.common import RESULTS_DIR, write_result
 
 matplotlib.use("Agg")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 
-from ad_agent.presets import Preset, model_config_for
+from ad_agent.presets import Preset
 from ad_agent.train import train
 from benchmarks.ablation_common import (
     budget,
@@ -49,7 +49,7 @@ def seconds_per_step(presets: dict[str, Preset], seed: int) -> dict[str, float]:
     for _ in range(TIMED_ROUNDS):
         for name, preset in presets.items():
             config = dataclasses.replace(preset.train, steps=TIMED_STEPS + 1, seed=seed, device="cpu", warmup_steps=1)
-            _, log = train(data, model_config_for(ENV, **preset.model), config)
+            _, log = train(data, preset.model_config(), config)
             times[name] += step_seconds(log)[1:]  # the first step warms up
     return {name: statistics.median(values) for name, values in times.items()}
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     plan = budget(args)
     data = source_data(ENV, args)
     full = variant(ENV, args, model={"n_layers": 2} if args.quick else None)  # quick: 2 layers against 1
-    depth = {"full": full.model["n_layers"], "half": max(1, full.model["n_layers"] // 2)}
+    depth = {"full": full.model.value("n_layers"), "half": max(1, full.model.value("n_layers") // 2)}
     presets = {role: variant(ENV, args, model={"n_layers": layers}) for role, layers in depth.items()}
     base_steps = plan.train_steps or full.train.steps
     per_step = seconds_per_step(presets, args.seed)

@@ -129,16 +129,14 @@ def trained_policy(
     steps: a changed setting under the same name retrains instead of silently reusing a stale policy.
     """
     folder = workdir / preset.env_id / "policies" / f"{name}-seed{seed}"
-    job = {"model": preset.model, "train": dataclasses.asdict(preset.train), "steps": steps}
+    job = {"model": preset.model.resolved(), "train": dataclasses.asdict(preset.train), "steps": steps}
     job["data"] = dataset_key(data_dir)
     if _job_done(folder, {**job, **views}):
         return InContextPolicy.load(folder / "policy")
     started = time.perf_counter()
     checkpoints = _resumable_checkpoints(folder, {**job, **views})
-    every = {"checkpoint_every": CHECKPOINT_EVERY}
-    policy, _ = distill(
-        preset, data_dir, seed, steps, checkpoint_dir=checkpoints, resume=True, train_overrides=every, **views
-    )
+    checkpointed = preset.customised(train={"checkpoint_every": CHECKPOINT_EVERY})
+    policy, _ = distill(checkpointed, data_dir, seed, steps, checkpoint_dir=checkpoints, resume=True, **views)
     policy.save(folder / "policy")
     _record_seconds(folder, time.perf_counter() - started)  # of this process: a resumed job counts its last part
     _mark_done(folder, {**job, **views})

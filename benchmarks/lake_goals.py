@@ -22,6 +22,7 @@ from gymnasium.envs.toy_text.frozen_lake import FrozenLakeEnv
 
 from ad_agent.collect import collect, make_jobs
 from ad_agent.evaluation import evaluate
+from ad_agent.model import ModelShape
 from ad_agent.pipeline import distill, random_mean_return
 from ad_agent.presets import PRESETS, Preset, register_preset
 from ad_agent.sources import SourceConfig
@@ -113,8 +114,8 @@ if ENV_ID not in PRESETS:
                 hyperparams=dict(n_steps=20, batch_size=40, n_epochs=4, learning_rate=3e-4, ent_coef=0.01, gamma=0.95),
             ),
             runs_per_task=2,
-            model=dict(context_len=100, d_model=64, n_layers=2, n_heads=4, d_ff=256, dropout=0.1),
-            train=TrainConfig(steps=1200, batch_size=64, peak_lr=1e-3),
+            model=ModelShape(context_len=100, n_layers=2),
+            train=TrainConfig(),
         )
     )
 

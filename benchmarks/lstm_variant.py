@@ -24,8 +24,8 @@ import torch
 from ad_agent.histories import FlatHistories
 from ad_agent.model import ModelConfig, build_model
 from ad_agent.policy import InContextPolicy, PolicySpec
-from ad_agent.presets import model_config_for
-from ad_agent.train import TRAIN_PRESETS, train
+from ad_agent.presets import TRAIN_PRESETS, model_config_for
+from ad_agent.train import train
 from benchmarks.common import write_result
 from benchmarks.policy_latency import seconds_per_call
 from benchmarks.train_throughput import synthetic_histories
@@ -36,7 +36,7 @@ CONTEXT_LEN = 200
 
 def preset_config(preset: str) -> ModelConfig:
     """The Dark Room model of ``preset``, windows of ``CONTEXT_LEN`` steps for both."""
-    return model_config_for("DarkRoom-v0", **{**TRAIN_PRESETS[preset].model, "context_len": CONTEXT_LEN})
+    return model_config_for("DarkRoom-v0", **{**TRAIN_PRESETS[preset].model.choices(), "context_len": CONTEXT_LEN})
 
 
 def tokens_per_second(preset: str, data: FlatHistories, steps: int, seed: int) -> float:

@@ -98,7 +98,7 @@ def _run_preset(env_id: str, budgets: Budgets) -> Preset:
         )
     preset = get_preset(env_id)
     if budgets.context_len is not None:
-        preset = dataclasses.replace(preset, model={**preset.model, "context_len": budgets.context_len})
+        preset = dataclasses.replace(preset, model=dataclasses.replace(preset.model, context_len=budgets.context_len))
     return preset
 
 
@@ -124,7 +124,7 @@ def in_context_returns(
     default ``name``: another name keeps the same policy's returns on other tasks apart)."""
     trials = preset.eval_trials_per_task if budgets.trials is None else budgets.trials
     job = {
-        "model": preset.model,
+        "model": preset.model.resolved(),
         "train": dataclasses.asdict(preset.train),
         "data": dataset_key(data),
         "steps": budgets.train_steps,
@@ -323,7 +323,7 @@ def run(args: argparse.Namespace) -> Path:
     horizon = max_episode_steps(args.env)
     optimal, random = optimal_mean_return(preset, tasks), random_mean_return(preset, tasks)
     data = dataset(args.env, args.seed, args.workdir, workers=args.workers, **budgets.data)
-    ed_episodes = expert_episodes(preset.model["context_len"], horizon)
+    ed_episodes = expert_episodes(preset.model.value("context_len"), horizon)
     ad_name, ed_name = policy_names(args)
 
     returns = {
@@ -419,7 +419,7 @@ def _budgets_record(budgets: Budgets, preset: Preset, tasks: list[Any], ed_episo
     return {
         "held_out_tasks": len(tasks),
         "AD/ED": f"{budgets.episodes} in-context episodes x {trials} trials per task, 1 training seed, "
-        f"{budgets.train_steps or preset.train.steps} gradient steps, context {preset.model['context_len']}",
+        f"{budgets.train_steps or preset.train.steps} gradient steps, context {preset.model.value('context_len')}",
         "ED data": f"the last {ed_episodes} episodes of every source stream",
         "source (scratch)": f"{budgets.scratch_steps} env steps per task x {budgets.scratch_seeds} seeds, "
         f"{dataclasses.asdict(single_stream(_source_config(preset), budgets.scratch_steps))}",

@@ -17,7 +17,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 
 import envs  # noqa: F401  (registers the ids)
-from ad_agent.sources.sb3 import DARKROOM_PPO, HistoryRecorder, SourceConfig, build_learner
+from ad_agent.presets import DARKROOM_PPO
+from ad_agent.sources.sb3 import HistoryRecorder, SourceConfig, build_learner
 from benchmarks.common import write_result
 
 MAX_RATIO = 1.10

@@ -1,8 +1,8 @@
 """Do the tuned source presets learn? Share of tasks whose history ends at >= 90% of the optimal return.
 
-Each preset of :data:`ad_agent.sources.presets.SOURCE_PRESETS` runs once on each of ``--tasks`` train
+Each preset of :data:`ad_agent.presets.SOURCE_PRESETS` runs once on each of ``--tasks`` train
 tasks spread over the split (seed ``--seed``); a run's final return is the mean of its last two complete
-episodes over actors (:func:`ad_agent.sources.presets.final_return`). ``--workers`` runs go at a
+episodes over actors (:func:`ad_agent.sources.yardstick.final_return`). ``--workers`` runs go at a
 time, one torch thread each, so the seconds per run include sharing the CPU with the other worker.
 ``--envs`` / ``--presets`` measure only some presets; their entries replace those already in the JSON
 and the others' stay, each entry with the settings and date it was measured with.
@@ -25,8 +25,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from ad_agent.sources.presets import SOURCE_PRESETS, final_return, source_preset, spread_tasks
+from ad_agent.presets import SOURCE_PRESETS, source_preset
 from ad_agent.sources.sb3 import run_source
+from ad_agent.sources.yardstick import final_return, spread_tasks
 from benchmarks.common import RESULTS_DIR, write_result
 
 FRACTION = 0.9

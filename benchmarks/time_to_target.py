@@ -78,17 +78,18 @@ def _train_until(args: argparse.Namespace, data_dir: Path, goal: float) -> tuple
         if record["in_context_last"] >= goal:
             raise TargetReached
 
-    quick = {"model_overrides": QUICK_MODEL, "train_overrides": QUICK_TRAIN} if args.quick else {}
+    quick = {"model": QUICK_MODEL, "train": QUICK_TRAIN} if args.quick else {"model": {}, "train": {}}
+    preset = get_preset(ENV).customised(
+        model=quick["model"], train={**quick["train"], "in_context_every": plan["probe_every"]}
+    )
     with contextlib.suppress(TargetReached):
         distill(
-            get_preset(ENV),
+            preset,
             data_dir,
             args.seed,
             QUICK_TRAIN_STEPS if args.quick else None,
             on_progress=progress,
-            in_context_every=plan["probe_every"],
             in_context_episodes=plan["probe_episodes"],
-            **quick,
         )
     return probes, time.perf_counter() - clock
 

@@ -42,8 +42,8 @@ import numpy as np
 import torch
 
 from ad_agent.histories import FlatHistories, Streams
-from ad_agent.presets import model_config_for
-from ad_agent.train import TRAIN_PRESETS, train
+from ad_agent.presets import TRAIN_PRESETS, model_config_for
+from ad_agent.train import train
 from benchmarks.common import write_result
 
 FIRST_COMMIT = "1720399"
@@ -96,10 +96,10 @@ Variant = Callable[[FlatHistories, int, int], tuple[list[float], int]]
 
 def _today(preset: str, tokens_per_step: int = 1, model: dict | None = None, **train_options) -> Variant:
     chosen = TRAIN_PRESETS[preset]
-    shape = {**chosen.model, **(model or {}), "context_len": WINDOW * tokens_per_step}
+    shape = chosen.model.updated({**(model or {}), "context_len": WINDOW * tokens_per_step})
 
     def run(data: FlatHistories, steps: int, seed: int) -> tuple[list[float], int]:
-        model_config = model_config_for("DarkRoom-v0", **shape)
+        model_config = model_config_for("DarkRoom-v0", **shape.choices())
         config = dataclasses.replace(
             chosen.train, steps=steps + 1, seed=seed, device="cpu", warmup_steps=1, **train_options
         )

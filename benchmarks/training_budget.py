@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> Path:
         budgets = Budgets(episodes=args.episodes, trials=args.trials, test_tasks=args.test_tasks)
     preset = _run_preset(args.env, budgets)
     if args.n_layers is not None:
-        preset = dataclasses.replace(preset, model={**preset.model, "n_layers": args.n_layers})
+        preset = dataclasses.replace(preset, model=dataclasses.replace(preset.model, n_layers=args.n_layers))
     use_data_options(args, budgets)
     data = dataset(args.env, args.seed, args.workdir, workers=args.workers, **budgets.data)
     tasks = evenly_spaced(preset.test_tasks, budgets.test_tasks)
@@ -179,9 +179,9 @@ def run(args: argparse.Namespace) -> Path:
         "budgets": {
             "held_out_tasks": len(tasks),
             "AD": f"{budgets.episodes} in-context episodes x {budgets.trials or preset.eval_trials_per_task} trials "
-            f"per task, {args.train_seeds} training seed(s), context {preset.model['context_len']}",
+            f"per task, {args.train_seeds} training seed(s), context {preset.model.value('context_len')}",
             "data": budgets.data or "the preset's collection",
-            "model": preset.model,
+            "model": preset.model.resolved(),
             "train": dataclasses.asdict(preset.train),
         },
         "optimal": optimal,

@@ -1,7 +1,7 @@
 """Paper Fig. 14 (App. K): AD with a transformer vs with an LSTM on Dark Room.
 
 Both architectures are distilled from the same Dark Room histories with the same (reduced) number of
-training steps, the LSTM with the ``lstm`` training preset's shape (:data:`ad_agent.train.TRAIN_PRESETS`),
+training steps, the LSTM with the ``lstm`` training preset's shape (:data:`ad_agent.presets.TRAIN_PRESETS`),
 and both play the held-out goals. The paper finds the LSTM variant learns in context too, but less
 well than the transformer.
 
@@ -10,7 +10,7 @@ well than the transformer.
 
 from __future__ import annotations
 
-from ad_agent.train import TRAIN_PRESETS
+from ad_agent.presets import TRAIN_PRESETS
 from benchmarks.ablation_common import budget, curve_summary, finish, held_out_curve, setup, source_data, variant
 from benchmarks.experiments import experiment_parser, trained_policy
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     plan = budget(args, train_steps=FULL_TRAIN_STEPS)
     data = source_data(ENV, args)
     variants = {"transformer": (variant(ENV, args), "ad-steps400")}
-    lstm_model = {**TRAIN_PRESETS["lstm"].model, **({"d_model": 32, "lstm_hidden": 32} if args.quick else {})}
+    lstm_model = {**TRAIN_PRESETS["lstm"].model.choices(), **({"d_model": 32, "lstm_hidden": 32} if args.quick else {})}
     variants["LSTM"] = (variant(ENV, args, model=lstm_model), "ad-lstm")
     curves = []
     for method, (preset, name) in variants.items():

@@ -162,8 +162,7 @@ def test_settings_override_in_order_preset_then_config_file_then_flags(tmp_path,
     seen = []
 
     def fake_distill(preset, data, seed, steps, *args, **kwargs):
-        model, train = cli.train_settings(preset, None, kwargs["model_overrides"], kwargs["train_overrides"])
-        seen.append((steps, model, train))
+        seen.append((steps, preset.model_config(), preset.train))
         raise ValueError("stop here")
 
     monkeypatch.setattr(cli, "distill", fake_distill)

@@ -1,7 +1,7 @@
 """The AD sequence models, their configuration and their decoding states."""
 
 from ad_agent.model.base import ADModel
-from ad_agent.model.config import ARCHS, ModelConfig
+from ad_agent.model.config import ARCHS, ModelConfig, ModelShape
 from ad_agent.model.lstm import ADLSTM, LSTMState
 from ad_agent.model.transformer import ADTransformer, KVCache
 
@@ -16,4 +16,14 @@ def build_model(config: ModelConfig) -> ADModel:
     return _MODELS[config.arch](config)
 
 
-__all__ = ["ADLSTM", "ADModel", "ADTransformer", "ARCHS", "KVCache", "LSTMState", "ModelConfig", "build_model"]
+__all__ = [
+    "ADLSTM",
+    "ADModel",
+    "ADTransformer",
+    "ARCHS",
+    "KVCache",
+    "LSTMState",
+    "ModelConfig",
+    "ModelShape",
+    "build_model",
+]

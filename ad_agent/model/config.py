@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
 OBS_KINDS = ("discrete", "vector", "image")
 ARCHS = ("transformer", "lstm")
 _OBS_RANKS = {"vector": 1, "image": 3}
+#: The fields of :class:`ModelConfig` that come from the env's spaces rather than from a preset.
+SPACE_FIELDS = ("obs_nvec", "n_actions", "obs_kind", "obs_shape")
 
 
 @dataclass
@@ -103,3 +105,50 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model config keys {sorted(unknown)}")
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """The env-independent part of a :class:`ModelConfig`, as presets and config files write it.
+
+    A field left ``None`` takes :class:`ModelConfig`'s default, so the defaults are written once (there)
+    and a preset records only its own choices; the spaces (:data:`SPACE_FIELDS`) come from the env
+    (:func:`ad_agent.presets.model_config_for`). Change a shape with :func:`dataclasses.replace`.
+    """
+
+    context_len: int | None = None
+    d_model: int | None = None
+    n_layers: int | None = None
+    n_heads: int | None = None
+    d_ff: int | None = None
+    dropout: float | None = None
+    attn_dropout: float | None = None
+    arch: str | None = None
+    lstm_hidden: int | None = None
+    image_channels: int | None = None
+
+    def choices(self) -> dict[str, Any]:
+        """The fields this shape sets: the keyword arguments it gives :class:`ModelConfig`."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    def resolved(self) -> dict[str, Any]:
+        """Every field's value in the config this shape builds (its own, else :class:`ModelConfig`'s
+        default): what a record or cache key should hold, so a changed default is not mistaken for
+        the same model."""
+        defaults = {f.name: f.default for f in fields(ModelConfig) if f.default is not MISSING}
+        return {name: own if (own := getattr(self, name)) is not None else defaults[name] for name in _names(self)}
+
+    def value(self, name: str) -> Any:
+        """``name``'s value in the config this shape builds."""
+        return self.resolved()[name]
+
+    def updated(self, changes: dict[str, Any]) -> ModelShape:
+        """This shape with ``changes`` (e.g. a config file's ``model`` section) on top; unknown names refused."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ValueError(f"unknown model settings {sorted(unknown)}; a model shape has {_names(ModelShape)}")
+        return ModelShape(**{**self.choices(), **changes})
+
+
+def _names(cls: Any) -> list[str]:
+    return [f.name for f in fields(cls)]

@@ -13,8 +13,7 @@ from typing import Any
 from ad_agent.sources.base import SOURCES, Recorded, Source, register_source
 from ad_agent.sources.batched import BatchedSourceConfig
 from ad_agent.sources.noisy_expert import NoisyExpertConfig, run_noisy_expert
-from ad_agent.sources.presets import SOURCE_PRESETS, source_preset
-from ad_agent.sources.sb3 import ALGORITHMS, DARKROOM_PPO, HistoryRecorder, SourceConfig, run_source
+from ad_agent.sources.sb3 import ALGORITHMS, HistoryRecorder, SourceConfig, run_source
 from ad_agent.sources.ucb import UCBConfig, run_ucb
 
 #: Any registered source's config (the built-in ones and yours).
@@ -22,13 +21,11 @@ AnySourceConfig = Source
 
 __all__ = [
     "ALGORITHMS",
-    "DARKROOM_PPO",
     "AnySourceConfig",
     "BatchedSourceConfig",
     "HistoryRecorder",
     "NoisyExpertConfig",
     "SOURCES",
-    "SOURCE_PRESETS",
     "Source",
     "SourceConfig",
     "UCBConfig",
@@ -37,7 +34,6 @@ __all__ = [
     "run_noisy_expert",
     "run_source",
     "run_ucb",
-    "source_preset",
 ]
 
 

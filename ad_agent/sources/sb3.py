@@ -262,16 +262,6 @@ class SourceConfig:
         return capture.streams, capture.extras()
 
 
-# One Dark Room episode per rollout (n_steps = the episode length); each actor's stream goes from random to
-# optimal within its first few tens of episodes.
-DARKROOM_PPO = SourceConfig(
-    algo="PPO",
-    n_envs=64,
-    total_timesteps=60_000,
-    hyperparams=dict(n_steps=20, batch_size=320, n_epochs=4, learning_rate=1e-3, ent_coef=0.01, gamma=0.95),
-)
-
-
 def learner_env(
     config: SourceConfig,
     env_id: str,

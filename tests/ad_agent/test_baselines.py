@@ -6,7 +6,7 @@ import pytest
 
 import envs
 from ad_agent.baselines import RL2Config, TrialWrapper, evaluate_rl2, learn_from_scratch, single_stream, train_rl2
-from ad_agent.sources.sb3 import DARKROOM_PPO
+from ad_agent.presets import DARKROOM_PPO
 
 GOALS = [(0, 0), (8, 8), (2, 7)]
 EPISODE = 20  # Dark Room's episode length

@@ -12,13 +12,13 @@ from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.env_util import make_vec_env
 from torch import nn
 
+from ad_agent.presets import source_preset
 from ad_agent.sources.batched import BatchedSourceConfig, check_batch_fits, run_batched
 from ad_agent.sources.batched.learners import _Batch
 from ad_agent.sources.batched.networks import BatchedActorCritic, load_sb3_policy
 from ad_agent.sources.batched.updates import Rollout, gae, make_optimizer, settings_for, train_on
 from ad_agent.sources.batched.views import ViewChain
 from ad_agent.sources.learner_view import wrap_views
-from ad_agent.sources.presets import source_preset
 
 TASK = (2, 7)
 # SB3 warns that 80 samples do not split into minibatches of 24: the smaller last one is tested on purpose.
@@ -218,7 +218,7 @@ def test_same_seeds_give_the_same_histories():
 
 def test_learners_learn_dark_room():
     """Dark Room's PPO preset, batched: every learner ends near its goal's optimum (16 goals' mean >= 90%)."""
-    from ad_agent.sources.presets import final_return, spread_tasks
+    from ad_agent.sources.yardstick import final_return, spread_tasks
     from envs import optimal_return
 
     tasks = spread_tasks("DarkRoom-v0", 4)

@@ -15,9 +15,8 @@ import pytest
 from ad_agent.cli import main
 from ad_agent.collect import SourceMismatchError, collect, make_jobs, plan_collection, source_for, split_jobs
 from ad_agent.histories import read_run, scan, write_run
-from ad_agent.presets import get_preset
-from ad_agent.sources import DARKROOM_PPO, BatchedSourceConfig, NoisyExpertConfig, SourceConfig
-from ad_agent.sources.presets import SOURCE_PRESETS
+from ad_agent.presets import DARKROOM_PPO, SOURCE_PRESETS, get_preset
+from ad_agent.sources import BatchedSourceConfig, NoisyExpertConfig, SourceConfig
 from envs.core import evenly_spaced
 
 PRESET = get_preset("DarkRoom-v0")

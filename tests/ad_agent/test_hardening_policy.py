@@ -221,7 +221,7 @@ def test_distill_records_the_data_folder_by_name_and_fingerprint_not_by_path(tmp
     data.mkdir()
     write_learnable_histories(data)
     base = get_preset("DarkRoom-v0")
-    preset = dataclasses.replace(base, model={**base.model, "context_len": 10, "n_layers": 1})
+    preset = dataclasses.replace(base, model=dataclasses.replace(base.model, context_len=10, n_layers=1))
     policy, _ = distill(preset, data, seed=0, steps=1, device="cpu")
     assert policy.spec.provenance["data_dir"] == "histories"
     assert len(policy.spec.provenance["data_fingerprint"]) == 16

@@ -11,7 +11,8 @@ from ad_agent.histories import FlatHistories, Streams
 from ad_agent.model import ADLSTM, ARCHS, ADTransformer, ModelConfig, build_model
 from ad_agent.policy import InContextPolicy, PolicySpec
 from ad_agent.policy_file import CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE
-from ad_agent.train import TRAIN_PRESETS, TrainConfig, train
+from ad_agent.presets import TRAIN_PRESETS
+from ad_agent.train import TrainConfig, train
 from tests.ad_agent.test_encoders import N_ACTIONS, OBS_CONFIGS, observations_and_actions
 from tests.ad_agent.test_policy import act_step_by_step, full_recomputation, play
 
@@ -155,7 +156,7 @@ def test_evaluate_runs_an_lstm_policy_over_many_tasks(lstm_policy):
 
 
 def test_the_lstm_train_preset_makes_an_lstm():
-    config = ModelConfig(obs_nvec=(9, 9), n_actions=5, **TRAIN_PRESETS["lstm"].model)
+    config = ModelConfig(obs_nvec=(9, 9), n_actions=5, **TRAIN_PRESETS["lstm"].model.choices())
     assert isinstance(build_model(config), ADLSTM)
 
 

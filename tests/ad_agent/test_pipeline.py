@@ -24,7 +24,7 @@ from tests.ad_agent.synthetic import write_learnable_histories
 def test_distill_trains_on_the_asked_view_and_records_it(tmp_path, views, steps_kept):
     write_learnable_histories(tmp_path)  # 4 streams of 3 episodes x 20 steps
     base = get_preset("DarkRoom-v0")
-    preset = dataclasses.replace(base, model={**base.model, "context_len": 10})
+    preset = dataclasses.replace(base, model=dataclasses.replace(base.model, context_len=10))
     policy, log = distill(preset, tmp_path, seed=0, steps=2, device="cpu", **views)
     provenance = policy.spec.provenance
     assert provenance["n_steps"] == steps_kept
@@ -43,7 +43,7 @@ def test_an_unreadable_run_file_is_skipped_with_a_warning_not_fatal(tmp_path):
     write_learnable_histories(tmp_path)
     (tmp_path / "bad.h5").write_bytes(b"not hdf5")
     base = get_preset("DarkRoom-v0")
-    preset = dataclasses.replace(base, model={**base.model, "context_len": 10})
+    preset = dataclasses.replace(base, model=dataclasses.replace(base.model, context_len=10))
     with pytest.warns(CorruptHistoryWarning, match="bad.h5"):
         policy, _ = distill(preset, tmp_path, seed=0, steps=1, device="cpu")
     assert policy.spec.provenance["n_runs"] == 1
@@ -52,7 +52,7 @@ def test_an_unreadable_run_file_is_skipped_with_a_warning_not_fatal(tmp_path):
 def test_a_dataset_too_large_for_memory_trains_from_disk_to_the_same_model(tmp_path, monkeypatch):
     write_learnable_histories(tmp_path)
     base = get_preset("DarkRoom-v0")
-    preset = dataclasses.replace(base, model={**base.model, "context_len": 10})
+    preset = dataclasses.replace(base, model=dataclasses.replace(base.model, context_len=10))
     in_memory, _ = distill(preset, tmp_path, seed=0, steps=3, device="cpu")
     opened = []
     monkeypatch.setattr(pipeline, "LAZY_ABOVE_BYTES", 0)
@@ -68,7 +68,7 @@ def test_a_dataset_too_large_for_memory_trains_from_disk_to_the_same_model(tmp_p
 def test_a_disk_backed_dataset_is_closed_when_training_fails(tmp_path, monkeypatch):
     write_learnable_histories(tmp_path)
     base = get_preset("DarkRoom-v0")
-    preset = dataclasses.replace(base, model={**base.model, "context_len": 10})
+    preset = dataclasses.replace(base, model=dataclasses.replace(base.model, context_len=10))
     closed = []
     monkeypatch.setattr(pipeline, "LAZY_ABOVE_BYTES", 0)
     monkeypatch.setattr(pipeline.LazyHistories, "close", lambda self: closed.append(self))
@@ -91,7 +91,7 @@ def test_training_on_held_out_tasks_runs_warns(tmp_path):
     write_learnable_histories(tmp_path)
     streams, meta = read_run(tmp_path / "run.h5")
     base = get_preset("DarkRoom-v0")
-    preset = dataclasses.replace(base, model={**base.model, "context_len": 10})
+    preset = dataclasses.replace(base, model=dataclasses.replace(base.model, context_len=10))
     with warnings.catch_warnings():
         warnings.simplefilter("error", pipeline.HeldOutTasksWarning)  # train-split (or untagged) runs: silent
         distill(preset, tmp_path, seed=0, steps=1, device="cpu")

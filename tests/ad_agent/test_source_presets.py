@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from ad_agent.histories import Streams
-from ad_agent.sources.presets import SOURCE_PRESETS, final_return, source_preset, spread_tasks
-from ad_agent.sources.sb3 import ALGORITHMS, DARKROOM_PPO, SourceConfig, run_source
+from ad_agent.presets import DARKROOM_PPO, SOURCE_PRESETS, source_preset
+from ad_agent.sources.sb3 import ALGORITHMS, SourceConfig, run_source
+from ad_agent.sources.yardstick import final_return, spread_tasks
 
 
 @pytest.mark.parametrize("key", sorted(SOURCE_PRESETS), ids="/".join)

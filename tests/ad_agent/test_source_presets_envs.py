@@ -8,10 +8,9 @@ import json
 import pytest
 
 from ad_agent.collect import source_for
-from ad_agent.presets import PRESETS
+from ad_agent.presets import PRESETS, SOURCE_PRESETS, source_preset
 from ad_agent.sources import SourceConfig
 from ad_agent.sources.learner_view import LEARNER_VIEWS
-from ad_agent.sources.presets import SOURCE_PRESETS, source_preset
 from benchmarks import source_presets as bench
 
 

@@ -8,8 +8,8 @@ import torch
 
 from ad_agent.histories import FlatHistories
 from ad_agent.model import ADTransformer, ModelConfig
+from ad_agent.presets import TRAIN_PRESETS
 from ad_agent.train import (
-    TRAIN_PRESETS,
     TrainConfig,
     batch_to_tensors,
     learning_rate,
@@ -198,7 +198,7 @@ def test_presets_build_valid_configs():
     paper = TRAIN_PRESETS["paper"]
     assert paper.train.batch_size == 128 and paper.train.peak_lr == 3e-4 and paper.train.mask_prob == 0.3
     for preset in TRAIN_PRESETS.values():
-        ModelConfig(obs_nvec=(9, 9), n_actions=5, **preset.model)
+        ModelConfig(obs_nvec=(9, 9), n_actions=5, **preset.model.choices())
 
 
 def test_in_context_probe_runs_when_due_in_eval_mode_and_leaves_training_unchanged(tiny_data):

@@ -81,7 +81,7 @@ def test_noise_free_demonstrations_are_optimal_for_each_trials_task() -> None:
 
 def test_variants_override_the_quick_shape_and_leave_the_full_preset_equal() -> None:
     quick = variant("DarkRoom-v0", argparse.Namespace(quick=True), model={"context_len": 20}, label_smoothing=0.1)
-    assert quick.model["context_len"] == 20 and quick.model["d_model"] == QUICK_MODEL["d_model"]
+    assert quick.model.context_len == 20 and quick.model.d_model == QUICK_MODEL["d_model"]
     assert quick.train.label_smoothing == 0.1
     # default_policy reuses the shipped policy only for the unchanged preset
     full = argparse.Namespace(quick=False)
