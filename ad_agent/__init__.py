@@ -1,8 +1,9 @@
 """ad-agent: Algorithm Distillation of any RL learner into an in-context policy.
 
-The data path: ``envs`` (tasks) -> :mod:`ad_agent.sources` (learners + :class:`HistoryRecorder`)
--> :mod:`ad_agent.histories` (dataset on disk) -> :mod:`ad_agent.train` (the transformer)
--> :class:`InContextPolicy` -> :func:`evaluate` (:mod:`ad_agent.evaluation`).
+The data path, one package per stage: ``envs`` (tasks) -> :mod:`ad_agent.sources` (learners +
+:class:`HistoryRecorder`) -> :mod:`ad_agent.collection` (jobs over tasks and seeds) ->
+:mod:`ad_agent.histories` (dataset on disk) -> :mod:`ad_agent.model` and :mod:`ad_agent.training`
+(the transformer) -> :mod:`ad_agent.deployment` (:class:`InContextPolicy`, :func:`evaluate`).
 
 Importing the package, loading a policy and acting with it need neither Stable-Baselines3, h5py
 nor the training code: :class:`HistoryRecorder` is imported on first use.
@@ -21,8 +22,8 @@ if Path(getattr(envs, "__file__", None) or "").resolve().parent.parent != Path(_
 
 __version__ = "0.1.0"
 
-from ad_agent.evaluation import evaluate  # noqa: E402
-from ad_agent.policy import InContextPolicy  # noqa: E402
+from ad_agent.deployment.evaluation import evaluate  # noqa: E402
+from ad_agent.deployment.policy import InContextPolicy  # noqa: E402
 
 __all__ = ["HistoryRecorder", "InContextPolicy", "evaluate", "__version__"]
 

@@ -15,8 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ad_agent import __version__
-from ad_agent.attention import attention_maps, play_trial
-from ad_agent.collect import (
+from ad_agent.collection.runner import (
     BACKENDS,
     TASK_CHOICES,
     Job,
@@ -27,9 +26,11 @@ from ad_agent.collect import (
     source_for,
     split_jobs,
 )
+from ad_agent.deployment.attention import attention_maps, play_trial
+from ad_agent.deployment.evaluation import evaluate
+from ad_agent.deployment.policy import InContextPolicy
+from ad_agent.deployment.policy_file import PRETRAINED_PREFIX
 from ad_agent.devices import AMP_MODES, check_device
-from ad_agent.distributed import is_main, joined, launched_world_size
-from ad_agent.evaluation import evaluate
 from ad_agent.pipeline import (
     block_means,
     distill,
@@ -38,10 +39,9 @@ from ad_agent.pipeline import (
     random_mean_return,
 )
 from ad_agent.plots import plot_attention, plot_learning_curve
-from ad_agent.policy import InContextPolicy
-from ad_agent.policy_file import PRETRAINED_PREFIX
 from ad_agent.presets import PRESETS, TRAIN_PRESETS, Preset, get_preset
 from ad_agent.sources import ALGORITHMS, AnySourceConfig
+from ad_agent.training.distributed import is_main, joined, launched_world_size
 from envs.core import Split, evenly_spaced
 
 #: Learners per batch with ``--batched``: env steps per second per core peak between 64 and 128

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ad_agent.evaluation import evaluate
+from ad_agent.deployment.evaluation import evaluate
+from ad_agent.deployment.policy import InContextPolicy, PolicySpec
 from ad_agent.histories import FlatHistories, LazyHistories, fingerprint, in_memory_bytes
 from ad_agent.model import ADModel, ModelConfig
-from ad_agent.policy import InContextPolicy, PolicySpec
 from ad_agent.presets import Preset, max_episode_steps
-from ad_agent.train import train
+from ad_agent.training.loop import train
 
 Progress = Callable[[dict[str, Any]], None]
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from ad_agent.attention import Trial
+    from ad_agent.deployment.attention import Trial
 
 
 def pyplot() -> Any:
@@ -50,7 +50,7 @@ def plot_learning_curve(returns: np.ndarray, optimal: float, random: float, titl
 
 def plot_attention(trial: Trial, maps: np.ndarray, path: str | Path, title: str = "") -> Path:
     """The paper's Fig. 15 for one trial: ``maps`` ``(layers, heads, T, T)`` from
-    :func:`ad_agent.attention.attention_maps` over the trial's last ``T`` steps.
+    :func:`ad_agent.deployment.attention.attention_maps` over the trial's last ``T`` steps.
 
     Left, the last layer's attention (mean over heads), query step against key step, its colour scale
     capped at the 99th percentile. Right, how the

@@ -3,7 +3,7 @@
 Three tables, each of typed configs, combined in the last:
 
 - :data:`TRAIN_PRESETS`: a model shape (:class:`~ad_agent.model.ModelShape`) and its optimisation
-  (:class:`~ad_agent.train.TrainConfig`), by name (``fast``, ``paper``, ``lstm``; ``--train-preset``);
+  (:class:`~ad_agent.training.loop.TrainConfig`), by name (``fast``, ``paper``, ``lstm``; ``--train-preset``);
 - :data:`SOURCE_PRESETS`: tuned source learners (:class:`~ad_agent.sources.SourceConfig`) by
   (env id, algorithm);
 - :data:`PRESETS`: per env, the source, model, training and evaluation that ``ad-agent run`` uses
@@ -29,7 +29,7 @@ import envs
 from ad_agent.model import ModelConfig, ModelShape
 from ad_agent.model.encoders import obs_config_from_space
 from ad_agent.sources import AnySourceConfig, SourceConfig, UCBConfig
-from ad_agent.train import TrainConfig
+from ad_agent.training.loop import TrainConfig
 
 # --- Model shapes and their training -------------------------------------------------------------
 
@@ -192,6 +192,13 @@ class Preset:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval_episodes: int = 50
     eval_trials_per_task: int = 4
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, ModelShape) or not isinstance(self.train, TrainConfig):
+            raise TypeError(
+                f"{self.env_id}: a preset's model is a ModelShape and its train a TrainConfig (got "
+                f"{type(self.model).__name__} and {type(self.train).__name__}); e.g. ModelShape(**settings)"
+            )
 
     @cached_property
     def task_env(self) -> envs.TaskEnv:

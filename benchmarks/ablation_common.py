@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ad_agent.collect import split_jobs
-from ad_agent.evaluation import evaluate
+from ad_agent.collection.runner import split_jobs
+from ad_agent.deployment.evaluation import evaluate
+from ad_agent.deployment.policy import InContextPolicy
 from ad_agent.histories import run_files
 from ad_agent.pipeline import block_means, optimal_mean_return, random_mean_return
-from ad_agent.policy import InContextPolicy
 from ad_agent.presets import Preset, get_preset, max_episode_steps
 from ad_agent.sources import SourceConfig
 from benchmarks.experiments import (
@@ -145,7 +145,7 @@ def task_subset(env_id: str, args: argparse.Namespace, num_tasks: int) -> Path:
 class PrimedPolicy:
     """A policy whose every trial starts from a given history in its context (paper Fig. 5's prompts).
 
-    :func:`ad_agent.evaluation.evaluate` resets the policy at the start; this wrapper primes it right
+    :func:`ad_agent.deployment.evaluation.evaluate` resets the policy at the start; this wrapper primes it right
     after that reset, so prompted and unprompted runs share one evaluation loop.
     """
 

@@ -1,7 +1,7 @@
 """Collection throughput: env steps per second of collecting Dark Room PPO histories, and the dataset's time.
 
 Runs ``--jobs`` jobs of the default Dark Room dataset (its first train tasks, the preset's runs per
-task and source) through :func:`ad_agent.collect.collect` with ``--workers`` processes into a temporary
+task and source) through :func:`ad_agent.collection.runner.collect` with ``--workers`` processes into a temporary
 folder, so process start-up and writing the HDF5 files count as they do in a real collection. The time
 for the whole default dataset is projected from the seconds per job (``--jobs 0`` collects it all).
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import h5py
 
-from ad_agent.collect import collect, make_jobs
+from ad_agent.collection.runner import collect, make_jobs
 from ad_agent.histories import run_files
 from ad_agent.presets import get_preset
 from benchmarks.common import write_result

@@ -20,7 +20,7 @@ import dataclasses
 import statistics
 
 from ad_agent.presets import Preset
-from ad_agent.train import train
+from ad_agent.training.loop import train
 from benchmarks.ablation_common import (
     budget,
     curve_summary,

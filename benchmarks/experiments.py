@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 
 from ad_agent.cli import main as ad_agent_cli
+from ad_agent.deployment.policy import InContextPolicy
 from ad_agent.histories import run_files
 from ad_agent.pipeline import distill
 from ad_agent.plots import pyplot, save_figure
-from ad_agent.policy import InContextPolicy
 from ad_agent.presets import Preset
 from benchmarks.common import RESULTS_DIR, write_result
 

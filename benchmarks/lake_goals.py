@@ -20,13 +20,13 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.toy_text.frozen_lake import FrozenLakeEnv
 
-from ad_agent.collect import collect, make_jobs
-from ad_agent.evaluation import evaluate
+from ad_agent.collection.runner import collect, make_jobs
+from ad_agent.deployment.evaluation import evaluate
 from ad_agent.model import ModelShape
 from ad_agent.pipeline import distill, random_mean_return
 from ad_agent.presets import PRESETS, Preset, register_preset
 from ad_agent.sources import SourceConfig
-from ad_agent.train import TrainConfig
+from ad_agent.training.loop import TrainConfig
 from benchmarks.experiments import Curve, experiment_parser, finding, plot_curves, save_experiment
 from envs import TaskEnv
 

@@ -21,11 +21,11 @@ import dataclasses
 import numpy as np
 import torch
 
+from ad_agent.deployment.policy import InContextPolicy, PolicySpec
 from ad_agent.histories import FlatHistories
 from ad_agent.model import ModelConfig, build_model
-from ad_agent.policy import InContextPolicy, PolicySpec
 from ad_agent.presets import TRAIN_PRESETS, model_config_for
-from ad_agent.train import train
+from ad_agent.training.loop import train
 from benchmarks.common import write_result
 from benchmarks.policy_latency import seconds_per_call
 from benchmarks.train_throughput import synthetic_histories

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from ad_agent.baselines import RL2Config, evaluate_rl2, learn_from_scratch, single_stream, train_rl2
-from ad_agent.evaluation import evaluate
+from ad_agent.deployment.evaluation import evaluate
+from ad_agent.deployment.policy import InContextPolicy
 from ad_agent.histories import episode_returns, iter_runs, last_episodes
 from ad_agent.pipeline import optimal_mean_return, random_mean_return
-from ad_agent.policy import InContextPolicy
 from ad_agent.presets import PRESETS, Preset, get_preset, max_episode_steps
 from ad_agent.sources.sb3 import SourceConfig
 from benchmarks.experiments import (

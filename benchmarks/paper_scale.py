@@ -1,7 +1,7 @@
 """Paper-scale learning histories: thousands of source runs collected on this machine, timed.
 
 Collects ``--num-tasks`` train tasks (spread over the split) x ``--runs-per-task`` runs of the env's
-preset source into ``--out`` with :func:`ad_agent.collect.collect`, exactly as ``ad-agent collect``
+preset source into ``--out`` with :func:`ad_agent.collection.runner.collect`, exactly as ``ad-agent collect``
 does (``--batched`` for the batched PPO/A2C learners, ``--source noisy-expert`` for the scripted
 noisy expert, the paper's cheap AD-epsilon source). Re-running the same command resumes a collection
 that was stopped; the record then says how many runs this invocation collected and how long it took.
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ad_agent.collect import collect, plan_collection, source_for, split_jobs
+from ad_agent.collection.runner import collect, plan_collection, source_for, split_jobs
 from ad_agent.histories import iter_runs, run_files
 from ad_agent.presets import get_preset
 from ad_agent.sources import NoisyExpertConfig

@@ -36,8 +36,8 @@ import torch
 
 import envs
 from ad_agent import evaluate
+from ad_agent.deployment.policy import InContextPolicy, PolicySpec
 from ad_agent.model import ADTransformer, ModelConfig
-from ad_agent.policy import InContextPolicy, PolicySpec
 from benchmarks.common import write_result
 
 CONTEXTS = (50, 100, 200, 400, 800)

@@ -17,8 +17,8 @@ import json
 import shutil
 from pathlib import Path
 
-from ad_agent.policy import InContextPolicy
-from ad_agent.policy_file import CONFIG_FILE, PRETRAINED_DIR, WEIGHTS_FILE
+from ad_agent.deployment.policy import InContextPolicy
+from ad_agent.deployment.policy_file import CONFIG_FILE, PRETRAINED_DIR, WEIGHTS_FILE
 
 MAX_TOTAL_BYTES = 20 * 2**20
 SOURCE_FILE = "source.json"

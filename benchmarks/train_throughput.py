@@ -43,7 +43,7 @@ import torch
 
 from ad_agent.histories import FlatHistories, Streams
 from ad_agent.presets import TRAIN_PRESETS, model_config_for
-from ad_agent.train import train
+from ad_agent.training.loop import train
 from benchmarks.common import write_result
 
 FIRST_COMMIT = "1720399"

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from ad_agent.cli import main
-from ad_agent.policy import InContextPolicy
+from ad_agent.deployment.policy import InContextPolicy
 
 
 @pytest.mark.slow
@@ -50,8 +50,8 @@ def test_cli_refuses_zero_episodes_or_trials_naming_the_flag(policy_dir, capsys,
 
 @pytest.fixture
 def policy_dir(tmp_path):
+    from ad_agent.deployment.policy import PolicySpec
     from ad_agent.model import ADTransformer, ModelConfig
-    from ad_agent.policy import PolicySpec
 
     config = ModelConfig(obs_nvec=(9, 9), n_actions=5, context_len=8, d_model=16, n_layers=1, n_heads=2, d_ff=16)
     return InContextPolicy(ADTransformer(config), PolicySpec(config, "DarkRoom-v0", 20), "cpu").save(tmp_path / "p")

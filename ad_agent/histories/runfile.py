@@ -1,7 +1,7 @@
 """Learning histories on disk: one HDF5 file per source run, one stream per actor.
 
 Why HDF5 (via h5py): chunked, compressed arrays with attributes in one self-describing file that
-numpy-speaking tools (and Minari, Farama's offline-RL format, see :mod:`ad_agent.minari_io`) already
+numpy-speaking tools (and Minari, Farama's offline-RL format, see :mod:`ad_agent.histories.minari_io`) already
 read; slices can be read without loading a whole run; and one file per run makes writes atomic
 (write to a hidden temporary name, then rename), so a killed collection never leaves a half-written
 run behind and resuming only does what is missing.
@@ -34,7 +34,7 @@ level 4; images stay exact uint8) and carries HDF5's per-chunk fletcher32 checks
 caught twice: fletcher32 fails the read of a damaged chunk, and the SHA-256 attribute catches
 anything that still decodes (a damaged byte in an uncompressed region, a rewritten array).
 
-``metadata`` always holds ``format_version``; :mod:`ad_agent.collect` adds ``env_id``,
+``metadata`` always holds ``format_version``; :mod:`ad_agent.collection.runner` adds ``env_id``,
 ``env_kwargs``, ``task``, ``split`` (train/test), ``seed``, ``source`` (algorithm and its
 hyper-parameters), ``final_return`` and ``versions`` (package versions).
 """
@@ -138,7 +138,7 @@ def _open(path: Path, **kwargs: Any) -> h5py.File:
         raise CorruptRunError(path, str(err)) from err
 
 
-#: The JSON type of each metadata field :mod:`ad_agent.collect` writes, checked whenever a run is read.
+#: The JSON type of each metadata field :mod:`ad_agent.collection.runner` writes, checked whenever a run is read.
 _METADATA_TYPES: dict[str, type | tuple[type, ...]] = {
     "env_id": str,
     "split": str,

@@ -1,8 +1,8 @@
 import pytest
 
+from ad_agent.deployment.policy import InContextPolicy, PolicySpec
 from ad_agent.histories import FlatHistories
 from ad_agent.model import ADTransformer, ModelConfig
-from ad_agent.policy import InContextPolicy, PolicySpec
 from tests.ad_agent.synthetic import write_learnable_histories
 
 

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from ad_agent.attention import Trial, attention_maps, play_trial
 from ad_agent.cli import main
-from ad_agent.evaluation import evaluate
+from ad_agent.deployment.attention import Trial, attention_maps, play_trial
+from ad_agent.deployment.evaluation import evaluate
+from ad_agent.deployment.policy import InContextPolicy, PolicySpec
 from ad_agent.model import ADLSTM, ModelConfig
 from ad_agent.plots import plot_attention
-from ad_agent.policy import InContextPolicy, PolicySpec
 
 TASK = (2, 6)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ad_agent.cli import main
-from ad_agent.collect import SourceMismatchError, collect, source_for, split_jobs, work_units
+from ad_agent.collection.runner import SourceMismatchError, collect, source_for, split_jobs, work_units
 from ad_agent.histories import FlatHistories, read_extras, read_run, scan
 from ad_agent.presets import get_preset
 from ad_agent.sources import BatchedSourceConfig, SourceConfig

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from ad_agent.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ad_agent.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 
 
 def _trained_adam() -> tuple[torch.nn.Module, torch.optim.Optimizer]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ad_agent.cli import main
-from ad_agent.collect import SourceMismatchError, collect, make_jobs, plan_collection, source_for, split_jobs
+from ad_agent.collection.runner import SourceMismatchError, collect, make_jobs, plan_collection, source_for, split_jobs
 from ad_agent.histories import read_run, scan, write_run
 from ad_agent.presets import DARKROOM_PPO, SOURCE_PRESETS, get_preset
 from ad_agent.sources import BatchedSourceConfig, NoisyExpertConfig, SourceConfig

@@ -11,9 +11,9 @@ import torch
 from safetensors.torch import load_file
 
 from ad_agent import cli
-from ad_agent.distributed import init_from_env, is_main
-from ad_agent.policy_file import WEIGHTS_FILE
-from ad_agent.train import TrainConfig, _shard
+from ad_agent.deployment.policy_file import WEIGHTS_FILE
+from ad_agent.training.distributed import init_from_env, is_main
+from ad_agent.training.loop import TrainConfig, _shard
 from tests.ad_agent.synthetic import write_learnable_histories
 
 # Over the DarkRoom preset. No dropout: the ranks would draw the same dropout masks for different

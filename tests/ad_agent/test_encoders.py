@@ -119,7 +119,7 @@ def test_configs_saved_before_obs_kind_still_mean_discrete_observations():
 
 
 def test_the_shipped_pretrained_darkroom_policy_still_loads():
-    from ad_agent.policy import InContextPolicy
+    from ad_agent.deployment.policy import InContextPolicy
 
     policy = InContextPolicy.load("pretrained:DarkRoom-v0")
     assert 0 <= policy.act(np.array([0, 0])) < 5

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ad_agent.checkpoint import STATE_FILE, load_checkpoint, save_checkpoint
+from ad_agent.training.checkpoint import STATE_FILE, load_checkpoint, save_checkpoint
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ad_agent.deployment.policy import InContextPolicy, PolicySpec
+from ad_agent.deployment.policy_file import CONFIG_FILE
 from ad_agent.model import ADTransformer, ModelConfig
-from ad_agent.policy import InContextPolicy, PolicySpec
-from ad_agent.policy_file import CONFIG_FILE
 from envs import AdversarialBanditEnv, DarkKeyToDoorEnv, DarkRoomEnv, PixelWatermazeEnv
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from ad_agent import policy_file
-from ad_agent.policy import MAX_ABS_REWARD, InContextPolicy
-from ad_agent.policy_file import CONFIG_FILE
+from ad_agent.deployment import policy_file
+from ad_agent.deployment.policy import MAX_ABS_REWARD, InContextPolicy
+from ad_agent.deployment.policy_file import CONFIG_FILE
 
 
 @pytest.fixture

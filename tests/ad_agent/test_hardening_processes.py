@@ -81,7 +81,7 @@ def watch_parent_then_sleep() -> None:
     import multiprocessing as mp
     import threading
 
-    from ad_agent.processes import _exit_when_gone
+    from ad_agent.collection.processes import _exit_when_gone
 
     threading.Thread(target=_exit_when_gone, args=(mp.parent_process(),), daemon=True).start()
     time.sleep(60)

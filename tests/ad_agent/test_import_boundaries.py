@@ -12,9 +12,9 @@ HEAVY = (
     "h5py",
     "minigrid",
     "pygame",
-    "ad_agent.train",
-    "ad_agent.distributed",
-    "ad_agent.checkpoint",
+    "ad_agent.training.loop",
+    "ad_agent.training.distributed",
+    "ad_agent.training.checkpoint",
     "ad_agent.histories",
     "ad_agent.sources",
     "ad_agent.pipeline",
@@ -33,12 +33,12 @@ print(" ".join(sorted(sys.modules)))
 def test_acting_with_a_policy_imports_no_learner_dataset_or_training_code() -> None:
     out = subprocess.run([sys.executable, "-c", ACT_WITH_A_SHIPPED_POLICY], capture_output=True, text=True, check=True)
     loaded = set(out.stdout.split())
-    assert "ad_agent.policy" in loaded
+    assert "ad_agent.deployment.policy" in loaded
     assert sorted(loaded & set(HEAVY)) == []
 
 
 def test_the_public_names_resolve_and_no_module_is_shadowed() -> None:
-    from ad_agent import evaluation
+    from ad_agent.deployment import evaluation
     from ad_agent.sources.sb3 import HistoryRecorder
 
     assert ad_agent.evaluate is evaluation.evaluate and callable(ad_agent.evaluate)

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from ad_agent import evaluate
+from ad_agent.deployment.policy import InContextPolicy, PolicySpec
+from ad_agent.deployment.policy_file import CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE
 from ad_agent.histories import FlatHistories, Streams
 from ad_agent.model import ADLSTM, ARCHS, ADTransformer, ModelConfig, build_model
-from ad_agent.policy import InContextPolicy, PolicySpec
-from ad_agent.policy_file import CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE
 from ad_agent.presets import TRAIN_PRESETS
-from ad_agent.train import TrainConfig, train
+from ad_agent.training.loop import TrainConfig, train
 from tests.ad_agent.test_encoders import N_ACTIONS, OBS_CONFIGS, observations_and_actions
 from tests.ad_agent.test_policy import act_step_by_step, full_recomputation, play
 

@@ -7,7 +7,7 @@ from ad_agent.histories import Streams, read_run, write_run
 
 pytest.importorskip("minari", reason="Minari export/import needs `pip install 'minari>=0.5'`")
 
-from ad_agent.minari_io import export_minari, import_minari  # noqa: E402
+from ad_agent.histories.minari_io import export_minari, import_minari  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:minari.utils")  # "set an author" advice
 

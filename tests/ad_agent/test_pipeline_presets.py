@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from ad_agent import evaluate
+from ad_agent.deployment.policy import InContextPolicy, PolicySpec
 from ad_agent.model import ADTransformer
-from ad_agent.policy import InContextPolicy, PolicySpec
 from ad_agent.presets import PRESETS, get_preset, max_episode_steps, model_config_for
 from ad_agent.sources import AnySourceConfig
 
@@ -77,3 +77,10 @@ def test_customised_applies_training_preset_then_settings_and_refuses_unknown_na
         darkroom.customised(train={"stepz": 7})
     with pytest.raises(ValueError, match="unknown training preset 'tiny'"):
         darkroom.customised("tiny")
+
+
+def test_a_preset_refuses_an_untyped_model() -> None:
+    from ad_agent.presets import Preset
+
+    with pytest.raises(TypeError, match="a preset's model is a ModelShape"):
+        Preset("DarkRoom-v0", get_preset("DarkRoom-v0").source, 1, model={"n_layers": 2})  # type: ignore[arg-type]

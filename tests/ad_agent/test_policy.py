@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from ad_agent import evaluate
-from ad_agent.policy import InContextPolicy
-from ad_agent.policy_file import CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, sha256
+from ad_agent.deployment.policy import InContextPolicy
+from ad_agent.deployment.policy_file import CONFIG_FILE, FORMAT_VERSION, WEIGHTS_FILE, sha256
 
 
 def play(policy: InContextPolicy, steps: int, seed: int, batch: int = 1) -> list:
@@ -98,7 +98,7 @@ def test_bad_act_input_names_the_problem(policy, obs, reward, match):
 
 
 def test_a_save_interrupted_while_writing_weights_leaves_the_old_policy_loadable(policy, tmp_path, monkeypatch):
-    from ad_agent import policy_file
+    from ad_agent.deployment import policy_file
 
     policy.save(tmp_path)
     before = InContextPolicy.load(tmp_path).model.state_dict()
@@ -250,8 +250,8 @@ def test_sampled_actions_follow_the_action_probabilities(policy):
 
 
 def test_image_and_vector_policies_act_validate_and_round_trip(tmp_path):
+    from ad_agent.deployment.policy import PolicySpec
     from ad_agent.model import ADTransformer
-    from ad_agent.policy import PolicySpec
     from ad_agent.presets import model_config_for
 
     torch.manual_seed(0)

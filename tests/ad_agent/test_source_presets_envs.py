@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ad_agent.collect import source_for
+from ad_agent.collection.runner import source_for
 from ad_agent.presets import PRESETS, SOURCE_PRESETS, source_preset
 from ad_agent.sources import SourceConfig
 from ad_agent.sources.learner_view import LEARNER_VIEWS

@@ -7,7 +7,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from ad_agent.collect import collect, make_jobs, plan_collection
+from ad_agent.collection.runner import collect, make_jobs, plan_collection
 from ad_agent.histories import Streams, read_run
 from ad_agent.sources import SOURCES, SourceConfig, UCBConfig, record, register_source
 

@@ -9,7 +9,7 @@ import torch
 from ad_agent.histories import FlatHistories
 from ad_agent.model import ADTransformer, ModelConfig
 from ad_agent.presets import TRAIN_PRESETS
-from ad_agent.train import (
+from ad_agent.training.loop import (
     TrainConfig,
     batch_to_tensors,
     learning_rate,

@@ -6,7 +6,7 @@ import torch
 
 from ad_agent.devices import resolve_amp
 from ad_agent.model import ModelConfig
-from ad_agent.train import TrainConfig, train
+from ad_agent.training.loop import TrainConfig, train
 
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 # No dropout, so that eager and compiled steps draw no random masks and can be compared.

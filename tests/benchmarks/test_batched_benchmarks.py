@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ad_agent.collect import collect, split_jobs
+from ad_agent.collection.runner import collect, split_jobs
 from ad_agent.presets import get_preset
 from ad_agent.sources import BatchedSourceConfig
 from benchmarks.batched_sources import binned_curve, compare

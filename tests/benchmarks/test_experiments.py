@@ -123,6 +123,7 @@ def test_a_killed_policy_job_resumes_from_its_checkpoint_and_trains_the_same_mod
 
     import torch
 
+    from ad_agent.model import ModelShape
     from ad_agent.presets import get_preset
     from benchmarks import experiments
     from tests.ad_agent.synthetic import write_learnable_histories
@@ -130,7 +131,7 @@ def test_a_killed_policy_job_resumes_from_its_checkpoint_and_trains_the_same_mod
     data = tmp_path / "data"
     write_learnable_histories(data)
     preset = get_preset("DarkRoom-v0")
-    small = {"context_len": 20, "d_model": 16, "n_layers": 1, "n_heads": 2, "d_ff": 32}
+    small = ModelShape(context_len=20, d_model=16, n_layers=1, n_heads=2, d_ff=32)
     preset = dataclasses.replace(
         preset, model=small, train=dataclasses.replace(preset.train, batch_size=4, warmup_steps=2)
     )

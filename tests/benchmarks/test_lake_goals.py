@@ -57,7 +57,7 @@ def test_quick_pipeline_on_the_family_writes_its_record(tmp_path) -> None:
 @pytest.mark.slow
 def test_the_cli_collects_the_family_in_worker_processes_after_import(tmp_path, capsys) -> None:
     from ad_agent.cli import main
-    from ad_agent.collect import env_modules
+    from ad_agent.collection.runner import env_modules
     from ad_agent.histories import read_run
 
     assert env_modules({lake_goals.ENV_ID, "DarkRoom-v0"}) == ["benchmarks.lake_goals"]  # ours need no import

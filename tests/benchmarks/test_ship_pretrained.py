@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from ad_agent.deployment.policy import InContextPolicy, PolicySpec
+from ad_agent.deployment.policy_file import PRETRAINED_DIR
 from ad_agent.model import ADTransformer, ModelConfig
-from ad_agent.policy import InContextPolicy, PolicySpec
-from ad_agent.policy_file import PRETRAINED_DIR
 from benchmarks.common import RESULTS_DIR
 from benchmarks.ship_pretrained import MAX_TOTAL_BYTES, SOURCE_FILE, ship, shipped_bytes
 

@@ -106,7 +106,7 @@ class BatchedSourceConfig:
         return self.iterations * self.settings().n_steps
 
     def record(self, env_id: str, env_kwargs: dict[str, Any], seed: int) -> Recorded:
-        """A batch of one learner; collection batches many (:func:`ad_agent.collect.run_batch`)."""
+        """A batch of one learner; collection batches many (:func:`ad_agent.collection.runner.run_batch`)."""
         (capture,) = run_batched(self, env_id, [env_kwargs["task"]], [seed])
         return capture.streams, capture.extras()
 

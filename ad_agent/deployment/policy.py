@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ad_agent import policy_file
+from ad_agent.deployment import policy_file
+from ad_agent.deployment.policy_file import PolicySpec
 from ad_agent.devices import check_device, torch_threads
 from ad_agent.model import ADModel
-from ad_agent.policy_file import PolicySpec
 
 __all__ = ["MAX_ABS_REWARD", "SMALL_BATCH", "InContextPolicy", "PolicySpec"]
 
@@ -278,7 +278,7 @@ class InContextPolicy:
         return arr.astype(np.float32)
 
     def save(self, path: str | Path) -> Path:
-        """Write the policy folder (safetensors weights + JSON description; see :mod:`ad_agent.policy_file`)."""
+        """Write the policy folder (safetensors weights + JSON description; see :mod:`.policy_file`)."""
         return policy_file.save(self.model, self.spec, path)
 
     @classmethod

@@ -31,6 +31,7 @@ from typing import Any, cast
 import gymnasium as gym
 import numpy as np
 
+from ad_agent.collection.processes import die_with_parent
 from ad_agent.devices import check_device, torch_threads
 from ad_agent.histories import (
     SUFFIX,
@@ -42,7 +43,6 @@ from ad_agent.histories import (
     write_run,
 )
 from ad_agent.presets import SOURCE_PRESETS
-from ad_agent.processes import die_with_parent
 from ad_agent.sources import (
     ALGORITHMS,
     SOURCES,

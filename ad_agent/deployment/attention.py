@@ -15,9 +15,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from ad_agent.deployment.policy import InContextPolicy
 from ad_agent.histories.streams import episode_returns, previous_actions_and_rewards
 from ad_agent.model.transformer import ADTransformer, Block, CausalSelfAttention
-from ad_agent.policy import InContextPolicy
 
 
 @dataclass

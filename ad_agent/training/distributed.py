@@ -2,7 +2,7 @@
 
 torchrun starts the processes and sets ``WORLD_SIZE`` / ``RANK`` / ``LOCAL_RANK``; ``ad-agent
 train`` joins them into a process group here (gloo on CPU, nccl on GPU) and
-:func:`ad_agent.train.train` does the rest: each rank trains on its slice of the global batch and
+:func:`ad_agent.training.loop.train` does the rest: each rank trains on its slice of the global batch and
 DDP averages gradients. The command line is the one way in::
 
     torchrun --nproc-per-node 2 -m ad_agent.cli train --data DIR --policy OUT [--config CONFIG.json]

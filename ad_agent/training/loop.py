@@ -6,9 +6,9 @@ window teaches the model at all context sizes from 1 to ``context_len`` (Algorit
 
 Regularisers (label smoothing, input masking) act only on training batches; validation always
 sees the plain inputs and scores plain cross-entropy, so its numbers compare across settings.
-Training can be checkpointed and resumed bit for bit (:mod:`ad_agent.checkpoint`).
+Training can be checkpointed and resumed bit for bit (:mod:`ad_agent.training.checkpoint`).
 
-Under ``torchrun`` (see :mod:`ad_agent.distributed`) every process draws the same global batch
+Under ``torchrun`` (see :mod:`ad_agent.training.distributed`) every process draws the same global batch
 from the same seeded stream and trains on its own equal slice of it; DistributedDataParallel
 averages the slices' gradients, which is the whole batch's gradient, so without dropout the run
 follows the single-process one up to float rounding. With dropout it does not: every process
@@ -38,10 +38,10 @@ import torch.nn.functional as F
 from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from ad_agent.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_torch_rng_state
 from ad_agent.devices import AMP_MODES, check_device, process_group, resolve_amp
 from ad_agent.histories import FlatHistories, LazyHistories, fingerprint
 from ad_agent.model import ADModel, ModelConfig, build_model
+from ad_agent.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_torch_rng_state
 
 VAL_SEED = 12345  # validation windows are the same for every run, seed and resumption
 

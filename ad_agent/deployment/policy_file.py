@@ -32,7 +32,7 @@ READABLE_VERSIONS = (2, FORMAT_VERSION)
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "policy.json"
 PRETRAINED_PREFIX = "pretrained:"
-PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"  # ad_agent/pretrained
 MAX_CONFIG_BYTES = 2**20  # a description is a few kB; a bigger file is refused unread
 #: Upper bounds of the model config's integer fields: far above any model this package trains
 #: (context 200, width 64), low enough that no description can make loading allocate much

@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from ad_agent.policy import InContextPolicy
+from ad_agent.deployment.policy import InContextPolicy
 
 
 def make_task_vector_env(env_id: str, tasks: Sequence[Any]) -> gym.vector.VectorEnv:
