@@ -11,7 +11,7 @@ after the other, so a busy machine slows both alike.
 are compared by their paired difference over tasks: the curves *match* when that difference is within
 two standard errors (over tasks, i.e. the run-to-run and task-to-task noise) in at least 90% of spans,
 and so is the difference of the runs' final returns. Each run also counts as *solved* when it ends at
->= 90% of its task's optimum (:func:`~ad_agent.sources.yardstick.final_return`).
+>= 90% of its task's optimum (:meth:`~ad_agent.histories.Streams.final_return`).
 
 **Throughput.** One batch of ``--learners`` batched learners (the collection's unit of work) is timed
 separately, on one thread; runs per hour per core compare it with the SB3 runs' seconds per run.
@@ -34,7 +34,7 @@ import torch
 from ad_agent.presets import source_preset
 from ad_agent.sources import record
 from ad_agent.sources.batched import BatchedSourceConfig, run_batched
-from ad_agent.sources.yardstick import final_return, spread_tasks
+from ad_agent.sources.yardstick import spread_tasks
 from benchmarks.common import RESULTS_DIR, write_result
 
 matplotlib.use("Agg")
@@ -83,7 +83,7 @@ def sb3_runs(env_id: str, algo: str, tasks: list[Any], seed: int, bins: int) -> 
         seconds.append(time.perf_counter() - start)
         steps = streams.n_actors * streams.n_steps
         curves.append(binned_curve(streams.rewards, streams.episode_starts, streams.n_actors, steps, bins))
-        finals.append(final_return(streams))
+        finals.append(streams.final_return())
     return {"curves": np.array(curves), "finals": np.array(finals), "seconds_per_run": float(np.mean(seconds))}
 
 
@@ -96,7 +96,7 @@ def batched_runs(env_id: str, algo: str, tasks: list[Any], seed: int, bins: int)
     for capture in captures:
         s = capture.streams
         curves.append(binned_curve(s.rewards, s.episode_starts, s.n_actors, s.n_actors * s.n_steps, bins))
-        finals.append(final_return(s))
+        finals.append(s.final_return())
     return {"curves": np.array(curves), "finals": np.array(finals), "seconds_per_run": seconds / len(tasks)}
 
 
@@ -110,7 +110,7 @@ def batch_throughput(env_id: str, algo: str, learners: int, seed: int) -> dict[s
     seconds = time.perf_counter() - start
     steps = sum(c.streams.n_actors * c.streams.n_steps for c in captures)
     env = gym.make(env_id).unwrapped
-    solved = [final_return(c.streams) >= SOLVED * env.optimal_return(t) for c, t in zip(captures, tasks, strict=True)]
+    solved = [c.streams.final_return() >= SOLVED * env.optimal_return(t) for c, t in zip(captures, tasks, strict=True)]
     return {
         "learners": learners,
         "seconds": seconds,

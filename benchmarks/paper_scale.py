@@ -9,7 +9,7 @@ that was stopped; the record then says how many runs this invocation collected a
 The record (``benchmarks/results/paper_scale_<env>_<source>.json``) holds the wall time, runs per
 hour, env steps per second, the peak memory of the collecting processes, the dataset's size on disk,
 and the share of runs that end at >= 90% of their task's optimum (the mean of each run's last two
-complete episodes over its actors, :func:`~ad_agent.sources.yardstick.final_return`).
+complete episodes over its actors, :meth:`~ad_agent.histories.Streams.final_return`).
 
     python -m benchmarks.paper_scale --env DarkKeyToDoor-v0 --num-tasks 1000 --runs-per-task 2 --batched \\
         --workers 2 --seed 0 --out runs/paper_scale/DarkKeyToDoor-v0
@@ -30,7 +30,6 @@ from ad_agent.collection.runner import collect, plan_collection, source_for, spl
 from ad_agent.histories import iter_runs, run_files
 from ad_agent.presets import get_preset
 from ad_agent.sources import NoisyExpertConfig
-from ad_agent.sources.yardstick import final_return
 from benchmarks.common import write_result
 
 SOLVED = 0.9
@@ -50,7 +49,7 @@ def dataset_summary(out: Path, env: Any) -> dict[str, Any]:
         task = metadata["env_kwargs"]["task"]
         tasks.add(str(task))
         steps += streams.n_actors * streams.n_steps
-        solved.append(final_return(streams) >= SOLVED * env.optimal_return(env.check_task(task)))
+        solved.append(streams.final_return() >= SOLVED * env.optimal_return(env.check_task(task)))
     return {
         "runs": len(solved),
         "distinct_tasks": len(tasks),

@@ -2,7 +2,7 @@
 
 Each preset of :data:`ad_agent.presets.SOURCE_PRESETS` runs once on each of ``--tasks`` train
 tasks spread over the split (seed ``--seed``); a run's final return is the mean of its last two complete
-episodes over actors (:func:`ad_agent.sources.yardstick.final_return`). ``--workers`` runs go at a
+episodes over actors (:func:`ad_agent.histories.final_return`). ``--workers`` runs go at a
 time, one torch thread each, so the seconds per run include sharing the CPU with the other worker.
 ``--envs`` / ``--presets`` measure only some presets; their entries replace those already in the JSON
 and the others' stay, each entry with the settings and date it was measured with.
@@ -27,7 +27,7 @@ import torch
 
 from ad_agent.presets import SOURCE_PRESETS, source_preset
 from ad_agent.sources.sb3 import run_source
-from ad_agent.sources.yardstick import final_return, spread_tasks
+from ad_agent.sources.yardstick import spread_tasks
 from benchmarks.common import RESULTS_DIR, write_result
 
 FRACTION = 0.9
@@ -43,7 +43,7 @@ def one_run(env_id: str, algo: str, task: Any, seed: int) -> dict[str, Any]:
     optimal = gym.make(env_id).unwrapped.optimal_return(task)
     return {
         "task": task,
-        "final_over_optimal": final_return(streams) / optimal,
+        "final_over_optimal": streams.final_return() / optimal,
         "seconds": seconds,
         "env_steps": streams.n_actors * streams.n_steps,
     }

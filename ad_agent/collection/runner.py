@@ -38,7 +38,6 @@ from ad_agent.histories import (
     CorruptHistoryWarning,
     CorruptRunError,
     Streams,
-    episode_returns,
     verify_run,
     write_run,
 )
@@ -200,7 +199,6 @@ def _write(
     extras: dict[str, np.ndarray],
     **more_metadata: Any,
 ) -> dict[str, Any]:
-    finals = [episode_returns(streams.rewards[i], streams.episode_starts[i])[-1] for i in range(streams.n_actors)]
     metadata = {
         "env_id": job.env_id,
         "env_kwargs": job.env_kwargs,
@@ -208,7 +206,7 @@ def _write(
         "split": job.split,
         "seed": job.seed,
         "source": source_record(source),
-        "final_return": float(np.mean(finals)),
+        "final_return": streams.final_return(),
         "versions": _versions(),
         **more_metadata,
     }

@@ -17,7 +17,14 @@ from ad_agent.histories.runfile import (
     verify_run,
     write_run,
 )
-from ad_agent.histories.streams import Streams, episode_returns, last_episodes, learning_curve, subsample_episodes
+from ad_agent.histories.streams import (
+    Streams,
+    episode_returns,
+    final_return,
+    last_episodes,
+    learning_curve,
+    subsample_episodes,
+)
 from ad_agent.histories.summary import summarize
 from ad_agent.histories.windows import FlatHistories, LazyHistories, fingerprint, in_memory_bytes
 
@@ -31,6 +38,7 @@ __all__ = [
     "LazyHistories",
     "Streams",
     "episode_returns",
+    "final_return",
     "fingerprint",
     "in_memory_bytes",
     "iter_runs",

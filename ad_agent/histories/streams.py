@@ -40,6 +40,10 @@ class Streams:
     def n_steps(self) -> int:
         return self.actions.shape[1]
 
+    def final_return(self, last_episodes: int | None = None) -> float:
+        """:func:`final_return` of these streams."""
+        return final_return(self.rewards, self.episode_starts, last_episodes or FINAL_EPISODES)
+
 
 def episode_returns(rewards: np.ndarray, episode_starts: np.ndarray) -> np.ndarray:
     """Sum of rewards of each episode of one stream (the last one may be incomplete)."""
@@ -90,6 +94,22 @@ def learning_curve(rewards: np.ndarray, episode_starts: np.ndarray) -> np.ndarra
     per_actor = [episode_returns(r, s)[:-1] for r, s in zip(rewards, episode_starts, strict=True)]
     n = min(len(returns) for returns in per_actor)
     return np.mean([returns[:n] for returns in per_actor], axis=0)
+
+
+#: How many of a run's last complete episodes its final return averages: two smooth out one unlucky
+#: exploratory episode without reaching back into the learning phase.
+FINAL_EPISODES = 2
+
+
+def final_return(rewards: np.ndarray, episode_starts: np.ndarray, last_episodes: int = FINAL_EPISODES) -> float:
+    """What a run has learned by the end of its history: the mean of the last ``last_episodes`` points of
+    its :func:`learning_curve` (complete episodes, averaged over actors); NaN when no stream holds a
+    complete episode. The one meaning of "final return" in this package: run metadata, dataset
+    summaries and the source presets' yardstick all use it."""
+    if last_episodes < 1:
+        raise ValueError(f"last_episodes must be >= 1, got {last_episodes}")
+    curve = learning_curve(rewards, episode_starts)
+    return float(np.mean(curve[-last_episodes:])) if len(curve) else float("nan")
 
 
 def previous_actions_and_rewards(

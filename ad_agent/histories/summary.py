@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ad_agent.histories.runfile import CorruptRunError, _metadata, _open, _read_verified, _skip_or_raise, run_files
-from ad_agent.histories.streams import learning_curve
+from ad_agent.histories.streams import final_return, learning_curve
 
 
 def summarize(
@@ -16,7 +16,7 @@ def summarize(
 ) -> dict[str, Any]:
     """How well the source runs learned: per run learning curve and final return, plus dataset stats.
 
-    A run's final return is the last point of its :func:`learning_curve`. With ``optimal_return``
+    A run's final return is :func:`final_return` (its last complete episodes). With ``optimal_return``
     (assumed positive), ``fraction_reaching`` is the share of runs whose final return is at least
     ``fraction * optimal_return``. Only rewards and episode starts are read, so it is cheap even
     for image datasets.
@@ -26,11 +26,11 @@ def summarize(
         try:
             with _open(path) as f:
                 meta = _metadata(f, path)
-                curve = learning_curve(*(_read_verified(f, path, n) for n in ("rewards", "episode_starts")))
+                rewards, starts = (_read_verified(f, path, n) for n in ("rewards", "episode_starts"))
         except CorruptRunError as err:
             _skip_or_raise(err, strict)
             continue
-        final = float(curve[-1]) if len(curve) else float("nan")
+        curve, final = learning_curve(rewards, starts), final_return(rewards, starts)
         runs.append({"file": path.name, "task": meta.get("task"), "curve": curve, "final_return": final})
     finals = np.array([run["final_return"] for run in runs])
     summary: dict[str, Any] = {

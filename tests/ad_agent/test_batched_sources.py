@@ -218,13 +218,13 @@ def test_same_seeds_give_the_same_histories():
 
 def test_learners_learn_dark_room():
     """Dark Room's PPO preset, batched: every learner ends near its goal's optimum (16 goals' mean >= 90%)."""
-    from ad_agent.sources.yardstick import final_return, spread_tasks
+    from ad_agent.sources.yardstick import spread_tasks
     from envs import optimal_return
 
     tasks = spread_tasks("DarkRoom-v0", 4)
     config = dataclasses.replace(BatchedSourceConfig.like(source_preset("DarkRoom-v0", "PPO")), total_timesteps=40_000)
     captures = run_batched(config, "DarkRoom-v0", tasks, seeds=[0, 1, 2, 3])
-    scores = [final_return(c.streams) / optimal_return(tuple(t)) for c, t in zip(captures, tasks, strict=True)]
+    scores = [c.streams.final_return() / optimal_return(tuple(t)) for c, t in zip(captures, tasks, strict=True)]
     assert min(scores) >= 0.9, scores
 
 

@@ -101,6 +101,7 @@ def test_runs_recorded_before_a_source_setting_existed_count_as_its_default(tmp_
     collect(jobs[:1], source, tmp_path, workers=1)
     path = tmp_path / jobs[0].filename
     streams, meta = read_run(path)
+    assert meta["final_return"] == streams.final_return()  # the one meaning of a run's final return
     del meta["source"]["anneal_fraction"]  # as an older version, without that setting, wrote it
     write_run(path, streams, meta)
     assert [job.filename for job in plan_collection(jobs, tmp_path, source).todo] == [jobs[1].filename]

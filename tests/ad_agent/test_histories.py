@@ -202,9 +202,10 @@ def test_learning_curve_and_summary(tmp_path):
     poor = Streams(good.observations, good.actions, np.zeros_like(rewards), good.episode_starts)
     write_run(tmp_path / "good.h5", good, {"env_id": "x"})
     write_run(tmp_path / "poor.h5", poor, {"env_id": "x"})
-    summary = summarize(tmp_path, optimal_return=1.0, fraction=0.9)
-    assert [r["final_return"] for r in summary["runs"]] == [1.0, 0.0]
-    assert summary["mean_final_return"] == 0.5 and summary["fraction_reaching"] == 0.5
+    summary = summarize(tmp_path, optimal_return=1.0, fraction=0.7)
+    assert [r["final_return"] for r in summary["runs"]] == [0.75, 0.0]  # the curve's last 2 points: 0.5, 1
+    assert [r["final_return"] for r in summary["runs"]] == [good.final_return(), poor.final_return()]  # one meaning
+    assert summary["mean_final_return"] == 0.375 and summary["fraction_reaching"] == 0.5
 
 
 def test_lazy_windows_equal_in_memory_windows(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 from ad_agent.histories import Streams
 from ad_agent.presets import DARKROOM_PPO, SOURCE_PRESETS, source_preset
 from ad_agent.sources.sb3 import ALGORITHMS, SourceConfig, run_source
-from ad_agent.sources.yardstick import final_return, spread_tasks
+from ad_agent.sources.yardstick import spread_tasks
 
 
 @pytest.mark.parametrize("key", sorted(SOURCE_PRESETS), ids="/".join)
@@ -58,7 +58,7 @@ def test_final_return_averages_the_last_complete_episodes() -> None:
     starts = np.zeros_like(rewards, dtype=bool)
     starts[:, ::2] = True
     streams = Streams(rewards[..., None], np.zeros(rewards.shape, dtype=np.int64), rewards, starts)
-    assert final_return(streams) == pytest.approx(np.mean([(2 + 1) / 2, (2 + 2) / 2]))
+    assert streams.final_return() == pytest.approx(np.mean([(2 + 1) / 2, (2 + 2) / 2]))
 
 
 def test_darkroom_a2c_learns_a_near_goal() -> None:
@@ -66,4 +66,4 @@ def test_darkroom_a2c_learns_a_near_goal() -> None:
     goal = (4, 2)
     streams, _ = run_source(source_preset("DarkRoom-v0", "A2C"), "DarkRoom-v0", {"task": goal}, seed=0)
     optimal = gym.make("DarkRoom-v0").unwrapped.optimal_return(goal)
-    assert final_return(streams) >= 0.9 * optimal
+    assert streams.final_return() >= 0.9 * optimal
