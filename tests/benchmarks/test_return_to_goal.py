@@ -1,0 +1,44 @@
+"""The return-to-goal diagnostic's arithmetic, on returns whose answers are known by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks.return_to_goal import goal_statistics, main
+
+
+def test_goal_statistics_on_hand_made_trials() -> None:
+    returns = np.array(
+        [
+            [0, 0, 1, 1, 0, 1],  # first find in episode 3; after it 1, 0, 1; found->next: 1->1, 1->0
+            [1, 1, 1, 1, 1, 1],  # found at once and always after
+            [0, 0, 0, 0, 0, 0],  # never found
+        ]
+    )
+    stats = goal_statistics(returns)
+    assert stats["trials_finding_the_goal"] == pytest.approx(2 / 3)
+    assert stats["episodes_to_first_find"] == pytest.approx((3 + 1) / 2)
+    assert stats["found_before_first_find"] == pytest.approx((1 / 3 + 1) / 2)
+    assert stats["found_after_first_find"] == pytest.approx((2 + 5) / (3 + 5))
+    assert stats["return_rate"] == pytest.approx((1 + 5) / (2 + 5))  # pairs from found episodes bar the last
+
+
+def test_goal_statistics_when_nothing_is_found_and_refusals() -> None:
+    stats = goal_statistics(np.zeros((2, 5)))
+    assert stats["trials_finding_the_goal"] == 0 and all(
+        math.isnan(stats[k]) for k in ("episodes_to_first_find", "found_after_first_find", "return_rate")
+    )
+    with pytest.raises(ValueError, match="episodes >= 2"):
+        goal_statistics(np.zeros((2, 1)))
+
+
+def test_the_benchmark_runs_on_the_shipped_policy(tmp_path, monkeypatch) -> None:
+    from benchmarks import return_to_goal
+
+    written = {}
+    monkeypatch.setattr(return_to_goal, "write_result", lambda name, figures: written.setdefault(name, figures))
+    main(["--env", "DarkRoom-v0", "--tasks", "2", "--trials", "1", "--episodes", "3"])
+    splits = written["return_to_goal_darkroom"]["splits"]
+    assert sorted(splits) == ["held-out goals", "train goals"] and all(s["goals"] == 2 for s in splits.values())
+    assert all(0 <= s["trials_finding_the_goal"] <= 1 for s in splits.values())
