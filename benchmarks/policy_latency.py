@@ -1,7 +1,7 @@
 """How fast ``InContextPolicy.act`` is: cached decoding against full recomputation, and batched evaluation.
 
 For each context length ``c`` an (untrained: latency does not depend on the weights) model of the
-default DarkRoom shape is filled with ``c`` steps, then timed per step at batch 1:
+Dark Room preset's shape is filled with ``c`` steps, then timed per step at batch 1:
 
 - cached: ``policy.act`` (one new step through the model against the attention cache);
 - full recomputation: one forward pass over the whole ``c``-step window, as a policy without a
@@ -37,7 +37,8 @@ import torch
 import envs
 from ad_agent import evaluate
 from ad_agent.deployment.policy import InContextPolicy, PolicySpec
-from ad_agent.model import ADTransformer, ModelConfig
+from ad_agent.model import ADTransformer
+from ad_agent.presets import get_preset
 from benchmarks.common import write_result
 
 CONTEXTS = (50, 100, 200, 400, 800)
@@ -69,8 +70,10 @@ def paced_seconds_per_call(fn: Callable[[], object], calls: int, gap_s: float = 
 
 
 def darkroom_policy(context_len: int, seed: int) -> InContextPolicy:
+    """An untrained policy of the Dark Room preset's model shape, its window ``context_len`` steps."""
     torch.manual_seed(seed)
-    config = ModelConfig(obs_nvec=(9, 9), n_actions=5, context_len=context_len)
+    preset = get_preset("DarkRoom-v0")
+    config = preset.customised(model={"context_len": context_len}).model_config()
     return InContextPolicy(ADTransformer(config), PolicySpec(config, "DarkRoom-v0", 20), device="cpu")
 
 
