@@ -17,7 +17,14 @@ import numpy as np
 import envs  # noqa: F401  (registers the ids)
 from benchmarks.common import write_result
 
-ENV_IDS = ["DarkRoom-v0", "DarkRoomHard-v0", "DarkKeyToDoor-v0", "AdversarialBandit-v0", "PixelWatermaze-v0"]
+ENV_IDS = [
+    "DarkRoom-v0",
+    "DarkRoomHard-v0",
+    "DarkKeyToDoor-v0",
+    "AdversarialBandit-v0",
+    "PixelWatermaze-v0",
+    "PointRobot-v0",
+]
 
 
 def steps_per_second(vec: gym.vector.VectorEnv, actions: np.ndarray, seed: int) -> float:
@@ -27,15 +34,18 @@ def steps_per_second(vec: gym.vector.VectorEnv, actions: np.ndarray, seed: int) 
     for batch in actions:
         vec.step(batch)
     elapsed = time.perf_counter() - start
-    return actions.size / elapsed
+    return actions.shape[0] * actions.shape[1] / elapsed
 
 
 def measure(env_id: str, num_envs: int, steps: int, seed: int) -> dict[str, float]:
     """Time both vector forms of ``env_id`` on the same actions; numpy first, then ``SyncVectorEnv``."""
     numpy_vec = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
     sync_vec = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync")
-    n_actions = int(numpy_vec.single_action_space.n)
-    actions = np.random.default_rng(seed).integers(0, n_actions, size=(steps, num_envs))
+    space, rng = numpy_vec.single_action_space, np.random.default_rng(seed)
+    if isinstance(space, gym.spaces.Box):
+        actions = rng.uniform(space.low, space.high, size=(steps, num_envs, *space.shape)).astype(space.dtype)
+    else:
+        actions = rng.integers(0, int(space.n), size=(steps, num_envs))
     fast = steps_per_second(numpy_vec, actions, seed)
     slow = steps_per_second(sync_vec, actions[: max(1, steps // 10)], seed)  # 10x fewer: it is that slow
     return {"numpy_steps_per_s": fast, "sync_steps_per_s": slow, "speedup": fast / slow}

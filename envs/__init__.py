@@ -21,6 +21,7 @@ from envs.darkroom import (
     optimal_return,
 )
 from envs.dm import as_dm_env
+from envs.pointrobot import PointRobotEnv, PointRobotVectorEnv
 
 __all__ = [
     "AdversarialBanditEnv",
@@ -33,6 +34,8 @@ __all__ = [
     "DarkRoomVectorEnv",
     "PixelWatermazeEnv",
     "PixelWatermazeVectorEnv",
+    "PointRobotEnv",
+    "PointRobotVectorEnv",
     "TEST_GOALS",
     "TRAIN_GOALS",
     "TaskEnv",
@@ -47,6 +50,7 @@ _IDS = {
     "DarkKeyToDoor-v0": ("envs.darkkeytodoor", "DarkKeyToDoorEnv", "DarkKeyToDoorVectorEnv"),
     "AdversarialBandit-v0": ("envs.bandit", "AdversarialBanditEnv", "AdversarialBanditVectorEnv"),
     "PixelWatermaze-v0": ("envs.watermaze", "PixelWatermazeEnv", "PixelWatermazeVectorEnv"),
+    "PointRobot-v0": ("envs.pointrobot", "PointRobotEnv", "PointRobotVectorEnv"),
 }
 for _id, (_module, _single, _vector) in _IDS.items():
     if _id not in registry:

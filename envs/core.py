@@ -115,6 +115,8 @@ class TaskEnv(gym.Env, Generic[TaskT]):
 class TaskVectorEnv(gym.vector.VectorEnv):
     """``num_envs`` copies of a task env stepped together in numpy, each env with its own task.
 
+    Actions are ``Discrete`` (pass their count) or a continuous ``Box`` (pass the space).
+
     What is the same for every env's vector form lives here: the spaces, the ``tasks=`` argument
     and ``"tasks"`` reset option (:func:`one_task_per_env`, :func:`pop_tasks_option`), action
     checks, ``info["task"]``, and Gymnasium's two documented autoreset modes. With ``NEXT_STEP``
@@ -126,13 +128,13 @@ class TaskVectorEnv(gym.vector.VectorEnv):
     """
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
-    single_action_space: spaces.Discrete
+    single_action_space: spaces.Discrete | spaces.Box
 
     def __init__(
         self,
         num_envs: int,
         observation_space: gym.Space,
-        n_actions: int,
+        action_space: int | spaces.Box,
         tasks: Any = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
     ) -> None:
@@ -143,7 +145,8 @@ class TaskVectorEnv(gym.vector.VectorEnv):
         if self.autoreset_mode == AutoresetMode.DISABLED:
             raise ValueError(f"{type(self).__name__} supports NEXT_STEP and SAME_STEP autoreset")
         self.metadata = {"autoreset_mode": self.autoreset_mode}
-        self.single_action_space = spaces.Discrete(n_actions)
+        # an int n is Discrete(n); a Box is a continuous action space
+        self.single_action_space = spaces.Discrete(action_space) if isinstance(action_space, int) else action_space
         self.single_observation_space = observation_space
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
@@ -213,13 +216,29 @@ class TaskVectorEnv(gym.vector.VectorEnv):
         return self._observe(), rewards, terminated, truncated, info
 
     def _check_actions(self, actions: Any) -> np.ndarray:
-        """``actions`` as int64, refusing a wrong shape, out-of-range values and floats (``contains`` takes 2.5)."""
+        """Discrete: ``actions`` as int64, refusing a wrong shape, out-of-range values and floats
+        (``contains`` takes 2.5). Box: as the space's float dtype, refusing a wrong shape, NaN and
+        values outside the box."""
         actions = np.asarray(actions)
+        space = self.single_action_space
+        if isinstance(space, spaces.Box):
+            shape = (self.num_envs, *space.shape)
+            as_float = actions.astype(space.dtype) if actions.dtype.kind in "fiu" else None
+            if actions.shape != shape or as_float is None or not self.action_space.contains(as_float):
+                low, high = compact_bound(space.low), compact_bound(space.high)
+                raise ValueError(f"actions must be {shape} floats in [{low}, {high}], got {actions!r}")
+            return as_float
         valid = actions.shape == (self.num_envs,) and np.issubdtype(actions.dtype, np.integer)
         if not (valid and self.action_space.contains(actions.astype(np.int64))):
-            n = self.single_action_space.n
-            raise ValueError(f"actions must be {self.num_envs} ints in [0, {n}), got {actions!r}")
+            raise ValueError(f"actions must be {self.num_envs} ints in [0, {space.n}), got {actions!r}")
         return actions.astype(np.int64)
+
+
+def compact_bound(bound: np.ndarray) -> np.ndarray | np.generic:
+    """A uniform bound as one scalar, so specs and messages about large spaces stay readable; else the array."""
+    if bound.size and np.all(bound == bound.flat[0]):
+        return bound.flat[0]
+    return bound
 
 
 def int_pair(value: Any, what: str) -> tuple[int, int]:

@@ -26,14 +26,9 @@ import numpy as np
 from dm_env import specs
 from gymnasium import spaces
 
+from envs.core import compact_bound
+
 __all__ = ["DmEnvAdapter", "as_dm_env", "space_to_spec"]
-
-
-def _compact_bound(bound: np.ndarray) -> np.ndarray | np.generic:
-    """A uniform bound as one scalar, so specs of large (e.g. image) spaces stay readable; else the array."""
-    if bound.size and np.all(bound == bound.flat[0]):
-        return bound.flat[0]
-    return bound
 
 
 def space_to_spec(space: gym.Space, name: str) -> specs.Array:
@@ -52,12 +47,12 @@ def space_to_spec(space: gym.Space, name: str) -> specs.Array:
         return specs.BoundedArray((), space.dtype, minimum=start, maximum=start + n - 1, name=name)
     if isinstance(space, spaces.MultiDiscrete):
         low, high = space.start, space.start + space.nvec - 1
-        return specs.BoundedArray(space.shape, space.dtype, _compact_bound(low), _compact_bound(high), name=name)
+        return specs.BoundedArray(space.shape, space.dtype, compact_bound(low), compact_bound(high), name=name)
     if isinstance(space, spaces.MultiBinary):
         return specs.BoundedArray(space.shape, space.dtype, minimum=0, maximum=1, name=name)
     if isinstance(space, spaces.Box):
         return specs.BoundedArray(
-            space.shape, space.dtype, _compact_bound(space.low), _compact_bound(space.high), name=name
+            space.shape, space.dtype, compact_bound(space.low), compact_bound(space.high), name=name
         )
     raise TypeError(
         f"cannot express the {name} space {space!r} as a dm_env spec: supported spaces are Discrete, "

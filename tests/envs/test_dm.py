@@ -39,6 +39,18 @@ class TestDarkRoomHardDmEnvContract(TestDarkRoomDmEnvContract):
         return as_dm_env(gym.make("DarkRoomHard-v0", goal=(8, 6)), seed=0)
 
 
+class TestPointRobotDmEnvContract(test_utils.EnvironmentTestMixin, absltest.TestCase):
+    """The same conformance checks with continuous (Box) actions."""
+
+    def make_object_under_test(self) -> dm_env.Environment:
+        return as_dm_env(gym.make("PointRobot-v0", goal=(0.0, 1.0)), seed=0)
+
+    def make_action_sequence(self):
+        rng = np.random.default_rng(0)
+        for _ in range(45):
+            yield rng.uniform(-1, 1, size=2).astype(np.float32)
+
+
 class CountdownEnv(gym.Env[np.ndarray, np.int64]):
     """Terminates after 3 steps; random float64 starts in a float32 Box, to exercise casting and seeding."""
 

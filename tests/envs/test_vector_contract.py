@@ -1,5 +1,7 @@
 """The contract every numpy vector env shares through envs.core.TaskVectorEnv, checked on all of them."""
 
+import re
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -7,16 +9,30 @@ from gymnasium.vector import AutoresetMode
 
 import envs  # noqa: F401  (registers the ids)
 
-ENV_IDS = ["DarkRoom-v0", "DarkRoomHard-v0", "DarkKeyToDoor-v0", "AdversarialBandit-v0", "PixelWatermaze-v0"]
+ENV_IDS = [
+    "DarkRoom-v0",
+    "DarkRoomHard-v0",
+    "DarkKeyToDoor-v0",
+    "AdversarialBandit-v0",
+    "PixelWatermaze-v0",
+    "PointRobot-v0",
+]
 
 
 def make(env_id: str, num_envs: int = 3, **kwargs) -> gym.vector.VectorEnv:
     return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
 
 
+def random_actions(vec: gym.vector.VectorEnv, rng: np.random.Generator) -> np.ndarray:
+    space = vec.single_action_space
+    if isinstance(space, gym.spaces.Box):
+        return rng.uniform(space.low, space.high, size=(vec.num_envs, *space.shape)).astype(space.dtype)
+    return rng.integers(0, space.n, size=vec.num_envs)
+
+
 def play_until_an_episode_ends(vec: gym.vector.VectorEnv, rng: np.random.Generator) -> tuple:
     for _ in range(200):
-        out = vec.step(rng.integers(0, vec.single_action_space.n, size=vec.num_envs))
+        out = vec.step(random_actions(vec, rng))
         if (out[2] | out[3]).any():
             return out
     raise AssertionError("no episode ended in 200 steps")
@@ -43,7 +59,7 @@ def test_next_step_spends_one_step_resetting_the_ended_envs(env_id):
     rng = np.random.default_rng(0)
     _, _, terminated, truncated, _ = play_until_an_episode_ends(vec, rng)
     done = terminated | truncated
-    obs, reward, terminated, truncated, _ = vec.step(rng.integers(0, vec.single_action_space.n, size=vec.num_envs))
+    obs, reward, terminated, truncated, _ = vec.step(random_actions(vec, rng))
     assert not reward[done].any() and not (terminated | truncated)[done].any()
     if env_id != "DarkKeyToDoor-v0":  # its start cell is drawn anew each episode
         np.testing.assert_array_equal(obs[done], first[done])
@@ -59,9 +75,16 @@ def test_bad_construction_and_actions_are_refused_clearly(env_id):
     with pytest.raises(gym.error.ResetNeeded):
         vec.step(np.zeros(3, dtype=np.int64))
     vec.reset(seed=0)
-    n = vec.single_action_space.n
-    for bad in (np.zeros(2, dtype=np.int64), np.full(3, n), np.zeros(3) + 0.5):
-        with pytest.raises(ValueError, match=f"actions must be 3 ints in \\[0, {n}\\)"):
+    space = vec.single_action_space
+    if isinstance(space, gym.spaces.Box):
+        shape = (3, *space.shape)
+        bad_actions: tuple = (np.zeros((2, *space.shape)), np.full(shape, space.high + 1), np.full(shape, np.nan))
+        message = re.escape(f"actions must be {shape} floats")
+    else:
+        bad_actions = (np.zeros(2, dtype=np.int64), np.full(3, space.n), np.zeros(3) + 0.5)
+        message = f"actions must be 3 ints in \\[0, {space.n}\\)"
+    for bad in bad_actions:
+        with pytest.raises(ValueError, match=message):
             vec.step(bad)
     with pytest.raises(ValueError, match="unknown reset options"):
         vec.reset(options={"task": 1})
