@@ -135,17 +135,22 @@ def _check_goal(goal: Any) -> Goal:
 class PointRobotEnv(TaskEnv[Goal]):
     """Single Point Robot; see the module docstring for the full definition."""
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
     task_alias = "goal"
 
     def __init__(
-        self, goal: Goal | None = None, episode_length: int = EPISODE_LENGTH, task: Goal | None = None
+        self,
+        goal: Goal | None = None,
+        episode_length: int = EPISODE_LENGTH,
+        render_mode: str | None = None,
+        task: Goal | None = None,
     ) -> None:
         if episode_length < 1:
             raise ValueError(f"need episode_length >= 1, got {episode_length}")
         if goal is not None and task is not None:
             raise ValueError("give either goal= or task=, not both")
         self.episode_length = episode_length
+        self.render_mode = render_mode
         self.action_space = ACTION_SPACE
         self.observation_space = OBSERVATION_SPACE
         self._position = np.zeros(2)
@@ -182,6 +187,19 @@ class PointRobotEnv(TaskEnv[Goal]):
         assert self.task is not None  # step() runs only once a reset has set it
         reward = float(_on_goal(self._position, np.asarray(self.task)))
         return self._position.astype(np.float32), reward, False, self._t >= self.episode_length
+
+    def render(self) -> np.ndarray | None:
+        """``rgb_array``: the arena from above, the goal's rewarding disc green, the point red."""
+        if self.render_mode is None:
+            return None
+        pixels = 128
+        centres = (np.arange(pixels) + 0.5) / pixels * 2 * ARENA - ARENA
+        x, y = np.meshgrid(centres, -centres)  # image rows go down, y goes up
+        image = np.full((pixels, pixels, 3), 30, dtype=np.uint8)
+        if self.task is not None:
+            image[np.hypot(x - self.task[0], y - self.task[1]) <= GOAL_RADIUS] = (40, 200, 40)
+        image[np.hypot(x - self._position[0], y - self._position[1]) <= 0.06] = (220, 60, 60)
+        return image
 
 
 class PointRobotVectorEnv(TaskVectorEnv):

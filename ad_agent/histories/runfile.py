@@ -9,7 +9,8 @@ run behind and resuming only does what is missing.
 File layout (``format_version`` 2), a run of ``n_actors`` streams of ``n_steps`` steps each::
 
     /observations    (n_actors, n_steps, *obs_shape)  dtype as emitted by the env (images: uint8 H x W x C)
-    /actions         (n_actors, n_steps)              int64
+    /actions         (n_actors, n_steps)              int64 (Discrete actions), or
+                     (n_actors, n_steps, *action_shape) float32 (continuous, Box, as the env received them)
     /rewards         (n_actors, n_steps)              float32
     /episode_starts  (n_actors, n_steps)              bool
     optional, when the source can see them (the SB3 recorder does; see :data:`EXTRA_FIELDS`):
@@ -18,6 +19,8 @@ File layout (``format_version`` 2), a run of ``n_actors`` streams of ``n_steps``
     /terminal_observations (n_episode_ends, *obs_shape)  the observation each episode really ended on,
                                                       actor 0's ends in time order, then actor 1's, ...
     /learner_steps   (n_steps,)                       int64: the learner's step counter after each row
+    /learner_actions (n_actors, n_steps, *action_shape) float32: a continuous learner's own actions before
+                                                      they were clipped to the action space (on-policy SB3)
     /<each dataset>.attrs["sha256"]   hex SHA-256 of the array's C-order bytes, written with it
     /.attrs["metadata"]               JSON object (below)
 
@@ -62,8 +65,18 @@ EXTRA_FIELDS: dict[str, Any] = {
     "truncated": np.bool_,
     "terminal_observations": None,
     "learner_steps": np.int64,
+    "learner_actions": np.float32,
 }
-_DTYPES = {"actions": np.int64, "rewards": np.float32, "episode_starts": np.bool_}
+_DTYPES = {"rewards": np.float32, "episode_starts": np.bool_}
+
+
+def _dtype(name: str, data: np.ndarray) -> Any:
+    """How ``name`` is stored: actions as int64 (discrete) or float32 (continuous), the rest fixed."""
+    if name == "actions":
+        return np.float32 if np.asarray(data).dtype.kind == "f" else np.int64
+    return _DTYPES.get(name)
+
+
 _CHUNK_BYTES = 512 * 1024
 _MAX_CHUNK_STEPS = 4096
 
@@ -111,7 +124,7 @@ def write_run(
     meta = {**metadata, "format_version": FORMAT_VERSION}
     with h5py.File(tmp, "w") as f:
         for name in _FIELDS:
-            data = np.ascontiguousarray(getattr(streams, name), dtype=_DTYPES.get(name))
+            data = np.ascontiguousarray(getattr(streams, name), dtype=_dtype(name, getattr(streams, name)))
             ds = f.create_dataset(
                 name,
                 data=data,

@@ -17,7 +17,11 @@ _FIELDS = ("observations", "actions", "rewards", "episode_starts")
 
 @dataclass
 class Streams:
-    """Aligned per-actor arrays, each shaped ``(n_actors, n_steps, ...)``."""
+    """Aligned per-actor arrays, each shaped ``(n_actors, n_steps, ...)``.
+
+    Actions are integers ``(n_actors, n_steps)`` for a ``Discrete`` action space, or floats
+    ``(n_actors, n_steps, *action_shape)`` for a continuous (``Box``) one, as the env received them.
+    """
 
     observations: np.ndarray
     actions: np.ndarray
@@ -25,12 +29,19 @@ class Streams:
     episode_starts: np.ndarray
 
     def __post_init__(self) -> None:
-        lead = self.actions.shape
+        lead = self.actions.shape[:2]
         if len(lead) != 2:
-            raise ValueError(f"actions must be shaped (n_actors, n_steps), got {lead}")
+            raise ValueError(f"actions must be shaped (n_actors, n_steps, ...), got {self.actions.shape}")
+        if self.actions.dtype.kind not in "iuf":
+            raise ValueError(f"actions must be integers or floats, got dtype {self.actions.dtype}")
         for name in _FIELDS:
             if getattr(self, name).shape[:2] != lead:
                 raise ValueError(f"{name} has shape {getattr(self, name).shape}, expected leading {lead}")
+
+    @property
+    def continuous(self) -> bool:
+        """Whether the actions are continuous (floats): a ``Box`` action space."""
+        return self.actions.dtype.kind == "f"
 
     @property
     def n_actors(self) -> int:

@@ -51,6 +51,15 @@ def _views(run: Streams, every: int, last: int | None) -> list[Streams]:
     return views if last is None else [kept for view in views for kept in last_episodes(view, last)]
 
 
+def _refuse_continuous(actions_dtype: np.dtype) -> None:
+    """Training windows hold discrete actions only, for now: say so rather than truncate floats."""
+    if actions_dtype.kind == "f":
+        raise ValueError(
+            "these histories have continuous (Box) actions; recording and storing them works, but the "
+            "model trains on Discrete actions only so far"
+        )
+
+
 @dataclass
 class FlatHistories:
     """Every stream of a dataset laid end to end in memory, with the previous action and reward aligned.
@@ -102,6 +111,7 @@ class FlatHistories:
         parts: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "act", "pact", "prew", "start")}
         lengths: list[int] = []
         for run in runs:
+            _refuse_continuous(run.actions.dtype)
             n, t = run.n_actors, run.n_steps
             prev_act, prev_rew = previous_actions_and_rewards(run.actions, run.rewards, n_actions)
             parts["obs"].append(run.observations.reshape(n * t, *run.observations.shape[2:]))
@@ -168,6 +178,8 @@ class LazyHistories:
         for path in run_files(root):
             try:
                 (n_actors, n_steps), meta = _read_shape_and_meta(path)
+                with _open(path) as f:
+                    _refuse_continuous(f["actions"].dtype)
                 if verify:
                     verify_run(path)
             except CorruptRunError as err:

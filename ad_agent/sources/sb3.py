@@ -13,9 +13,9 @@ from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
-from sb3_contrib import QRDQN, TRPO, MaskablePPO, RecurrentPPO
+from sb3_contrib import QRDQN, TQC, TRPO, MaskablePPO, RecurrentPPO
 from sb3_contrib.common.wrappers import ActionMasker
-from stable_baselines3 import A2C, DQN, PPO
+from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
@@ -31,9 +31,9 @@ from ad_agent.sources.cnn import FEATURE_EXTRACTORS
 from ad_agent.sources.learner_view import ChannelsFirst, check_views, wrap_views
 from ad_agent.sources.wrapper import Capture
 
-# Every SB3 / sb3-contrib learner for discrete actions. Their rollout loops (on-policy, off-policy,
-# recurrent, maskable) all call callbacks right after ``env.step`` with the same locals, so one
-# recorder serves them all.
+# The SB3 / sb3-contrib learners: for discrete actions, and (PPO, A2C, TRPO, RecurrentPPO, SAC, TD3, TQC)
+# for continuous ones. Their rollout loops (on-policy, off-policy, recurrent, maskable) all call
+# callbacks right after ``env.step`` with the same locals, so one recorder serves them all.
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
     "A2C": A2C,
     "DQN": DQN,
@@ -41,6 +41,9 @@ ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
     "PPO": PPO,
     "QRDQN": QRDQN,
     "RecurrentPPO": RecurrentPPO,
+    "SAC": SAC,
+    "TD3": TD3,
+    "TQC": TQC,
     "TRPO": TRPO,
 }
 _POLICIES = {"RecurrentPPO": "MlpLstmPolicy"}
@@ -151,6 +154,7 @@ class HistoryRecorder(BaseCallback):
         super().__init__(verbose=0)
         self._obs: list[np.ndarray] = []
         self._actions: list[np.ndarray] = []
+        self._learner_actions: list[np.ndarray] = []
         self._rewards: list[np.ndarray] = []
         self._starts: list[np.ndarray] = []
         self._learner_steps: list[int] = []
@@ -175,12 +179,24 @@ class HistoryRecorder(BaseCallback):
             self._record_end(int(actor))
         assert self._next_obs is not None and self._next_starts is not None  # set in _on_training_start
         self._obs.append(self._next_obs)
-        self._actions.append(np.array(self.locals["actions"], copy=True).reshape(-1))
+        self._record_actions()
         self._rewards.append(np.array(rewards, dtype=np.float32, copy=True))
         self._starts.append(self._next_starts)
         self._learner_steps.append(self.model.num_timesteps)
         self._next_obs, self._next_starts = np.array(new_obs, copy=True), dones
         return True
+
+    def _record_actions(self) -> None:
+        """The actions the envs received, and a continuous on-policy learner's own before clipping.
+
+        On-policy SB3 learners clip (or unscale) a ``Box`` action before stepping and keep the result
+        as ``clipped_actions``; every other learner steps with ``actions`` itself.
+        """
+        shape = (self.training_env.num_envs, *(self.training_env.action_space.shape or ()))
+        received = self.locals.get("clipped_actions", self.locals["actions"])
+        self._actions.append(np.array(received, copy=True).reshape(shape))
+        if "clipped_actions" in self.locals and isinstance(self.training_env.action_space, gym.spaces.Box):
+            self._learner_actions.append(np.array(self.locals["actions"], dtype=np.float32, copy=True).reshape(shape))
 
     def _emitted(self) -> tuple[Any, Any]:
         """This step's new observations and rewards as the envs emitted them, before any wrapper changed them."""
@@ -216,7 +232,7 @@ class HistoryRecorder(BaseCallback):
     def capture(self) -> Capture:
         """The streams plus how each episode ended, its terminal observation and the learner's step counter."""
         streams = self.streams()
-        terminated = np.zeros(streams.actions.shape, dtype=bool)
+        terminated = np.zeros(streams.actions.shape[:2], dtype=bool)
         truncated = np.zeros_like(terminated)
         ends = np.asarray(self._ends, dtype=np.int64).reshape(-1, 3)
         actors, steps, cut = ends.T
@@ -224,7 +240,8 @@ class HistoryRecorder(BaseCallback):
         truncated[actors[cut == 1], steps[cut == 1]] = True
         order = np.lexsort((steps, actors))  # actor-major, as np.flatnonzero orders the ends
         terminal = np.stack(self._terminal_obs)[order] if self._terminal_obs else streams.observations[0, :0]
-        return Capture(streams, terminated, truncated, terminal, self.learner_steps)
+        learner_actions = np.stack(self._learner_actions, axis=1) if self._learner_actions else None
+        return Capture(streams, terminated, truncated, terminal, self.learner_steps, learner_actions)
 
 
 @register_source

@@ -30,7 +30,9 @@ class Capture:
     ``terminal_observations[k]`` is the observation that ended the ``k``-th episode end, counting the
     ends of actor 0 in time order, then actor 1, and so on (``np.flatnonzero(terminated | truncated)``).
     ``learner_steps`` is ``(n_steps,)``: the learner's own step counter after each vector step, or
-    ``None`` when the recording cannot see the learner (a wrapper).
+    ``None`` when the recording cannot see the learner (a wrapper). ``learner_actions`` is, for a
+    continuous learner that clips its actions to the space before stepping, its own actions before
+    that, shaped as ``streams.actions``; ``None`` otherwise.
     """
 
     streams: Streams
@@ -38,11 +40,14 @@ class Capture:
     truncated: np.ndarray
     terminal_observations: np.ndarray
     learner_steps: np.ndarray | None = None
+    learner_actions: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        lead = self.streams.actions.shape
+        lead = self.streams.actions.shape[:2]
         if self.terminated.shape != lead or self.truncated.shape != lead:
             raise ValueError(f"terminated/truncated must be shaped {lead}")
+        if self.learner_actions is not None and self.learner_actions.shape != self.streams.actions.shape:
+            raise ValueError(f"learner_actions must be shaped as the actions, {self.streams.actions.shape}")
         if len(self.terminal_observations) != int(self.episode_ends.sum()):
             raise ValueError("need one terminal observation per episode end")
 
@@ -57,7 +62,11 @@ class Capture:
             "truncated": self.truncated,
             "terminal_observations": self.terminal_observations,
         }
-        return extras if self.learner_steps is None else {**extras, "learner_steps": self.learner_steps}
+        if self.learner_steps is not None:
+            extras["learner_steps"] = self.learner_steps
+        if self.learner_actions is not None:
+            extras["learner_actions"] = self.learner_actions
+        return extras
 
 
 def stack_captures(captures: Sequence[Capture]) -> Capture:
@@ -102,13 +111,17 @@ class RecordingWrapper(gym.Wrapper):
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        row = (self._obs, int(action), float(reward), self._start, bool(terminated), bool(truncated))
+        row = (self._obs, np.array(action, copy=True), float(reward), self._start, bool(terminated), bool(truncated))
         for values, value in zip(self._rows.values(), row, strict=True):
             values.append(value)
         if terminated or truncated:
             self._terminal_obs.append(np.array(obs, copy=True))
         self._obs, self._start = np.array(obs, copy=True), False
         return obs, reward, terminated, truncated, info
+
+    def _action_dtype(self) -> type:
+        """As the run files store actions: float32 for a continuous (``Box``) space, int64 otherwise."""
+        return np.float32 if isinstance(self.action_space, gym.spaces.Box) else np.int64
 
     def capture(self) -> Capture:
         """The steps recorded so far as a one-actor :class:`Capture`."""
@@ -117,7 +130,7 @@ class RecordingWrapper(gym.Wrapper):
             raise RuntimeError("nothing recorded yet: step the wrapped env first")
         streams = Streams(
             observations=np.stack(rows["obs"])[None],
-            actions=np.asarray(rows["act"], dtype=np.int64)[None],
+            actions=np.asarray(rows["act"], dtype=self._action_dtype())[None],
             rewards=np.asarray(rows["rew"], dtype=np.float32)[None],
             episode_starts=np.asarray(rows["start"], dtype=bool)[None],
         )

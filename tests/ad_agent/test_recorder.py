@@ -33,7 +33,15 @@ HYPERPARAMS = {
     },
     "DQN": OFF_POLICY,
     "QRDQN": {**OFF_POLICY, "policy_kwargs": {"net_arch": [16], "n_quantiles": 5}},
+    "SAC": {"learning_starts": 30, "buffer_size": 500, **SMALL},
+    "TD3": {"learning_starts": 30, "buffer_size": 500, **SMALL},
+    "TQC": {"learning_starts": 30, "buffer_size": 500, "policy_kwargs": {"net_arch": [16], "n_quantiles": 5}},
 }
+CONTINUOUS_ONLY = {"SAC", "TD3", "TQC"}  # SB3's continuous-action learners
+#: (env id, task) each learner is recorded on: Dark Room for discrete actions, the point robot for Box ones.
+ENVS = {"discrete": ("DarkRoom-v0", {"goal": (5, 4)}), "continuous": ("PointRobot-v0", {"goal": (0.0, 0.5)})}
+RUNS = [(algo, "discrete") for algo in sorted(set(HYPERPARAMS) - CONTINUOUS_ONLY)]
+RUNS += [(algo, "continuous") for algo in ("A2C", "PPO", "SAC", "TD3", "TQC")]
 
 
 def recording_env(env: object) -> RecordingWrapper:
@@ -41,14 +49,15 @@ def recording_env(env: object) -> RecordingWrapper:
     return RecordingWrapper(with_action_masks(env))
 
 
-def make_model(algo: str, vec_env_cls: type = DummyVecEnv, seed: int = 1):
+def make_model(algo: str, vec_env_cls: type = DummyVecEnv, seed: int = 1, actions: str = "discrete"):
     # fork starts workers in ~0.1 s; spawn/forkserver re-import torch in each (~7 s per test on 2 cores)
     vec_env_kwargs = {"start_method": "fork"} if vec_env_cls is SubprocVecEnv else None
+    env_id, task = ENVS[actions]
     vec_env = make_vec_env(
-        "DarkRoom-v0",
+        env_id,
         n_envs=N_ENVS,
         seed=seed,
-        env_kwargs={"goal": (5, 4)},
+        env_kwargs=task,
         wrapper_class=recording_env,
         vec_env_cls=vec_env_cls,
         vec_env_kwargs=vec_env_kwargs,
@@ -71,26 +80,38 @@ def assert_same_capture(recorded: Capture, expected: Capture) -> None:
     np.testing.assert_array_equal(recorded.terminal_observations, expected.terminal_observations)
 
 
+def test_every_learner_is_recorded_here() -> None:
+    assert {algo for algo, _ in RUNS} == set(ALGORITHMS) == set(HYPERPARAMS)
+
+
 @pytest.mark.parametrize("vec_env_cls", [DummyVecEnv, SubprocVecEnv])
-@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
-def test_recorder_matches_each_envs_own_recording(algo, vec_env_cls):
-    model = make_model(algo, vec_env_cls)
+@pytest.mark.parametrize("algo, actions", RUNS)
+def test_recorder_matches_each_envs_own_recording(algo, actions, vec_env_cls):
+    model = make_model(algo, vec_env_cls, actions=actions)
     recorder = HistoryRecorder()
     model.learn(total_timesteps=150, callback=recorder)
     capture = recorder.capture()
     assert_same_capture(capture, reference(model.get_env()))
     model.get_env().close()
-
     streams = capture.streams
     assert streams.n_actors == N_ENVS and streams.n_steps >= 150 // N_ENVS
     assert streams.episode_starts[:, ::EPISODE].all() and streams.episode_starts.sum() == N_ENVS * -(
         -streams.n_steps // EPISODE
     )
     assert capture.truncated[:, EPISODE - 1 :: EPISODE].all() and not capture.terminated.any()
-    # the true last observation, not the auto-reset one (the room's centre) that opens the next episode
-    assert (capture.terminal_observations != [4, 4]).any(axis=1).any()
+    # the true last observation, not the auto-reset one (the start) that opens the next episode
+    start = [4, 4] if actions == "discrete" else [0, 0]
+    assert (capture.terminal_observations != start).any(axis=1).any()
     np.testing.assert_array_equal(capture.learner_steps, N_ENVS * np.arange(1, streams.n_steps + 1))
-    assert streams.rewards.sum() > 0  # the stream saw the goal: rewards are real, not zeros
+    if actions == "discrete":
+        assert streams.rewards.sum() > 0  # the stream saw the goal: rewards are real, not zeros
+        return
+    assert streams.continuous and streams.actions.shape[2:] == (2,)
+    assert np.abs(streams.actions).max() <= 1  # as the env received them: inside the box
+    assert (capture.learner_actions is not None) == (algo in ("A2C", "PPO"))
+    if capture.learner_actions is not None:  # on-policy: the Gaussian's own samples, before clipping
+        np.testing.assert_array_equal(np.clip(capture.learner_actions, -1, 1), streams.actions)
+        assert np.abs(capture.learner_actions).max() > 1  # some were clipped: the two forms differ
 
 
 @pytest.mark.parametrize("reset_num_timesteps", [False, True])

@@ -46,7 +46,7 @@ def test_passes_gymnasium_and_sb3_env_checkers_without_warnings():
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        check_env(gym.make("PointRobot-v0", goal=GOALS[0]).unwrapped)
+        check_env(gym.make("PointRobot-v0", goal=GOALS[0], render_mode="rgb_array").unwrapped, skip_render_check=False)
         sb3_check_env(gym.make("PointRobot-v0", goal=GOALS[0]).unwrapped)
 
 
@@ -67,6 +67,16 @@ def test_dynamics_reward_rule_and_truncation(goal_index, actions):
         if truncated:
             env.reset()
             position = np.zeros(2)
+
+
+def test_render_shows_the_goal_and_the_point():
+    env = gym.make("PointRobot-v0", goal=(0.0, 1.0), render_mode="rgb_array")
+    env.reset(seed=0)
+    image = env.render()
+    assert image.shape == (128, 128, 3) and image.dtype == np.uint8
+    green, red = (image == (40, 200, 40)).all(-1), (image == (220, 60, 60)).all(-1)
+    assert green[:64].any() and not green[64:].any()  # the goal is above the centre
+    assert red[60:68, 60:68].any()  # the point starts at the centre
 
 
 def test_split_is_deterministic_disjoint_and_spread():
