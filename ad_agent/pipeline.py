@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ad_agent.actions import ActionCoding
 from ad_agent.deployment.evaluation import evaluate
 from ad_agent.deployment.policy import InContextPolicy, PolicySpec
 from ad_agent.histories import FlatHistories, LazyHistories, fingerprint, in_memory_bytes
@@ -72,13 +73,13 @@ def distill(
         data = _load_histories(
             data_dir,
             preset.env_id,
-            model_config.n_actions,
+            model_config.action_coding,
             opened,
             every_kth_episode=every_kth_episode,
             last_episodes=last_episodes,
         )
         _warn_if_held_out(data, data_dir)
-        val_data = _load_histories(val_dir, preset.env_id, model_config.n_actions, opened) if val_dir else None
+        val_data = _load_histories(val_dir, preset.env_id, model_config.action_coding, opened) if val_dir else None
         model, log = train(
             data,
             model_config,
@@ -122,7 +123,7 @@ def _in_context_probe(
 def _load_histories(
     data_dir: str | Path,
     env_id: str,
-    n_actions: int,
+    coding: ActionCoding,
     closes: ExitStack,
     every_kth_episode: int = 1,
     last_episodes: int | None = None,
@@ -134,10 +135,10 @@ def _load_histories(
     whole = every_kth_episode == 1 and last_episodes is None
     data: FlatHistories | LazyHistories
     if whole and in_memory_bytes(data_dir) > LAZY_ABOVE_BYTES:
-        data = closes.enter_context(LazyHistories.open(data_dir, n_actions))
+        data = closes.enter_context(LazyHistories.open(data_dir, coding))
     else:
         data = FlatHistories.load(
-            data_dir, n_actions=n_actions, every_kth_episode=every_kth_episode, last_episodes=last_episodes
+            data_dir, n_actions=coding, every_kth_episode=every_kth_episode, last_episodes=last_episodes
         )
     env_ids = {meta["env_id"] for meta in data.metadata}
     if env_ids != {env_id}:

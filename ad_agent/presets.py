@@ -23,6 +23,7 @@ from functools import cached_property
 from typing import Any, cast
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
 import envs
@@ -298,6 +299,15 @@ PRESETS: dict[str, Preset] = {
         model=ModelShape(context_len=100, image_channels=32),
         train=TrainConfig(batch_size=8, mask_prob=0.3),
     ),
+    # Continuous actions: one Gaussian PPO run per train goal, and Dark Room's model and training, each
+    # action dimension predicted over ModelConfig.action_bins (21) values from -1 to 1.
+    "PointRobot-v0": Preset(
+        env_id="PointRobot-v0",
+        source=source_preset("PointRobot-v0", "PPO"),
+        runs_per_task=1,
+        model=ModelShape(n_layers=2),
+        train=TrainConfig(steps=2400),
+    ),
 }
 
 
@@ -332,9 +342,14 @@ def model_config_for(env_id: str, **overrides: Any) -> ModelConfig:
     env = gym.make(env_id)
     obs_space, act_space = env.observation_space, env.action_space
     env.close()
-    if not isinstance(act_space, spaces.Discrete):
-        raise TypeError(f"{env_id}: action space {act_space} is not Discrete")
-    return ModelConfig(**obs_config_from_space(obs_space), n_actions=int(act_space.n), **overrides)
+    if isinstance(act_space, spaces.Discrete):
+        actions: dict[str, Any] = {"n_actions": int(act_space.n)}
+    elif isinstance(act_space, spaces.Box) and len(act_space.shape) == 1 and np.isfinite(act_space.low).all():
+        bounds = (act_space.low, act_space.high)
+        actions = {"n_actions": 0, "action_low": tuple(bounds[0].tolist()), "action_high": tuple(bounds[1].tolist())}
+    else:
+        raise TypeError(f"{env_id}: action space {act_space} is neither Discrete nor a bounded 1-D Box")
+    return ModelConfig(**obs_config_from_space(obs_space), **actions, **overrides)
 
 
 def max_episode_steps(env_id: str) -> int | None:

@@ -46,7 +46,7 @@ from benchmarks.experiments import (
 )
 from envs.core import evenly_spaced
 
-ENVS = ("DarkRoom-v0", "DarkRoomHard-v0", "DarkKeyToDoor-v0", "PixelWatermaze-v0")
+ENVS = ("DarkRoom-v0", "DarkRoomHard-v0", "DarkKeyToDoor-v0", "PixelWatermaze-v0", "PointRobot-v0")
 METHODS = ("AD", "ED", "source (scratch)", "RL^2", "random", "optimal")
 SPEEDUP = 5.0  # the data-efficiency factor checked against the source from scratch
 ICL_MARGIN = 0.1  # "learns in context": last episodes beat the first by this share of (optimal - random)

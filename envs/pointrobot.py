@@ -171,10 +171,10 @@ class PointRobotEnv(TaskEnv[Goal]):
         return is_test_goal(task)
 
     def optimal_return(self, task: Goal) -> float:
-        return optimal_return(task, self.episode_length)
+        return optimal_return(self.check_task(task), self.episode_length)
 
     def random_return(self, task: Goal) -> float:
-        return random_return(task, self.episode_length)
+        return random_return(self.check_task(task), self.episode_length)  # a list (from JSON) made hashable
 
     def _start_episode(self) -> np.ndarray:
         self._position = np.zeros(2)

@@ -25,7 +25,8 @@ class TrialWrapper(gym.Wrapper):
     Observation layout (a flat ``float32`` vector), in this order:
 
     - ``spaces.flatten`` of the inner observation (one-hot per component for discrete spaces);
-    - the previous action, one-hot over ``Discrete(n)`` (all zeros at the start of a trial);
+    - the previous action, one-hot over ``Discrete(n)``, or a 1-D ``Box`` action itself (all zeros at
+      the start of a trial);
     - the previous reward (0 at the start of a trial);
     - an episode-start flag: 1 on the first observation of every inner episode, else 0.
 
@@ -42,20 +43,26 @@ class TrialWrapper(gym.Wrapper):
             raise ValueError(
                 f"need at least one task and one episode per trial, got {len(tasks)}, {episodes_per_trial}"
             )
-        if not isinstance(env.action_space, spaces.Discrete):
-            raise TypeError(f"RL^2 needs a Discrete action space, got {env.action_space}")
+        space = env.action_space
+        if isinstance(space, spaces.Discrete):
+            self._action_size = int(space.n)
+        elif isinstance(space, spaces.Box) and len(space.shape) == 1:
+            self._action_size = int(space.shape[0])
+        else:
+            raise TypeError(f"RL^2 needs a Discrete or a 1-D Box action space, got {space}")
         self.tasks = list(tasks)
         self.episodes_per_trial = episodes_per_trial
-        self.n_actions = int(env.action_space.n)
         self._obs_size = spaces.flatdim(env.observation_space)
-        size = self._obs_size + self.n_actions + 2
+        size = self._obs_size + self._action_size + 2
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float32)
         self._episode = 0
         self._return = 0.0
 
-    def _observe(self, obs: Any, action: int | None, reward: float, episode_start: bool) -> np.ndarray:
-        extra = np.zeros(self.n_actions + 2, dtype=np.float32)
-        if action is not None:
+    def _observe(self, obs: Any, action: Any, reward: float, episode_start: bool) -> np.ndarray:
+        extra = np.zeros(self._action_size + 2, dtype=np.float32)
+        if action is not None and isinstance(self.env.action_space, spaces.Box):
+            extra[: self._action_size] = np.asarray(action, dtype=np.float32).reshape(-1)
+        elif action is not None:
             extra[int(action)] = 1.0
         extra[-2] = reward
         extra[-1] = float(episode_start)

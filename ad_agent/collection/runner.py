@@ -50,7 +50,8 @@ from ad_agent.sources import (
     SourceConfig,
     record,
 )
-from ad_agent.sources.batched import check_batch_fits, run_batched
+from ad_agent.sources.batched import check_batch_fits, check_discrete_actions, run_batched
+from ad_agent.sources.sb3 import check_learner_fits
 from envs.core import Split, evenly_spaced
 
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -141,9 +142,12 @@ def source_for(
     ``learners_per_batch`` runs that learner batched (:class:`BatchedSourceConfig`), that many at once.
     """
     source = _sb3_source(env_id, base, algo)
+    if isinstance(source, SourceConfig):
+        check_learner_fits(source.algo, env_id)
     if learners_per_batch is not None:
         if not isinstance(source, SourceConfig):
             raise ValueError(f"batched learners replace SB3 PPO/A2C learners, not {type(source).__name__}")
+        check_discrete_actions(env_id)
         source = BatchedSourceConfig.like(source, learners_per_batch)
     if total_timesteps is None:
         return source
@@ -458,6 +462,9 @@ def collect(
     naming them, and their jobs are done again.
     """
     require_backend(backend)
+    if isinstance(source, SourceConfig):
+        for env_id in {job.env_id for job in jobs}:
+            check_learner_fits(source.algo, env_id)
     plan = plan_collection(jobs, out_dir, source)
     for path, reason in plan.corrupt.items():
         warnings.warn(f"redoing {path}, moved aside to {path.name}.corrupt: {reason}", CorruptHistoryWarning, 2)

@@ -66,8 +66,9 @@ def attention_maps(policy: InContextPolicy, trial: Trial) -> np.ndarray:
     model = policy.model
     if not isinstance(model, ADTransformer):
         raise ValueError(f"attention maps need a transformer policy; this one is a {type(model).__name__}")
+    coding = policy.spec.model.action_coding
     prev_actions, prev_rewards = previous_actions_and_rewards(
-        trial.actions[None], trial.rewards[None], policy.spec.model.n_actions
+        coding.encode(trial.actions[None]), trial.rewards[None], coding.null
     )
     window = slice(-policy.context_len, None)
     device = policy.device

@@ -69,6 +69,7 @@ class InContextPolicy:
         self.num_threads = num_threads
         self.model = model.to(self.device).eval()
         self.spec = spec
+        self._coding = spec.model.action_coding
         self._kind = spec.model.obs_kind
         self._obs_shape = spec.model.obs_input_shape
         self._nvec = np.asarray(spec.model.obs_nvec)
@@ -91,7 +92,8 @@ class InContextPolicy:
         self.batch_size = batch_size
         self._rng = np.random.default_rng(seed)
         self._cache = self.model.new_cache(batch_size)
-        self._last_actions = np.full(batch_size, self.spec.model.n_actions, dtype=np.int64)
+        # the model's classes of each task's previous action: "none yet" after a reset
+        self._last_actions = np.full((batch_size, *self._coding.shape), self._coding.null, dtype=np.int64)
         self._steps_in_episode = np.zeros(batch_size, dtype=np.int64)
         self._carried_rewards = np.zeros(batch_size, dtype=np.float32)  # used instead of act's reward
         self._fresh = True
@@ -117,8 +119,11 @@ class InContextPolicy:
         episode_start: Any = None,
         deterministic: bool = False,
     ) -> int | np.ndarray:
-        """Choose the next action(s); a single observation gives an int, a batch an array.
+        """Choose the next action(s) in the env's action space.
 
+        A Discrete space: a single observation gives an int, a batch an int array ``(batch,)``. A Box
+        space: a float32 array ``(d,)``, or ``(batch, d)``; each dimension is one of the model's evenly
+        spaced bin values (:mod:`ad_agent.actions`), sampled, or the most likely with ``deterministic``.
         Only the new step goes through the model: earlier steps are read from the attention cache
         (transformer) or summarised by the carried recurrent state (LSTM).
         """
@@ -133,26 +138,32 @@ class InContextPolicy:
         scores = logits.float().cpu().numpy()
         if not np.isfinite(scores).all():  # never sample from NaN: say so instead
             raise FloatingPointError("the model's action scores are not finite; call reset() to start over")
-        actions = scores.argmax(-1) if deterministic else self._sample(self.action_probabilities())
-        self._last_actions = actions.astype(np.int64)
+        classes = scores.argmax(-1) if deterministic else self._sample(self.action_probabilities())
+        self._last_actions = classes.astype(np.int64)
         self._fresh = False
-        return int(actions[0]) if single else actions
+        actions = self._coding.decode(classes)
+        if not single:
+            return actions
+        return actions[0] if self._coding.continuous else int(actions[0])
 
     def _sample(self, probs: np.ndarray) -> np.ndarray:
-        """One action per row by inverse CDF: a cheap, seeded draw (``torch.multinomial`` costs more
-        than the whole cached forward pass at batch 1)."""
-        cdf = probs.cumsum(axis=1)
-        u = self._rng.random((len(probs), 1)) * cdf[:, -1:]
-        return (cdf <= u).sum(axis=1).clip(max=probs.shape[1] - 1)
+        """One class per distribution (the last axis) by inverse CDF: a cheap, seeded draw
+        (``torch.multinomial`` costs more than the whole cached forward pass at batch 1)."""
+        rows = probs.reshape(-1, probs.shape[-1])
+        cdf = rows.cumsum(axis=1)
+        u = self._rng.random((len(rows), 1)) * cdf[:, -1:]
+        return (cdf <= u).sum(axis=1).clip(max=rows.shape[1] - 1).reshape(probs.shape[:-1])
 
     def action_probabilities(self) -> np.ndarray:
-        """The action distribution of the last :meth:`act` call, ``(batch, n_actions)``."""
+        """The action distribution of the last :meth:`act` call: ``(batch, n_actions)``, or for a Box
+        action ``(batch, d, bins)``, each dimension's distribution over its bin values."""
         return torch.softmax(self._last_logits.float(), -1).cpu().numpy()
 
     def prime(self, observations: Any, actions: Any, rewards: Any, episode_starts: Any = None) -> None:
         """Pre-fill the context with a given history (a demonstration, part of a learning history).
 
-        ``observations`` ``(T, n_obs)``, ``actions`` ``(T,)``, ``rewards`` ``(T,)``, each step an
+        ``observations`` ``(T, n_obs)``, ``actions`` ``(T,)`` (a Box space's ``(T, d)``, as the env
+        received them), ``rewards`` ``(T,)``, each step an
         (o, a, r) triple; the same history is given to every task of the batch (or pass a leading
         batch axis). The history must end with a whole episode: the next :meth:`act` starts a new
         one. ``episode_starts`` defaults to every ``max_episode_steps`` steps from the first.
@@ -252,22 +263,33 @@ class InContextPolicy:
             raise ValueError(f"history observations have shape {np.shape(observations)}, expected ({expected})")
         steps = obs.shape[1]
 
-        def per_step(name: str, value: Any) -> np.ndarray:
+        def per_step(name: str, value: Any, trailing: tuple[int, ...] = ()) -> np.ndarray:
             arr = _array(value, f"history {name}")
-            if arr.shape not in ((steps,), (b, steps)):
-                raise ValueError(f"history {name} have shape {arr.shape}, expected ({steps},) like the observations")
-            return np.broadcast_to(arr, (b, steps))
+            if arr.shape not in ((steps, *trailing), (b, steps, *trailing)):
+                expected = ", ".join(map(str, (steps, *trailing)))
+                raise ValueError(f"history {name} have shape {arr.shape}, expected ({expected}) like the observations")
+            return np.broadcast_to(arr, (b, steps, *trailing))
 
-        acts = per_step("actions", actions)
+        acts = self._check_history_actions(per_step("actions", actions, self._coding.shape))
         rews = _rewards(per_step("rewards", rewards), "history rewards").astype(np.float32)
-        if acts.dtype.kind not in "iu" or (acts < 0).any() or (acts >= self.spec.model.n_actions).any():
-            raise ValueError(f"history actions must be ints in [0, {self.spec.model.n_actions})")
         if episode_starts is None:
             if not self.spec.max_episode_steps:
                 raise ValueError(f"{self.spec.env_id} has no fixed episode length: give episode_starts")
             episode_starts = np.arange(steps) % self.spec.max_episode_steps == 0
         starts = _flags(per_step("episode_starts", episode_starts), "history episode_starts")
         return self._check_obs_values(obs, "history observations"), acts, rews, starts
+
+    def _check_history_actions(self, acts: np.ndarray) -> np.ndarray:
+        """History actions as the model's classes, if every one is in the action space."""
+        coding = self._coding
+        if not coding.continuous:
+            if acts.dtype.kind not in "iu" or (acts < 0).any() or (acts >= coding.classes).any():
+                raise ValueError(f"history actions must be ints in [0, {coding.classes})")
+            return acts.astype(np.int64)
+        inside = (acts >= np.asarray(coding.low)) & (acts <= np.asarray(coding.high))
+        if acts.dtype.kind not in "iuf" or not inside.all():
+            raise ValueError(f"history actions must be finite floats in [{coding.low}, {coding.high}]")
+        return coding.encode(acts)
 
     def _check_rewards(self, reward: Any) -> np.ndarray:
         arr = _rewards(_array(reward, "reward"), "reward")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,9 @@ MODEL_LIMITS = {
     "d_ff": 2**16,
     "lstm_hidden": 2**14,
     "image_channels": 2**12,
+    "action_bins": 2**12,
 }
+MAX_ACTION_DIMS = 2**8
 MAX_OBS_SIZE = 2**16  # largest obs_nvec entry and obs_shape side
 MAX_OBS_COMPONENTS = 2**10
 MAX_EPISODE_STEPS = 10**9
@@ -154,9 +157,15 @@ def check_model_config(model: Any, where: str = "model") -> None:
     for key in ("obs_nvec", "n_actions", "context_len"):
         if key not in model:
             raise ValueError(f"policy {where} config is incomplete: no {key}")
+    box = bool(model.get("action_low"))  # a continuous action space has no discrete n_actions (0)
     for key, limit in MODEL_LIMITS.items():
         if key in model:
-            _check_int(model[key], f"{where}.{key}", limit)
+            _check_int(model[key], f"{where}.{key}", limit, minimum=0 if box and key == "n_actions" else 1)
+    for key in ("action_low", "action_high"):
+        value = model.get(key, [])
+        finite = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+        if not isinstance(value, list) or len(value) > MAX_ACTION_DIMS or not finite:
+            raise ValueError(f"policy {where}.{key} must be a list of at most {MAX_ACTION_DIMS} finite numbers")
     for key in ("obs_nvec", "obs_shape"):
         value = model.get(key, [])
         if not isinstance(value, list) or len(value) > MAX_OBS_COMPONENTS:
@@ -174,9 +183,9 @@ def check_model_config(model: Any, where: str = "model") -> None:
             raise ValueError(f"policy {where}.{key} must be a string, got {model[key]!r}")
 
 
-def _check_int(value: Any, name: str, limit: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limit:
-        raise ValueError(f"policy {name} must be an integer in [1, {limit}], got {value!r}")
+def _check_int(value: Any, name: str, limit: int, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= limit:
+        raise ValueError(f"policy {name} must be an integer in [{minimum}, {limit}], got {value!r}")
 
 
 def resolve(path: str | Path) -> Path:

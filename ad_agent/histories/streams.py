@@ -124,11 +124,12 @@ def final_return(rewards: np.ndarray, episode_starts: np.ndarray, last_episodes:
 
 
 def previous_actions_and_rewards(
-    actions: np.ndarray, rewards: np.ndarray, n_actions: int
+    actions: np.ndarray, rewards: np.ndarray, null_action: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Shift ``(n, t)`` actions and rewards one step later, as the model takes them (each step sees what the
-    step before did and earned); the first step gets the null action ``n_actions`` and 0 reward."""
+    """Shift ``(n, t, ...)`` action classes and ``(n, t)`` rewards one step later, as the model takes them
+    (each step sees what the step before did and earned); the first step gets ``null_action`` and 0 reward."""
     n = actions.shape[0]
-    prev_act = np.concatenate([np.full((n, 1), n_actions, np.int64), actions[:, :-1].astype(np.int64)], axis=1)
+    first = np.full((n, 1, *actions.shape[2:]), null_action, np.int64)
+    prev_act = np.concatenate([first, actions[:, :-1].astype(np.int64)], axis=1)
     prev_rew = np.concatenate([np.zeros((n, 1), np.float32), rewards[:, :-1].astype(np.float32)], axis=1)
     return prev_act, prev_rew

@@ -20,6 +20,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ad_agent.actions import ActionCoding, action_coding
 from ad_agent.histories.runfile import (
     SUFFIX,
     CorruptRunError,
@@ -51,21 +52,14 @@ def _views(run: Streams, every: int, last: int | None) -> list[Streams]:
     return views if last is None else [kept for view in views for kept in last_episodes(view, last)]
 
 
-def _refuse_continuous(actions_dtype: np.dtype) -> None:
-    """Training windows hold discrete actions only, for now: say so rather than truncate floats."""
-    if actions_dtype.kind == "f":
-        raise ValueError(
-            "these histories have continuous (Box) actions; recording and storing them works, but the "
-            "model trains on Discrete actions only so far"
-        )
-
-
 @dataclass
 class FlatHistories:
     """Every stream of a dataset laid end to end in memory, with the previous action and reward aligned.
 
-    ``prev_actions[i]`` / ``prev_rewards[i]`` are what the step before ``i`` did and earned in
-    the same stream; the first step of a stream gets the null action ``n_actions`` and 0 reward.
+    Actions are held as the model's classes (:class:`~ad_agent.actions.ActionCoding`: a Discrete
+    action itself, a Box action's bin per dimension). ``prev_actions[i]`` / ``prev_rewards[i]`` are
+    what the step before ``i`` did and earned in the same stream; the first step of a stream gets the
+    null class and 0 reward. Loaders take the coding, or a Discrete space's size.
     ``stream_starts`` / ``stream_lengths`` delimit streams so windows never cross them.
     ``metadata`` has one entry per run file loaded. Use :class:`LazyHistories` when the dataset
     does not fit in memory.
@@ -84,7 +78,7 @@ class FlatHistories:
     def load(
         cls,
         root: str | Path,
-        n_actions: int,
+        n_actions: int | ActionCoding,
         *,
         every_kth_episode: int = 1,
         last_episodes: int | None = None,
@@ -106,17 +100,20 @@ class FlatHistories:
         return cls.from_streams(streams, n_actions, metas)
 
     @classmethod
-    def from_streams(cls, runs: Sequence[Streams], n_actions: int, metadata: list[dict[str, Any]]) -> FlatHistories:
+    def from_streams(
+        cls, runs: Sequence[Streams], n_actions: int | ActionCoding, metadata: list[dict[str, Any]]
+    ) -> FlatHistories:
         """Lay the actors of ``runs`` end to end, one stream per actor."""
+        coding = action_coding(n_actions)
         parts: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "act", "pact", "prew", "start")}
         lengths: list[int] = []
         for run in runs:
-            _refuse_continuous(run.actions.dtype)
             n, t = run.n_actors, run.n_steps
-            prev_act, prev_rew = previous_actions_and_rewards(run.actions, run.rewards, n_actions)
+            classes = coding.encode(run.actions)
+            prev_act, prev_rew = previous_actions_and_rewards(classes, run.rewards, coding.null)
             parts["obs"].append(run.observations.reshape(n * t, *run.observations.shape[2:]))
-            parts["act"].append(run.actions.reshape(-1))
-            parts["pact"].append(prev_act.reshape(-1))
+            parts["act"].append(classes.reshape(n * t, *coding.shape))
+            parts["pact"].append(prev_act.reshape(n * t, *coding.shape))
             parts["prew"].append(prev_rew.reshape(-1))
             parts["start"].append(run.episode_starts.reshape(-1))
             lengths += [t] * n
@@ -156,7 +153,7 @@ class LazyHistories:
     """
 
     paths: list[Path]
-    n_actions: int
+    coding: ActionCoding
     stream_files: np.ndarray
     stream_actors: np.ndarray
     stream_lengths: np.ndarray
@@ -164,7 +161,9 @@ class LazyHistories:
     _files: dict[int, h5py.File] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
-    def open(cls, root: str | Path, n_actions: int, *, verify: bool = True, strict: bool = False) -> LazyHistories:
+    def open(
+        cls, root: str | Path, n_actions: int | ActionCoding, *, verify: bool = True, strict: bool = False
+    ) -> LazyHistories:
         """Index the readable runs of ``root``; ``verify`` checks every file's checksums first.
 
         Verification reads each file once, a chunk at a time; without it, damage inside a chunk
@@ -178,8 +177,6 @@ class LazyHistories:
         for path in run_files(root):
             try:
                 (n_actors, n_steps), meta = _read_shape_and_meta(path)
-                with _open(path) as f:
-                    _refuse_continuous(f["actions"].dtype)
                 if verify:
                     verify_run(path)
             except CorruptRunError as err:
@@ -193,7 +190,7 @@ class LazyHistories:
         if not paths:
             raise ValueError(f"no readable history files ({SUFFIX}) in {root}")
         as_int = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
-        return cls(paths, n_actions, as_int(files), as_int(actors), as_int(lengths), metas)
+        return cls(paths, action_coding(n_actions), as_int(files), as_int(actors), as_int(lengths), metas)
 
     def _file(self, index: int) -> h5py.File:
         if index not in self._files:
@@ -210,14 +207,16 @@ class LazyHistories:
             starts = f["episode_starts"][a, start : start + length]
         except (OSError, RuntimeError) as err:
             raise CorruptRunError(self.paths[path_index], str(err)) from err
+        acts = self.coding.encode(acts)
         if start == 0:  # nothing before the stream: the null action and no reward
-            acts, rews = np.concatenate([[self.n_actions], acts]), np.concatenate([[0.0], rews])
+            null = np.full((1, *self.coding.shape), self.coding.null, np.int64)
+            acts, rews = np.concatenate([null, acts]), np.concatenate([[0.0], rews])
         return {
             "observations": obs,
-            "prev_actions": acts[:-1].astype(np.int64),
+            "prev_actions": acts[:-1],
             "prev_rewards": rews[:-1].astype(np.float32),
             "episode_starts": starts,
-            "actions": acts[1:].astype(np.int64),
+            "actions": acts[1:],
         }
 
     def sample_windows(self, rng: np.random.Generator, batch_size: int, length: int) -> dict[str, np.ndarray]:

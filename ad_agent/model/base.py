@@ -32,13 +32,18 @@ class ADModel(nn.Module):
         super().__init__()
         self.config = config
         d = config.d_model
+        coding = config.action_coding
         self.obs_embed = make_encoder(config)
-        self.prev_action_embed = nn.Embedding(config.n_actions + 1, d)  # last row: "no action yet"
+        # one table for every action component, each its classes and a last "no action yet" row
+        self.prev_action_embed = nn.Embedding(coding.components * (coding.classes + 1), d)
+        self.register_buffer("action_offsets", torch.arange(coding.components) * (coding.classes + 1), persistent=False)
         self.prev_reward_embed = nn.Linear(1, d)
         self.start_embed = nn.Embedding(2, d)
         self.drop = nn.Dropout(config.dropout)
-        self.head = nn.Linear(self._build_body(), config.n_actions)
+        self.head = nn.Linear(self._build_body(), coding.components * coding.classes)
         self.apply(self._init_weights)
+
+    action_offsets: torch.Tensor  # a buffer, registered in __init__
 
     def _build_body(self) -> int:
         """Register the layers between the step vectors and the head; return the head's input width."""
@@ -65,8 +70,20 @@ class ADModel(nn.Module):
         """One ``d_model`` vector per step ``(B, T, d_model)`` from the encoded observations and the feedback."""
         x = (
             obs_features
-            + self.prev_action_embed(prev_actions)
+            + self._embed_actions(prev_actions)
             + self.prev_reward_embed(prev_rewards.unsqueeze(-1))
             + self.start_embed(episode_starts.long())
         )
         return self.drop(x)
+
+    def _embed_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        """Action classes ``(B, T)`` (Discrete) or ``(B, T, d)`` (a Box's bins) -> ``(B, T, d_model)``."""
+        if not self.config.action_coding.continuous:
+            return self.prev_action_embed(actions)
+        return self.prev_action_embed(actions + self.action_offsets).sum(dim=-2)
+
+    def action_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """The head on the body's output: ``(B, T, n_actions)``, or ``(B, T, d, bins)`` for a Box action."""
+        logits = self.head(features)
+        coding = self.config.action_coding
+        return logits.unflatten(-1, (coding.components, coding.classes)) if coding.continuous else logits

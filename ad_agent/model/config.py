@@ -5,16 +5,23 @@ from __future__ import annotations
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
+from ad_agent.actions import ActionCoding
+
 OBS_KINDS = ("discrete", "vector", "image")
 ARCHS = ("transformer", "lstm")
 _OBS_RANKS = {"vector": 1, "image": 3}
 #: The fields of :class:`ModelConfig` that come from the env's spaces rather than from a preset.
-SPACE_FIELDS = ("obs_nvec", "n_actions", "obs_kind", "obs_shape")
+SPACE_FIELDS = ("obs_nvec", "n_actions", "obs_kind", "obs_shape", "action_low", "action_high")
 
 
 @dataclass
 class ModelConfig:
     """Shape of the AD sequence model.
+
+    ``n_actions`` is the size of a Discrete action space. A continuous (Box) action space has
+    ``n_actions == 0`` and its bounds in ``action_low`` / ``action_high``; each of its dimensions is
+    predicted over ``action_bins`` evenly spaced values (:mod:`ad_agent.actions`). Configs saved before
+    there were Box actions have no bounds, so they are Discrete.
 
     ``obs_kind`` picks the observation encoder: ``"discrete"`` for a (Multi)Discrete observation
     whose component sizes are ``obs_nvec``; ``"vector"`` for a 1-D Box of ``obs_shape == (n,)``;
@@ -53,13 +60,24 @@ class ModelConfig:
     arch: str = "transformer"
     lstm_hidden: int = 256
     image_channels: int = 128
+    action_low: tuple[float, ...] = ()
+    action_high: tuple[float, ...] = ()
+    action_bins: int = 21
 
     def __post_init__(self) -> None:
         self.obs_nvec = tuple(int(n) for n in self.obs_nvec)
         self.obs_shape = tuple(int(n) for n in self.obs_shape)
+        self.action_low = tuple(float(v) for v in self.action_low)
+        self.action_high = tuple(float(v) for v in self.action_high)
         self._check_observation()
-        if self.n_actions < 1 or self.context_len < 1 or self.image_channels < 1:
-            raise ValueError("n_actions, context_len and image_channels must be >= 1")
+        if self.context_len < 1 or self.image_channels < 1:
+            raise ValueError("context_len and image_channels must be >= 1")
+        if (self.n_actions < 1) == (not self.action_low):
+            raise ValueError(
+                f"give a Discrete space's n_actions >= 1, or a Box space's bounds with n_actions 0; got n_actions "
+                f"{self.n_actions} and bounds {self.action_low}, {self.action_high}"
+            )
+        self.action_coding  # noqa: B018  (checks the bounds and bins)
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.arch == "lstm":
@@ -89,6 +107,13 @@ class ModelConfig:
             raise ValueError(
                 f"{self.obs_kind} observations need obs_shape {layout} of positive sizes, got {self.obs_shape}"
             )
+
+    @property
+    def action_coding(self) -> ActionCoding:
+        """How this model's actions become classes: the Discrete space's, or the Box space's bins."""
+        if self.action_low:
+            return ActionCoding(self.action_bins, self.action_low, self.action_high)
+        return ActionCoding(self.n_actions)
 
     @property
     def obs_input_shape(self) -> tuple[int, ...]:
@@ -126,6 +151,7 @@ class ModelShape:
     arch: str | None = None
     lstm_hidden: int | None = None
     image_channels: int | None = None
+    action_bins: int | None = None
 
     def choices(self) -> dict[str, Any]:
         """The fields this shape sets: the keyword arguments it gives :class:`ModelConfig`."""

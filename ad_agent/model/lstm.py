@@ -92,4 +92,4 @@ class ADLSTM(ADModel):
         if cache is not None:
             cache.h, cache.c = h, c
             cache.next_position += x.shape[1]
-        return self.head(self.torso(torch.cat([out, obs], dim=-1)))
+        return self.action_logits(self.torso(torch.cat([out, obs], dim=-1)))

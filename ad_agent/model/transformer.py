@@ -231,4 +231,4 @@ class ADTransformer(ADModel):
             x = block(x, positions, rope, cache)
         if cache is not None and not one_step:
             cache.advance(positions)
-        return self.head(self.ln_f(x))
+        return self.action_logits(self.ln_f(x))

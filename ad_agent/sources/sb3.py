@@ -47,6 +47,18 @@ ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
     "TRPO": TRPO,
 }
 _POLICIES = {"RecurrentPPO": "MlpLstmPolicy"}
+#: The learners that take one kind of action space only (SB3 asserts it deep inside their constructor).
+CONTINUOUS_ONLY = ("SAC", "TD3", "TQC")
+DISCRETE_ONLY = ("DQN", "QRDQN", "MaskablePPO")
+
+
+def check_learner_fits(algo: str, env_id: str) -> None:
+    """Refuse, before any work, a learner whose kind of actions ``env_id`` does not have."""
+    space = gym.make(env_id).action_space
+    continuous = isinstance(space, gym.spaces.Box)
+    if (algo in CONTINUOUS_ONLY and not continuous) or (algo in DISCRETE_ONLY and continuous):
+        kind = "continuous (Box)" if algo in CONTINUOUS_ONLY else "Discrete"
+        raise ValueError(f"{algo} learns {kind} actions only; {env_id}'s action space is {space}")
 
 
 class IntFlattenExtractor(FlattenExtractor):

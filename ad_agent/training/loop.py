@@ -111,12 +111,12 @@ def learning_rate(step: int, config: TrainConfig) -> float:
 
 
 def mask_inputs(
-    batch: dict[str, np.ndarray], rng: np.random.Generator, prob: float, n_actions: int
+    batch: dict[str, np.ndarray], rng: np.random.Generator, prob: float, null_action: int
 ) -> dict[str, np.ndarray]:
     """The paper's random input masking, on the input side of a training batch.
 
-    Each step is masked with probability ``prob``: its previous action becomes the null action
-    ``n_actions`` and its previous reward 0, i.e. what the first step of a stream sees. The
+    Each step is masked with probability ``prob``: its previous action becomes ``null_action`` (in
+    every component of a Box action) and its previous reward 0, i.e. what the first step of a stream sees. The
     observation and episode-start flag stay: the model's observation table has no null row, and
     the observation is what the step's own action is predicted from; hiding the (action, reward)
     feedback makes the model recover it from the other steps of its context instead of copying
@@ -124,12 +124,18 @@ def mask_inputs(
     """
     if prob <= 0.0:
         return batch
-    masked = rng.random(batch["prev_actions"].shape) < prob
+    prev = batch["prev_actions"]
+    masked = rng.random(prev.shape[:2]) < prob
     return {
         **batch,
-        "prev_actions": np.where(masked, n_actions, batch["prev_actions"]),
+        "prev_actions": np.where(masked.reshape(masked.shape + (1,) * (prev.ndim - 2)), null_action, prev),
         "prev_rewards": np.where(masked, 0.0, batch["prev_rewards"]).astype(np.float32),
     }
+
+
+def _classes(logits: torch.Tensor) -> torch.Tensor:
+    """Logits ``(..., classes)`` as rows of one prediction each (a step, or a Box action's dimension)."""
+    return logits.reshape(-1, logits.shape[-1])
 
 
 def batch_to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
@@ -167,7 +173,7 @@ def validation_scores(
             chunk = {k: v[start : start + batch_size] for k, v in windows.items()}
             targets = torch.as_tensor(chunk["actions"], dtype=torch.long, device=device)
             logits = model(**batch_to_tensors(chunk, device))
-            total_loss += F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum").item()
+            total_loss += F.cross_entropy(_classes(logits), targets.flatten(), reduction="sum").item()
             correct += (logits.argmax(-1) == targets).sum().item()
             count += targets.numel()
     model.train(was_training)
@@ -268,12 +274,12 @@ def _train_step(
         group["lr"] = lr
     # Every rank draws the global batch and its masks, so the rng stream is the single-process one.
     batch = data.sample_windows(run.rng, config.batch_size, model_config.context_len)
-    batch = _shard(mask_inputs(batch, run.rng, config.mask_prob, model_config.n_actions), rank, world)
+    batch = _shard(mask_inputs(batch, run.rng, config.mask_prob, model_config.action_coding.null), rank, world)
     targets = torch.as_tensor(batch["actions"], dtype=torch.long, device=device)
     with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
         logits = net(**batch_to_tensors(batch, device))
     logits = logits.float()
-    loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), label_smoothing=config.label_smoothing)
+    loss = F.cross_entropy(_classes(logits), targets.flatten(), label_smoothing=config.label_smoothing)
     run.optimizer.zero_grad(set_to_none=True)
     run.scaler.scale(loss).backward()
     run.scaler.unscale_(run.optimizer)

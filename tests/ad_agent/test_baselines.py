@@ -43,6 +43,18 @@ def test_observation_is_position_one_hot_then_previous_action_reward_and_episode
     assert env.observation_space.contains(obs)
 
 
+def test_a_continuous_action_is_carried_as_it_was_taken() -> None:
+    env = TrialWrapper(gym.make("PointRobot-v0"), [(0.0, 1.0)], episodes_per_trial=2)
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.shape == (2 + 2 + 2,)
+    np.testing.assert_array_equal(obs, [0, 0, 0, 0, 0, 1])  # at the origin, no previous action, a start
+    obs, *_ = env.step(np.array([0.5, -1.0], np.float32))
+    np.testing.assert_allclose(obs, [0.1, -0.2, 0.5, -1.0, 0, 0])
+    square = gym.spaces.Box(-1, 1, (2, 2), np.float32)  # a 2-D Box: no flat previous-action slot
+    with pytest.raises(TypeError, match="Discrete or a 1-D Box"):
+        TrialWrapper(gym.wrappers.TransformAction(gym.make("PointRobot-v0"), lambda a: a[0], square), [(0.0, 1.0)], 1)
+
+
 def test_a_trial_is_k_episodes_with_start_flags_at_each_episode_boundary() -> None:
     env = trial_env(episodes=3)
     steps = play_trial(env, [1, 4], seed=0)

@@ -140,7 +140,7 @@ def test_cli_algo_is_recorded_in_the_runs(tmp_path):
 @pytest.mark.parametrize(
     "option, value, match",
     [
-        ("--algo", "SAC", "argument --algo: invalid choice: 'SAC'"),
+        ("--algo", "DDPG", "argument --algo: invalid choice: 'DDPG'"),
         ("--tasks", "valid", "argument --tasks: invalid choice: 'valid'"),
         ("--backend", "dask", "argument --backend: invalid choice: 'dask'"),
     ],
@@ -152,10 +152,20 @@ def test_cli_refuses_bad_options(tmp_path, capsys, option, value, match):
     assert not (tmp_path / "h").exists()
 
 
+def test_cli_refuses_a_learner_for_the_other_kind_of_actions(tmp_path, capsys):
+    assert main(["collect", "--algo", "SAC", "--out", str(tmp_path / "h")]) == 2
+    assert "SAC learns continuous (Box) actions only; DarkRoom-v0's action space is Discrete" in capsys.readouterr().err
+    assert not (tmp_path / "h").exists()
+
+
 def test_library_refuses_bad_options(tmp_path):
     jobs = make_jobs("DarkRoom-v0", [(0, 0)], 1, 0, "train")
-    with pytest.raises(ValueError, match="unknown source algorithm 'SAC'; choose from A2C, DQN"):
+    with pytest.raises(ValueError, match="unknown source algorithm 'DDPG'; choose from A2C, DQN"):
+        source_for("DarkRoom-v0", DARKROOM_PPO, "DDPG")
+    with pytest.raises(ValueError, match="SAC learns continuous \\(Box\\) actions only"):
         source_for("DarkRoom-v0", DARKROOM_PPO, "SAC")
+    with pytest.raises(ValueError, match="DQN learns Discrete actions only; PointRobot-v0's"):
+        collect(make_jobs("PointRobot-v0", [(0.0, 1.0)], 1, 0, "train"), SourceConfig("DQN"), tmp_path)
     with pytest.raises(ValueError, match="unknown task split 'valid'; choose from train, test, all"):
         split_jobs("DarkRoom-v0", PRESET.task_env.tasks, "valid", 1, 0)
     with pytest.raises(ValueError, match="num_tasks must be >= 1, got 0"):

@@ -1,12 +1,12 @@
 """Continuous (Box) actions from the learner to the run file: recorded as the env received them, stored as
-float32 with their shape, replayable, and refused clearly by the training windows (which take Discrete ones)."""
+float32 with their shape, and replayable."""
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
 from ad_agent.collection import collect, make_jobs
-from ad_agent.histories import FlatHistories, LazyHistories, Streams, read_extras, read_run, verify_run, write_run
+from ad_agent.histories import Streams, read_extras, read_run, verify_run, write_run
 from ad_agent.sources import SourceConfig
 
 GOAL = (0.0, 0.75)
@@ -54,9 +54,11 @@ def test_collected_continuous_histories_replay_through_a_fresh_env(tmp_path, sou
     assert ("learner_actions" in read_extras(tmp_path / job.filename)) == (source.algo == "PPO")
 
 
-def test_training_windows_refuse_continuous_actions_clearly(tmp_path):
-    (job,) = make_jobs("PointRobot-v0", [GOAL], runs_per_task=1, seed=0, split="train")
-    collect([job], PPO_TINY, tmp_path, workers=1)
-    for load in (lambda: FlatHistories.load(tmp_path, n_actions=5), lambda: LazyHistories.open(tmp_path, 5)):
-        with pytest.raises(ValueError, match="continuous \\(Box\\) actions"):
-            load()
+def test_batched_learners_refuse_continuous_actions_before_any_work():
+    from ad_agent.collection import source_for
+    from ad_agent.sources.batched import BatchedSourceConfig, run_batched
+
+    with pytest.raises(ValueError, match="batched learners take Discrete actions only; PointRobot-v0"):
+        source_for("PointRobot-v0", PPO_TINY, learners_per_batch=4)
+    with pytest.raises(ValueError, match="batched learners take Discrete actions only"):
+        run_batched(BatchedSourceConfig.like(PPO_TINY, 1), "PointRobot-v0", [GOAL], [0])

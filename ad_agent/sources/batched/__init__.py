@@ -3,6 +3,12 @@
 See :mod:`ad_agent.sources.batched.learners` for how, and why it is still "SB3's PPO, many at once".
 """
 
-from ad_agent.sources.batched.learners import BatchedSourceConfig, batch_bytes, check_batch_fits, run_batched
+from ad_agent.sources.batched.learners import (
+    BatchedSourceConfig,
+    batch_bytes,
+    check_batch_fits,
+    check_discrete_actions,
+    run_batched,
+)
 
-__all__ = ["BatchedSourceConfig", "batch_bytes", "check_batch_fits", "run_batched"]
+__all__ = ["BatchedSourceConfig", "batch_bytes", "check_batch_fits", "check_discrete_actions", "run_batched"]

@@ -122,6 +122,16 @@ def _discrete_nvec(space: spaces.Space) -> np.ndarray:
     )
 
 
+def check_discrete_actions(env_id: str) -> None:
+    """Refuse an env with continuous actions: the batched networks have a categorical action head."""
+    space = gym.make(env_id).action_space
+    if not isinstance(space, spaces.Discrete):
+        raise ValueError(
+            f"batched learners take Discrete actions only; {env_id}'s action space is {space}: "
+            "collect it with the SB3 source (without --batched)"
+        )
+
+
 def batch_bytes(config: BatchedSourceConfig, env_id: str, n_learners: int) -> int:
     """Memory the recorded histories of ``n_learners`` learners take (the networks are small beside them)."""
     space = gym.make(env_id).observation_space
@@ -310,6 +320,7 @@ def run_batched(
     """
     if len(tasks) != len(seeds) or not tasks:
         raise ValueError(f"need one seed per task and at least one task, got {len(tasks)} tasks, {len(seeds)} seeds")
+    check_discrete_actions(env_id)
     check_batch_fits(config, env_id, len(tasks))
     batch = _Batch(config, env_id, np.asarray(tasks), batch_seed(seeds), device)
     recorder = _Recorder(config.steps_per_actor, batch.n_learners * batch.n_actors, batch.env.single_observation_space)
