@@ -163,8 +163,7 @@ def check_model_config(model: Any, where: str = "model") -> None:
             _check_int(model[key], f"{where}.{key}", limit, minimum=0 if box and key == "n_actions" else 1)
     for key in ("action_low", "action_high"):
         value = model.get(key, [])
-        finite = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
-        if not isinstance(value, list) or len(value) > MAX_ACTION_DIMS or not finite:
+        if not (isinstance(value, list) and len(value) <= MAX_ACTION_DIMS and all(map(_finite_number, value))):
             raise ValueError(f"policy {where}.{key} must be a list of at most {MAX_ACTION_DIMS} finite numbers")
     for key in ("obs_nvec", "obs_shape"):
         value = model.get(key, [])
@@ -181,6 +180,10 @@ def check_model_config(model: Any, where: str = "model") -> None:
     for key in ("obs_kind", "arch"):
         if key in model and not isinstance(model[key], str):
             raise ValueError(f"policy {where}.{key} must be a string, got {model[key]!r}")
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check_int(value: Any, name: str, limit: int, minimum: int = 1) -> None:

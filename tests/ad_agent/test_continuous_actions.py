@@ -1,6 +1,7 @@
 """Continuous (Box) actions through the model, the training windows and the policy, on a tiny budget."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -163,3 +164,21 @@ def gym_box_contains(actions: np.ndarray) -> bool:
 
     space = gym.make("PointRobot-v0").action_space
     return all(space.contains(a) for a in actions)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"action_low": "ab"}, "action_low must be a list"),
+        ({"action_high": [1.0, float("nan")]}, "action_high must be a list of at most 256 finite numbers"),
+        ({"action_low": [], "action_high": []}, "n_actions must be an integer in \\[1"),
+        ({"n_actions": -1}, "n_actions must be an integer in \\[0"),
+    ],
+)
+def test_a_box_policy_file_with_bad_bounds_is_refused(change, match):
+    from ad_agent.deployment.policy_file import check_model_config
+
+    good = json.loads(json.dumps(model_config_for("PointRobot-v0", **SMALL).to_dict()))  # as policy.json holds it
+    check_model_config(good)
+    with pytest.raises(ValueError, match=match):
+        check_model_config({**good, **change})
