@@ -65,6 +65,8 @@ class ActionCoding:
         low, high = np.asarray(self.low), np.asarray(self.high)
         if actions.shape[-1:] != (len(self.low),):
             raise ValueError(f"Box actions must end in {len(self.low)} dimensions, got shape {actions.shape}")
+        if not np.isfinite(actions).all():
+            raise ValueError("Box actions must be finite numbers (a NaN or inf has no bin)")
         fraction = (np.clip(actions, low, high) - low) / (high - low)
         return np.rint(fraction * (self.classes - 1)).astype(np.int64)
 

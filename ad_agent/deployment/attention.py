@@ -56,7 +56,8 @@ def play_trial(policy: InContextPolicy, env_id: str, task: Any, episodes: int, s
             obs, done, start = next_obs, terminated or truncated, False
     env.close()
     observations, actions, rewards, starts = (np.asarray(column) for column in zip(*steps, strict=True))
-    return Trial(env_id, task, observations, actions.astype(np.int64), rewards, starts.astype(bool))
+    actions = actions.astype(np.float32 if policy.spec.model.action_coding.continuous else np.int64)
+    return Trial(env_id, task, observations, actions, rewards, starts.astype(bool))
 
 
 def attention_maps(policy: InContextPolicy, trial: Trial) -> np.ndarray:

@@ -86,7 +86,11 @@ class PolicySpec:
 
     @property
     def action_space(self) -> dict[str, Any]:
-        return {"type": "Discrete", "n": self.model.n_actions}
+        model = self.model
+        if model.action_low:
+            low, high = list(model.action_low), list(model.action_high)
+            return {"type": "Box", "shape": [len(low)], "low": low, "high": high, "dtype": "float32"}
+        return {"type": "Discrete", "n": model.n_actions}
 
     def to_dict(self) -> dict[str, Any]:
         import ad_agent

@@ -84,20 +84,28 @@ def _episodes(streams: Streams, run: int) -> Iterator[tuple[dict[str, Any], dict
             yield fields, meta
 
 
+def _action_space(n_actions: int | gym.spaces.Box, streams: Streams) -> gym.Space:
+    """``Discrete(n_actions)``, or the given Box: the one that matches the kind of the recorded actions."""
+    if isinstance(n_actions, gym.spaces.Box) != streams.continuous:
+        kind = "continuous: pass the env's Box action space" if streams.continuous else "discrete: pass n_actions"
+        raise ValueError(f"the histories' actions are {kind}, not {n_actions}")
+    return n_actions if isinstance(n_actions, gym.spaces.Box) else gym.spaces.Discrete(n_actions)
+
+
 def export_minari(
     runs: str | Path | Iterable[Run],
     dataset_id: str,
-    n_actions: int,
+    n_actions: int | gym.spaces.Box,
     observation_space: gym.Space | None = None,
     **minari_kwargs: Any,
 ) -> Any:
     """Write a history dataset (folder or ``(Streams, metadata)`` pairs) as Minari ``dataset_id``.
 
     Runs are written one at a time, so the histories never all sit in memory. The action space is
-    ``Discrete(n_actions)``; ``observation_space`` defaults to a dtype-wide Box (see module doc).
-    A corrupted run file stops the export (an export should not silently drop data). Extra
-    keyword arguments (``algorithm_name``, ``author``, ``description``, ...) go to
-    ``minari.create_dataset_from_buffers``. Returns the ``MinariDataset``.
+    ``Discrete(n_actions)``, or pass a continuous env's ``Box`` itself; ``observation_space``
+    defaults to a dtype-wide Box (see module doc). A corrupted run file stops the export (an export
+    should not silently drop data). Extra keyword arguments (``algorithm_name``, ``author``,
+    ``description``, ...) go to ``minari.create_dataset_from_buffers``. Returns the ``MinariDataset``.
     """
     minari = _minari()
     from minari.data_collector import EpisodeBuffer
@@ -110,7 +118,7 @@ def export_minari(
                 dataset_id,
                 [],
                 observation_space=observation_space or _observation_space(streams.observations),
-                action_space=gym.spaces.Discrete(n_actions),
+                action_space=_action_space(n_actions, streams),
                 jpeg_encoding=False,
                 **minari_kwargs,
             )

@@ -248,15 +248,16 @@ def fingerprint(data: FlatHistories | LazyHistories) -> str:
 
 def in_memory_bytes(root: str | Path) -> int:
     """What :meth:`FlatHistories.load` of ``root`` would hold: per step the observation as stored, an
-    int64 action and previous action, a float32 previous reward and a bool episode start. Reads
-    only the files' shapes, so it is cheap for any size. A file loading would skip (unreadable, or
-    without observations) counts for nothing here rather than failing: loading warns about it."""
+    int64 action and previous action (one per dimension of a Box action), a float32 previous reward
+    and a bool episode start. Reads only the files' shapes, so it is cheap for any size. A file
+    loading would skip (unreadable, or without observations) counts for nothing here rather than
+    failing: loading warns about it."""
     total = 0
     for path in run_files(root):
         try:
             with _open(path) as f:
-                obs = f["observations"]
-                step_bytes = obs.dtype.itemsize * int(np.prod(obs.shape[2:])) + 8 + 8 + 4 + 1
+                obs, action_dims = f["observations"], int(np.prod(f["actions"].shape[2:]))
+                step_bytes = obs.dtype.itemsize * int(np.prod(obs.shape[2:])) + 16 * action_dims + 4 + 1
                 total += int(obs.shape[0]) * int(obs.shape[1]) * step_bytes
         except (CorruptRunError, KeyError):
             continue

@@ -32,7 +32,7 @@ class ADModel(nn.Module):
         super().__init__()
         self.config = config
         d = config.d_model
-        coding = config.action_coding
+        coding = self.action_coding = config.action_coding  # once: the property builds and checks one
         self.obs_embed = make_encoder(config)
         # one table for every action component, each its classes and a last "no action yet" row
         self.prev_action_embed = nn.Embedding(coding.components * (coding.classes + 1), d)
@@ -78,12 +78,12 @@ class ADModel(nn.Module):
 
     def _embed_actions(self, actions: torch.Tensor) -> torch.Tensor:
         """Action classes ``(B, T)`` (Discrete) or ``(B, T, d)`` (a Box's bins) -> ``(B, T, d_model)``."""
-        if not self.config.action_coding.continuous:
+        if not self.action_coding.continuous:
             return self.prev_action_embed(actions)
         return self.prev_action_embed(actions + self.action_offsets).sum(dim=-2)
 
     def action_logits(self, features: torch.Tensor) -> torch.Tensor:
         """The head on the body's output: ``(B, T, n_actions)``, or ``(B, T, d, bins)`` for a Box action."""
         logits = self.head(features)
-        coding = self.config.action_coding
+        coding = self.action_coding
         return logits.unflatten(-1, (coding.components, coding.classes)) if coding.continuous else logits

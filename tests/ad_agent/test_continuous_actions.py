@@ -182,3 +182,24 @@ def test_a_box_policy_file_with_bad_bounds_is_refused(change, match):
     check_model_config(good)
     with pytest.raises(ValueError, match=match):
         check_model_config({**good, **change})
+
+
+def test_the_policy_file_describes_the_box_and_attention_keeps_float_actions(tmp_path):
+    import json as json_
+
+    from ad_agent.deployment.attention import attention_maps, play_trial
+
+    policy = box_policy()
+    description = json_.loads((policy.save(tmp_path / "p") / "policy.json").read_text())
+    assert description["action_space"] == {
+        "type": "Box", "shape": [2], "low": [-1.0, -1.0], "high": [1.0, 1.0], "dtype": "float32"
+    }  # fmt: skip
+    trial = play_trial(policy, "PointRobot-v0", (0.0, 1.0), episodes=2, seed=0)
+    assert trial.actions.dtype == np.float32 and trial.actions.shape == (40, 2)
+    assert len(np.unique(trial.actions)) > 3  # bin values, not truncated to -1, 0, 1
+    assert attention_maps(policy, trial).shape[0] == 1
+
+
+def test_nan_actions_have_no_bin():
+    with pytest.raises(ValueError, match="finite"):
+        BOX.encode(np.array([[np.nan, 0.0]]))

@@ -84,3 +84,24 @@ def test_a_foreign_dataset_imports_as_one_stream():
     assert not rest and meta == {"minari_dataset_id": "ext/foreign-test-v0"}
     assert streams.observations[0, :, 0].tolist() == [20, 21, 30, 31, 32]  # final observations dropped
     assert streams.episode_starts[0].tolist() == [True, False, True, False, False]
+
+
+def test_continuous_actions_round_trip_with_their_box_and_refuse_a_discrete_space(tmp_path):
+    import gymnasium as gym
+
+    rng = np.random.default_rng(0)
+    starts = np.zeros((2, 10), dtype=bool)
+    starts[:, [0, 5]] = True
+    run = Streams(
+        rng.normal(size=(2, 10, 2)).astype(np.float32),
+        rng.uniform(-1, 1, size=(2, 10, 2)).astype(np.float32),
+        rng.random((2, 10)).astype(np.float32),
+        starts,
+    )
+    box = gym.spaces.Box(-1, 1, (2,), np.float32)
+    with pytest.raises(ValueError, match="continuous: pass the env's Box"):
+        export_minari([(run, {"env_id": "PointRobot-v0"})], "ad/box-bad-v0", n_actions=5)
+    dataset = export_minari([(run, {"env_id": "PointRobot-v0"})], "ad/box-test-v0", n_actions=box)
+    assert dataset.spec.action_space == box
+    ((streams, _),) = import_minari("ad/box-test-v0")
+    np.testing.assert_array_equal(streams.actions, run.actions)
