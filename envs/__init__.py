@@ -32,6 +32,7 @@ __all__ = [
     "DarkRoomHardEnv",
     "DarkRoomHardVectorEnv",
     "DarkRoomVectorEnv",
+    "ENV_IDS",
     "PixelWatermazeEnv",
     "PixelWatermazeVectorEnv",
     "PointRobotEnv",
@@ -52,6 +53,8 @@ _IDS = {
     "PixelWatermaze-v0": ("envs.watermaze", "PixelWatermazeEnv", "PixelWatermazeVectorEnv"),
     "PointRobot-v0": ("envs.pointrobot", "PointRobotEnv", "PointRobotVectorEnv"),
 }
+#: Every registered task family's id, in the order above.
+ENV_IDS = tuple(_IDS)
 for _id, (_module, _single, _vector) in _IDS.items():
     if _id not in registry:
         register(id=_id, entry_point=f"{_module}:{_single}", vector_entry_point=f"{_module}:{_vector}")

@@ -39,7 +39,11 @@ class TaskEnv(gym.Env, Generic[TaskT]):
     #: Another name accepted for the ``task`` reset option and constructor argument (e.g. "goal").
     task_alias: str | None = None
 
-    def __init__(self, task: TaskT | None = None) -> None:
+    def __init__(self, task: TaskT | None = None, alias: TaskT | None = None) -> None:
+        """``alias``: the task as given under :attr:`task_alias` (e.g. ``goal=``); at most one of the two."""
+        if task is not None and alias is not None:
+            raise ValueError(f"give either {self.task_alias}= or task=, not both")
+        task = alias if task is None else task
         self.task: TaskT | None = None if task is None else self.check_task(task)
 
     # --- what a task is -------------------------------------------------------------------

@@ -149,8 +149,6 @@ class DarkRoomEnv(TaskEnv[Goal]):
     ) -> None:
         if size < 2 or episode_length < 1:
             raise ValueError(f"need size >= 2 and episode_length >= 1, got {size}, {episode_length}")
-        if goal is not None and task is not None:
-            raise ValueError("give either goal= or task=, not both")
         self.size = size
         self.episode_length = episode_length
         self.reward_once = reward_once
@@ -160,7 +158,7 @@ class DarkRoomEnv(TaskEnv[Goal]):
         self._pos = np.array([size // 2, size // 2], dtype=np.int64)
         self._t = 0
         self._reached = False
-        super().__init__(goal if goal is not None else task)
+        super().__init__(task, alias=goal)
 
     @property
     def goal(self) -> Goal | None:

@@ -147,15 +147,13 @@ class PointRobotEnv(TaskEnv[Goal]):
     ) -> None:
         if episode_length < 1:
             raise ValueError(f"need episode_length >= 1, got {episode_length}")
-        if goal is not None and task is not None:
-            raise ValueError("give either goal= or task=, not both")
         self.episode_length = episode_length
         self.render_mode = render_mode
         self.action_space = ACTION_SPACE
         self.observation_space = OBSERVATION_SPACE
         self._position = np.zeros(2)
         self._t = 0
-        super().__init__(goal if goal is not None else task)
+        super().__init__(task, alias=goal)
 
     def check_task(self, task: Any) -> Goal:
         return _check_goal(task)

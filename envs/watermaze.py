@@ -292,8 +292,6 @@ class PixelWatermazeEnv(TaskEnv[Cell]):
     ) -> None:
         if episode_length < 1:
             raise ValueError(f"need episode_length >= 1, got {episode_length}")
-        if goal is not None and task is not None:
-            raise ValueError("give either goal= or task=, not both")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.episode_length = episode_length
@@ -304,7 +302,7 @@ class PixelWatermazeEnv(TaskEnv[Cell]):
         self._state = START_STATE
         self._goal_cell = -1
         self._t = 0
-        super().__init__(goal if goal is not None else task)
+        super().__init__(task, alias=goal)
 
     @property
     def goal(self) -> Cell | None:

@@ -7,16 +7,7 @@ import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
 
-import envs  # noqa: F401  (registers the ids)
-
-ENV_IDS = [
-    "DarkRoom-v0",
-    "DarkRoomHard-v0",
-    "DarkKeyToDoor-v0",
-    "AdversarialBandit-v0",
-    "PixelWatermaze-v0",
-    "PointRobot-v0",
-]
+from envs import ENV_IDS  # importing envs registers the ids
 
 
 def make(env_id: str, num_envs: int = 3, **kwargs) -> gym.vector.VectorEnv:
