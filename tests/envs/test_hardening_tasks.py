@@ -30,3 +30,11 @@ def test_dark_room_accepts_numpy_ints_and_refuses_the_goal_alias_as_a_float():
     assert gym.make("DarkRoom-v0", goal=(np.int64(1), 2)).unwrapped.goal == (1, 2)
     with pytest.raises(ValueError, match="goal must be a pair of ints"):
         gym.make("DarkRoom-v0", goal=(1.5, 2))
+
+
+@pytest.mark.parametrize(
+    "env_id, goal", [("DarkRoom-v0", (1, 1)), ("PixelWatermaze-v0", (1, 1)), ("PointRobot-v0", (0.0, 1.0))]
+)
+def test_a_task_given_both_as_task_and_as_goal_is_refused(env_id, goal):
+    with pytest.raises(ValueError, match="give either goal= or task=, not both"):
+        gym.make(env_id, goal=goal, task=goal)
