@@ -29,6 +29,7 @@ from ad_agent.deployment import policy_file
 from ad_agent.deployment.policy_file import PolicySpec
 from ad_agent.devices import check_device, torch_threads
 from ad_agent.model import ADModel
+from ad_agent.model.heads import CategoricalHead
 
 __all__ = ["MAX_ABS_REWARD", "SMALL_BATCH", "InContextPolicy", "PolicySpec"]
 
@@ -122,8 +123,9 @@ class InContextPolicy:
         """Choose the next action(s) in the env's action space.
 
         A Discrete space: a single observation gives an int, a batch an int array ``(batch,)``. A Box
-        space: a float32 array ``(d,)``, or ``(batch, d)``; each dimension is one of the model's evenly
-        spaced bin values (:mod:`ad_agent.actions`), sampled, or the most likely with ``deterministic``.
+        space: a float32 array ``(d,)``, or ``(batch, d)``. A categorical head gives each dimension one of
+        its evenly spaced bin values (:mod:`ad_agent.actions`), sampled, or the most likely with
+        ``deterministic``; a Gaussian head a sample, or ``tanh`` of its mean (:mod:`ad_agent.model.heads`).
         Only the new step goes through the model: earlier steps are read from the attention cache
         (transformer) or summarised by the carried recurrent state (LSTM).
         """
@@ -134,30 +136,30 @@ class InContextPolicy:
         starts = self._episode_starts(episode_start)
         if self._fresh:
             rewards = self._carried_rewards
-        logits = self._forward(obs_arr[:, None], self._last_actions[:, None], rewards[:, None], starts[:, None])
-        scores = logits.float().cpu().numpy()
-        if not np.isfinite(scores).all():  # never sample from NaN: say so instead
+        out = self._forward(obs_arr[:, None], self._last_actions[:, None], rewards[:, None], starts[:, None])
+        if not torch.isfinite(out).all():  # never sample from NaN: say so instead
             raise FloatingPointError("the model's action scores are not finite; call reset() to start over")
-        classes = scores.argmax(-1) if deterministic else self._sample(self.action_probabilities())
+        actions, classes = self.model.action_head.choose(out, self._rng, bool(deterministic))
         self._last_actions = classes.astype(np.int64)
         self._fresh = False
-        actions = self._coding.decode(classes)
         if not single:
             return actions
         return actions[0] if self._coding.continuous else int(actions[0])
 
-    def _sample(self, probs: np.ndarray) -> np.ndarray:
-        """One class per distribution (the last axis) by inverse CDF: a cheap, seeded draw
-        (``torch.multinomial`` costs more than the whole cached forward pass at batch 1)."""
-        rows = probs.reshape(-1, probs.shape[-1])
-        cdf = rows.cumsum(axis=1)
-        u = self._rng.random((len(rows), 1)) * cdf[:, -1:]
-        return (cdf <= u).sum(axis=1).clip(max=rows.shape[1] - 1).reshape(probs.shape[:-1])
-
     def action_probabilities(self) -> np.ndarray:
         """The action distribution of the last :meth:`act` call: ``(batch, n_actions)``, or for a Box
-        action ``(batch, d, bins)``, each dimension's distribution over its bin values."""
-        return torch.softmax(self._last_logits.float(), -1).cpu().numpy()
+        action ``(batch, d, bins)``, each dimension's distribution over its bin values. A Gaussian
+        head's are in :meth:`action_distribution`."""
+        head = self.model.action_head
+        if not isinstance(head, CategoricalHead):
+            raise ValueError("this policy's action head is a Gaussian: read action_distribution() instead")
+        return head.probabilities(self._last_output)
+
+    def action_distribution(self) -> np.ndarray:
+        """The raw distribution of the last :meth:`act` call, as the head arranges it: scores
+        ``(batch, n_actions)`` or ``(batch, d, bins)`` for a categorical head, each dimension's
+        (mean, log-std) before ``tanh`` ``(batch, d, 2)`` for a Gaussian one."""
+        return self._last_output.float().cpu().numpy()
 
     def prime(self, observations: Any, actions: Any, rewards: Any, episode_starts: Any = None) -> None:
         """Pre-fill the context with a given history (a demonstration, part of a learning history).
@@ -180,18 +182,18 @@ class InContextPolicy:
         self._carried_rewards = rews[:, -1].copy()
 
     def _forward(self, obs: np.ndarray, prev_actions: np.ndarray, prev_rewards: np.ndarray, starts: np.ndarray):
-        """Run new steps ``(B, T, ...)`` through the model against the cache; logits of the last one."""
+        """Run new steps ``(B, T, ...)`` through the model against the cache; the head's output for the last one."""
         device = self.device
         with torch.inference_mode(), self._threads(obs.shape[0]):
-            logits = self.model(
+            out = self.model(
                 torch.as_tensor(obs, device=device),  # the encoder converts its own dtype
                 torch.as_tensor(prev_actions, dtype=torch.long, device=device),
                 torch.as_tensor(prev_rewards, dtype=torch.float32, device=device),
                 torch.as_tensor(starts, dtype=torch.bool, device=device),
                 cache=self._cache,
             )[:, -1]
-        self._last_logits = logits
-        return logits
+        self._last_output = out
+        return out
 
     @contextmanager
     def _threads(self, batch: int) -> Iterator[None]:

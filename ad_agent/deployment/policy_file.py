@@ -181,7 +181,7 @@ def check_model_config(model: Any, where: str = "model") -> None:
         value = model.get(key, 0.0)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
             raise ValueError(f"policy {where}.{key} must be a number in [0, 1), got {value!r}")
-    for key in ("obs_kind", "arch"):
+    for key in ("obs_kind", "arch", "action_head"):
         if key in model and not isinstance(model[key], str):
             raise ValueError(f"policy {where}.{key} must be a string, got {model[key]!r}")
 

@@ -18,10 +18,11 @@ from torch import nn
 
 from ad_agent.model.config import ModelConfig
 from ad_agent.model.encoders import make_encoder
+from ad_agent.model.heads import make_head
 
 
 class ADModel(nn.Module):
-    """Step embedding -> sequence body (subclass) -> action logits.
+    """Step embedding -> sequence body (subclass) -> action head (:mod:`ad_agent.model.heads`).
 
     The embedding modules keep their attribute names (``obs_embed``, ``prev_action_embed``, ...)
     and are registered before the body and the head, so transformer weight files and seeded
@@ -40,7 +41,8 @@ class ADModel(nn.Module):
         self.prev_reward_embed = nn.Linear(1, d)
         self.start_embed = nn.Embedding(2, d)
         self.drop = nn.Dropout(config.dropout)
-        self.head = nn.Linear(self._build_body(), coding.components * coding.classes)
+        self.action_head = make_head(config.action_head, coding)
+        self.head = nn.Linear(self._build_body(), self.action_head.outputs)
         self.apply(self._init_weights)
 
     action_offsets: torch.Tensor  # a buffer, registered in __init__
@@ -83,7 +85,6 @@ class ADModel(nn.Module):
         return self.prev_action_embed(actions + self.action_offsets).sum(dim=-2)
 
     def action_logits(self, features: torch.Tensor) -> torch.Tensor:
-        """The head on the body's output: ``(B, T, n_actions)``, or ``(B, T, d, bins)`` for a Box action."""
-        logits = self.head(features)
-        coding = self.action_coding
-        return logits.unflatten(-1, (coding.components, coding.classes)) if coding.continuous else logits
+        """The head on the body's output, arranged by :attr:`action_head`: ``(B, T, n_actions)`` scores,
+        ``(B, T, d, bins)`` for a Box action's bins, ``(B, T, d, 2)`` for its Gaussians."""
+        return self.action_head.arrange(self.head(features))

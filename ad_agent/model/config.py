@@ -6,6 +6,7 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
 from ad_agent.actions import ActionCoding
+from ad_agent.model.heads import make_head
 
 OBS_KINDS = ("discrete", "vector", "image")
 ARCHS = ("transformer", "lstm")
@@ -20,8 +21,9 @@ class ModelConfig:
 
     ``n_actions`` is the size of a Discrete action space. A continuous (Box) action space has
     ``n_actions == 0`` and its bounds in ``action_low`` / ``action_high``; each of its dimensions is
-    predicted over ``action_bins`` evenly spaced values (:mod:`ad_agent.actions`). Configs saved before
-    there were Box actions have no bounds, so they are Discrete.
+    read as one of ``action_bins`` evenly spaced values (:mod:`ad_agent.actions`) and predicted by the
+    ``action_head``: a categorical over those bins, or a squashed Gaussian (:mod:`ad_agent.model.heads`).
+    Configs saved before there were Box actions have no bounds, so they are Discrete.
 
     ``obs_kind`` picks the observation encoder: ``"discrete"`` for a (Multi)Discrete observation
     whose component sizes are ``obs_nvec``; ``"vector"`` for a 1-D Box of ``obs_shape == (n,)``;
@@ -63,6 +65,7 @@ class ModelConfig:
     action_low: tuple[float, ...] = ()
     action_high: tuple[float, ...] = ()
     action_bins: int = 21
+    action_head: str = "categorical"
 
     def __post_init__(self) -> None:
         self.obs_nvec = tuple(int(n) for n in self.obs_nvec)
@@ -77,7 +80,7 @@ class ModelConfig:
                 f"give a Discrete space's n_actions >= 1, or a Box space's bounds with n_actions 0; got n_actions "
                 f"{self.n_actions} and bounds {self.action_low}, {self.action_high}"
             )
-        self.action_coding  # noqa: B018  (checks the bounds and bins)
+        make_head(self.action_head, self.action_coding)  # checks the bounds, the bins and the head's kind
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.arch == "lstm":
@@ -152,6 +155,7 @@ class ModelShape:
     lstm_hidden: int | None = None
     image_channels: int | None = None
     action_bins: int | None = None
+    action_head: str | None = None
 
     def choices(self) -> dict[str, Any]:
         """The fields this shape sets: the keyword arguments it gives :class:`ModelConfig`."""

@@ -5,7 +5,8 @@ Windows of ``context_len`` consecutive steps are drawn uniformly from the learni
 window teaches the model at all context sizes from 1 to ``context_len`` (Algorithm 1, part 2).
 
 Regularisers (label smoothing, input masking) act only on training batches; validation always
-sees the plain inputs and scores plain cross-entropy, so its numbers compare across settings.
+sees the plain inputs and scores the head's plain loss (cross-entropy for a categorical head), so its
+numbers compare across settings.
 Training can be checkpointed and resumed bit for bit (:mod:`ad_agent.training.checkpoint`).
 
 Under ``torchrun`` (see :mod:`ad_agent.training.distributed`) every process draws the same global batch
@@ -34,7 +35,6 @@ from typing import Any, cast
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
@@ -133,11 +133,6 @@ def mask_inputs(
     }
 
 
-def _classes(logits: torch.Tensor) -> torch.Tensor:
-    """Logits ``(..., classes)`` as rows of one prediction each (a step, or a Box action's dimension)."""
-    return logits.reshape(-1, logits.shape[-1])
-
-
 def batch_to_tensors(batch: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
     """Model inputs from a batch of windows. Observations keep their dtype (each encoder converts
     its own: ints, float vectors, uint8 images); a Discrete observation (one int per step) gets the
@@ -161,7 +156,7 @@ def validation_windows(data: FlatHistories | LazyHistories, n_windows: int, leng
 def validation_scores(
     model: ADModel, windows: dict[str, np.ndarray], batch_size: int, device: torch.device
 ) -> dict[str, float]:
-    """Plain (unsmoothed, unmasked) cross-entropy and action accuracy on ``windows``, in eval mode.
+    """Plain (unsmoothed, unmasked) loss of the action head and action accuracy on ``windows``, in eval mode.
 
     Chunks of ``batch_size`` bound memory; the model is put back in training mode if it was.
     """
@@ -172,9 +167,9 @@ def validation_scores(
         for start in range(0, len(windows["actions"]), batch_size):
             chunk = {k: v[start : start + batch_size] for k, v in windows.items()}
             targets = torch.as_tensor(chunk["actions"], dtype=torch.long, device=device)
-            logits = model(**batch_to_tensors(chunk, device))
-            total_loss += F.cross_entropy(_classes(logits), targets.flatten(), reduction="sum").item()
-            correct += (logits.argmax(-1) == targets).sum().item()
+            out = model(**batch_to_tensors(chunk, device))
+            total_loss += model.action_head.loss(out, targets, reduction="sum").item()
+            correct += int(model.action_head.hits(out, targets).sum())
             count += targets.numel()
     model.train(was_training)
     return {"val_loss": total_loss / count, "val_accuracy": correct / count}
@@ -264,7 +259,7 @@ def _train_step(
 ) -> dict[str, float]:
     """One optimiser step; ``net`` is ``run.model`` or its DistributedDataParallel / compiled wrapper.
 
-    Only the forward runs under autocast (``amp``); the loss is taken in float32 from the logits,
+    Only the forward runs under autocast (``amp``); the loss is taken in float32 from the head's outputs,
     and gradients are unscaled before clipping so that ``grad_clip`` means the same in every mode.
     """
     step, tick = run.next_step, time.perf_counter()
@@ -277,16 +272,16 @@ def _train_step(
     batch = _shard(mask_inputs(batch, run.rng, config.mask_prob, model_config.action_coding.null), rank, world)
     targets = torch.as_tensor(batch["actions"], dtype=torch.long, device=device)
     with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
-        logits = net(**batch_to_tensors(batch, device))
-    logits = logits.float()
-    loss = F.cross_entropy(_classes(logits), targets.flatten(), label_smoothing=config.label_smoothing)
+        out = net(**batch_to_tensors(batch, device))
+    out = out.float()
+    loss = run.model.action_head.loss(out, targets, label_smoothing=config.label_smoothing)
     run.optimizer.zero_grad(set_to_none=True)
     run.scaler.scale(loss).backward()
     run.scaler.unscale_(run.optimizer)
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), config.grad_clip)
     run.scaler.step(run.optimizer)
     run.scaler.update()
-    accuracy = (logits.argmax(-1) == targets).float().mean()
+    accuracy = run.model.action_head.hits(out, targets).float().mean()
     mean_loss, mean_accuracy = _global_mean(torch.stack([loss.detach(), accuracy]), world)
     elapsed = time.perf_counter() - tick
     return {
@@ -359,6 +354,8 @@ def train(
     """
     if resume and checkpoint_dir is None:
         raise ValueError("resume needs the checkpoint folder (checkpoint_dir / --checkpoint-dir) to resume from")
+    if config.label_smoothing and model_config.action_head != "categorical":
+        raise ValueError(f"label smoothing is for a categorical action head, not a {model_config.action_head!r} one")
     device = check_device(config.device)
     data_fingerprint = fingerprint(data)
     found = latest_checkpoint(checkpoint_dir) if resume and checkpoint_dir is not None else None

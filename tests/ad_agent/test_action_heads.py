@@ -1,0 +1,134 @@
+"""The squashed-Gaussian action head for Box actions, beside the categorical one, on tiny models."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from torch import distributions as D
+
+from ad_agent import InContextPolicy
+from ad_agent.actions import ActionCoding
+from ad_agent.deployment.policy import PolicySpec
+from ad_agent.model import ADLSTM, ADTransformer, ModelConfig
+from ad_agent.model.heads import CategoricalHead, SquashedGaussianHead, make_head
+from ad_agent.pipeline import distill
+from ad_agent.presets import get_preset, model_config_for
+from ad_agent.training.loop import TrainConfig, train
+from tests.ad_agent.test_continuous_actions import SMALL, continuous_run
+
+CODING = ActionCoding(21, (-2.0, 0.0), (2.0, 1.0))  # unequal bounds: the scaling is per dimension
+
+
+def gaussian_config(**extra) -> ModelConfig:
+    return model_config_for("PointRobot-v0", **SMALL, action_head="gaussian", **extra)
+
+
+def test_heads_are_chosen_by_name_and_a_gaussian_needs_a_box():
+    assert isinstance(make_head("categorical", CODING), CategoricalHead)
+    assert isinstance(make_head("gaussian", CODING), SquashedGaussianHead)
+    with pytest.raises(ValueError, match="action_head must be one of"):
+        make_head("beta", CODING)
+    with pytest.raises(ValueError, match="needs a Box action space"):
+        ModelConfig(obs_nvec=(9, 9), n_actions=5, action_head="gaussian")
+    assert ModelConfig.from_dict(gaussian_config().to_dict()).action_head == "gaussian"
+
+
+def test_the_gaussian_loss_is_the_log_density_of_a_tanh_gaussian_scaled_to_the_bounds():
+    head = SquashedGaussianHead(CODING)
+    out = head.arrange(torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(0)))
+    targets = torch.randint(1, 20, (3, 5, 2), generator=torch.Generator().manual_seed(1))  # inside the bounds
+    low, high = torch.tensor(CODING.low), torch.tensor(CODING.high)
+    reference = D.TransformedDistribution(
+        D.Normal(out[..., 0], out[..., 1].exp()),
+        [D.TanhTransform(), D.AffineTransform((low + high) / 2, (high - low) / 2)],
+    )
+    values = torch.as_tensor(CODING.decode(targets.numpy()))
+    expected = -reference.log_prob(values).mean()
+    torch.testing.assert_close(head.loss(out, targets), expected, rtol=1e-4, atol=1e-4)
+    assert torch.isfinite(head.loss(out, torch.tensor([[[0, 20]] * 5] * 3)))  # actions at the bounds
+    with pytest.raises(ValueError, match="label smoothing"):
+        head.loss(out, targets, label_smoothing=0.1)
+
+
+def test_the_gaussian_head_draws_within_the_bounds_around_its_mode():
+    head = SquashedGaussianHead(CODING)
+    out = torch.tensor([[[0.5, np.log(0.2)], [-1.0, np.log(0.2)]]] * 4000)  # (4000, d=2, 2)
+    mode, mode_bins = head.choose(out[:1], np.random.default_rng(0), deterministic=True)
+    np.testing.assert_allclose(mode[0], [2 * np.tanh(0.5), 0.5 + 0.5 * np.tanh(-1.0)], rtol=1e-6)
+    np.testing.assert_array_equal(mode_bins, CODING.encode(mode))
+    assert head.hits(out[:1], torch.as_tensor(mode_bins)).all()
+    draws, bins = head.choose(out, np.random.default_rng(0), deterministic=False)
+    assert draws.dtype == np.float32 and (draws >= CODING.low).all() and (draws <= CODING.high).all()
+    pre = np.arctanh(2 * (draws - CODING.low) / np.subtract(CODING.high, CODING.low) - 1)
+    np.testing.assert_allclose(pre.mean(0), [0.5, -1.0], atol=0.02)
+    np.testing.assert_allclose(pre.std(0), [0.2, 0.2], atol=0.01)
+    np.testing.assert_array_equal(bins, CODING.encode(draws))
+
+
+@pytest.mark.parametrize("model_cls", [ADTransformer, ADLSTM])
+def test_a_gaussian_model_gives_a_mean_and_a_bounded_log_std_per_dimension(model_cls):
+    config = gaussian_config(**({"arch": "lstm"} if model_cls is ADLSTM else {}))
+    out = model_cls(config)(torch.zeros(2, 3, 2), torch.full((2, 3, 2), 21), torch.zeros(2, 3), torch.zeros(2, 3))
+    assert out.shape == (2, 3, 2, 2) and (out[..., 1] >= -5).all() and (out[..., 1] <= 2).all()
+
+
+def gaussian_policy() -> InContextPolicy:
+    torch.manual_seed(0)
+    config = gaussian_config()
+    return InContextPolicy(ADTransformer(config), PolicySpec(config, "PointRobot-v0", 20), "cpu")
+
+
+def test_cached_gaussian_act_equals_full_recomputation():
+    policy, rng, steps = gaussian_policy(), np.random.default_rng(3), 3 * 12 + 5
+    obs = rng.uniform(-2, 2, size=(steps, 2)).astype(np.float32)
+    rewards = (rng.random(steps) < 0.3).astype(float)
+    policy.reset(seed=0)
+    actions = np.array([policy.act(obs[t], rewards[t - 1] if t else 0.0, deterministic=True) for t in range(steps)])
+    coding = policy.spec.model.action_coding
+    prev = np.concatenate([[[coding.null] * 2], coding.encode(actions[:-1])])
+    with torch.no_grad():
+        out = policy.model(
+            torch.as_tensor(obs)[None],
+            torch.as_tensor(prev)[None],
+            torch.as_tensor(np.concatenate([[0.0], rewards[:-1]]), dtype=torch.float32)[None],
+            torch.as_tensor(np.arange(steps) % 20 == 0)[None],
+        )
+    np.testing.assert_allclose(actions, np.tanh(out[0, :, :, 0].numpy()), atol=1e-5)  # bounds are -1, 1
+    assert policy.action_distribution().shape == (1, 2, 2)
+    with pytest.raises(ValueError, match="action_distribution"):
+        policy.action_probabilities()
+
+
+def test_sampled_gaussian_actions_are_seeded_and_not_bin_values():
+    runs = []
+    for _ in range(2):
+        policy = gaussian_policy()
+        policy.reset(batch_size=3, seed=5)
+        runs.append(np.stack([policy.act(np.zeros((3, 2), np.float32), np.zeros(3)) for _ in range(4)]))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    coding = gaussian_policy().spec.model.action_coding
+    assert not np.allclose(runs[0], coding.decode(coding.encode(runs[0])))  # continuous, not snapped to bins
+
+
+def test_a_gaussian_model_trains_and_round_trips_through_a_policy_file(tmp_path):
+    continuous_run(tmp_path / "data")
+    preset = get_preset("PointRobot-v0").customised(model={**SMALL, "action_head": "gaussian"}, train={"batch_size": 4})
+    policy, log = distill(preset, tmp_path / "data", seed=0, steps=30)
+    assert log[-1]["loss"] < log[0]["loss"] and 0 <= log[-1]["accuracy"] <= 1
+    loaded = InContextPolicy.load(policy.save(tmp_path / "policy"))
+    assert loaded.spec.model.action_head == "gaussian"
+    for p in (policy, loaded):
+        p.reset(batch_size=2, seed=1)
+    first = policy.act(np.zeros((2, 2), np.float32), np.zeros(2))
+    np.testing.assert_array_equal(first, loaded.act(np.zeros((2, 2), np.float32), np.zeros(2)))
+
+
+def test_label_smoothing_is_refused_for_a_gaussian_head_before_training(tmp_path):
+    from ad_agent.histories import FlatHistories
+
+    continuous_run(tmp_path)
+    config = gaussian_config()
+    data = FlatHistories.load(tmp_path, config.action_coding)
+    with pytest.raises(ValueError, match="label smoothing is for a categorical action head"):
+        train(data, config, dataclasses.replace(TrainConfig(steps=1), label_smoothing=0.1))
