@@ -1,4 +1,4 @@
-"""The ablation scripts (paper Figs. 3, 5, 6, 7, 10, 12, 14) end to end in --quick mode, and their shared pieces."""
+"""The ablation scripts (paper Figs. 3, 5-7, 10, 12, 14; action heads) end to end in --quick mode, and shared pieces."""
 
 import argparse
 import json
@@ -9,6 +9,7 @@ import pytest
 
 from ad_agent.presets import PRESETS, get_preset
 from benchmarks import (
+    action_heads,
     bandit,
     context_size,
     depth_vs_steps,
@@ -29,6 +30,7 @@ SCRIPTS = {
     "transformer_vs_lstm": transformer_vs_lstm,
     "label_smoothing": label_smoothing,
     "depth_vs_steps": depth_vs_steps,
+    "action_heads": action_heads,
 }
 
 
