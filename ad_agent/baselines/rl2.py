@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, cast
 
 import gymnasium as gym
@@ -67,12 +68,22 @@ def trial_vec_env(
     return vec_env
 
 
-def train_rl2(config: RL2Config, env_id: str, train_tasks: Sequence[Any], seed: int) -> RecurrentPPO:
-    """Meta-train RecurrentPPO for ``config.total_timesteps`` env steps on trials of ``train_tasks``."""
+def train_rl2(
+    config: RL2Config, env_id: str, train_tasks: Sequence[Any], seed: int, resume_from: str | Path | None = None
+) -> RecurrentPPO:
+    """Meta-train RecurrentPPO for ``config.total_timesteps`` env steps on trials of ``train_tasks``.
+
+    ``resume_from`` (a file written by ``model.save``) continues that model instead of a new one: its
+    weights, optimiser state and step count carry over, while the trial envs (seeded by ``seed``)
+    and the LSTM states start afresh, so meta-training can go on in chunks across sessions."""
     vec_env = trial_vec_env(env_id, [train_tasks] * config.n_envs, config.episodes_per_trial, seed)
-    model = RecurrentPPO("MlpLstmPolicy", vec_env, seed=seed, device="cpu", verbose=0, **config.hyperparams)
+    if resume_from is None:
+        model = RecurrentPPO("MlpLstmPolicy", vec_env, seed=seed, device="cpu", verbose=0, **config.hyperparams)
+    else:
+        model = RecurrentPPO.load(resume_from, env=vec_env, device="cpu")
+        model.set_random_seed(seed)
     model.set_logger(null_logger())  # SB3's default logger leaves an empty folder in the temp folder
-    model.learn(total_timesteps=config.total_timesteps)
+    model.learn(total_timesteps=config.total_timesteps, reset_num_timesteps=resume_from is None)
     vec_env.close()
     return model
 
