@@ -67,9 +67,16 @@ def plateaued(late_returns: list[float], optimal: float) -> bool:
 
 def evaluation(returns: np.ndarray, steps: int) -> dict[str, Any]:
     """One evaluation's figures from per-episode returns ``(trials, episodes)``."""
-    mean = returns.mean(axis=0)
-    early, late = float(mean[:EARLY].mean()), float(mean[-LATE:].mean())
-    return {"steps": steps, "early": early, "late": late, "gain": late - early, "curve": mean.tolist()}
+    mean, late_per_trial = returns.mean(axis=0), returns[:, -LATE:].mean(axis=1)
+    early, late = float(mean[:EARLY].mean()), float(late_per_trial.mean())
+    return {
+        "steps": steps,
+        "early": early,
+        "late": late,
+        "late_std": float(late_per_trial.std()),
+        "gain": late - early,
+        "curve": mean.tolist(),
+    }
 
 
 def chunk_config(args: argparse.Namespace) -> RL2Config:
@@ -165,6 +172,21 @@ def main(argv: list[str] | None = None) -> None:
         "seed": args.seed,
         "mode": "quick" if args.quick else "full",
         "findings": [finding("AD matches asymptotic RL^2", matches, evidence)],
+        "tables": {
+            "RL^2's held-out return by meta-training steps": {
+                f"{e['steps']:,}": {f"first {EARLY} episodes": e["early"], f"last {LATE}": e["late"], "gain": e["gain"]}
+                for e in progress.evaluations
+            }
+        },
+        "curves": [
+            {
+                "method": f"RL^2, last {LATE} episodes of a trial, by meta-training steps",
+                "n": len(tasks),
+                "steps": [e["steps"] for e in progress.evaluations],
+                "mean": [e["late"] for e in progress.evaluations],
+                "std": [e["late_std"] for e in progress.evaluations],
+            }
+        ],
         "plateaued": done,
         "steps": progress.steps,
         "train_seconds": round(progress.train_seconds, 1),
