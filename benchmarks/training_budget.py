@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ad_agent.model import ARCHS
 from ad_agent.pipeline import block_means as pipeline_block_means
 from ad_agent.pipeline import optimal_mean_return, random_mean_return
 from ad_agent.plots import pyplot, save_figure
-from ad_agent.presets import max_episode_steps
+from ad_agent.presets import TRAIN_PRESETS, max_episode_steps
 from benchmarks.experiments import (
     Curve,
     compute_seconds,
@@ -99,6 +100,13 @@ def _target_finding(rows: dict[int, dict], key: str, late: str, target: float, o
     )
 
 
+def shape_name(args: argparse.Namespace) -> str:
+    """How the model departs from the preset's, as cache names and labels carry it ('' for the preset's)."""
+    parts = [args.arch] if args.arch != "transformer" else []
+    parts += [f"{args.n_layers}layers"] if args.n_layers is not None else []
+    return "-".join(parts)
+
+
 def run(args: argparse.Namespace) -> Path:
     torch.set_num_threads(args.threads)
     started = time.time()
@@ -107,6 +115,8 @@ def run(args: argparse.Namespace) -> Path:
     else:
         budgets = Budgets(episodes=args.episodes, trials=args.trials, test_tasks=args.test_tasks)
     preset = _run_preset(args.env, budgets)
+    if args.arch == "lstm":  # the LSTM variant's shape (paper App. K), the env preset's training
+        preset = dataclasses.replace(preset, model=preset.model.updated(TRAIN_PRESETS["lstm"].model.choices()))
     if args.n_layers is not None:
         preset = dataclasses.replace(preset, model=dataclasses.replace(preset.model, n_layers=args.n_layers))
     use_data_options(args, budgets)
@@ -116,14 +126,15 @@ def run(args: argparse.Namespace) -> Path:
     horizon = max_episode_steps(args.env)
     optimal, random = optimal_mean_return(preset, tasks), random_mean_return(preset, tasks)
 
+    shape = shape_name(args)
     rows: dict[int, dict] = {}
     curves = []
     for steps in sorted(set(args.steps)):
         as_main = _as_main_results(args, steps, preset.train.steps)
         budgets.train_steps = as_main.train_steps
         name = policy_names(as_main)[0]
-        if args.n_layers is not None:  # a shape of its own: its own cache entries
-            name = name.replace("ad", f"ad-{args.n_layers}layers", 1)
+        if shape:  # a shape of its own: its own cache entries
+            name = name.replace("ad", f"ad-{shape}", 1)
         seeds = [args.seed + i for i in range(args.train_seeds)]  # training seeds, all on the same histories
         per_seed = [in_context_returns(preset, data, name, tasks, budgets, s, args.workdir) for s in seeds]
         returns = np.concatenate(per_seed)
@@ -152,7 +163,7 @@ def run(args: argparse.Namespace) -> Path:
     reached = [(first, last) for first, last in BLOCKS if last <= min(by_episode, budgets.episodes)]
     late = "ep {}-{}".format(*(reached or [(1, budgets.episodes)])[-1])
     label = f"training_budget_{args.env.split('-')[0].lower()}"
-    label += "" if args.n_layers is None else f"_{args.n_layers}layers"
+    label += f"_{shape.replace('-', '_')}" if shape else ""
     label += "" if args.train_seeds == 1 else f"_{args.train_seeds}seeds"
     label = f"{label}_quick" if args.quick else label
     findings = [_target_finding(rows, "blocks", late, target, optimal, "within the budgets measured")]
@@ -165,6 +176,7 @@ def run(args: argparse.Namespace) -> Path:
     ]
     figures = {
         "title": f"Held-out return against AD's training budget on {args.env}"
+        + ("" if args.arch == "transformer" else f", {args.arch.upper()}")
         + ("" if args.n_layers is None else f", {args.n_layers} layers")
         + ("" if args.train_seeds == 1 else f", {args.train_seeds} training seeds"),
         "summary": (
@@ -206,7 +218,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--episodes", type=positive_int, default=100, help="in-context episodes per trial")
     parser.add_argument("--trials", type=positive_int, default=None, help="trials per held-out task")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads")
-    parser.add_argument("--n-layers", type=positive_int, default=None, help="transformer layers (default: preset)")
+    parser.add_argument("--n-layers", type=positive_int, default=None, help="model layers (default: preset)")
+    parser.add_argument(
+        "--arch", choices=ARCHS, default="transformer", help="the sequence model (lstm: the lstm training preset's)"
+    )
     print(f"wrote {run(parser.parse_args(argv))}")
 
 
