@@ -50,7 +50,7 @@ from ad_agent.sources import (
     SourceConfig,
     record,
 )
-from ad_agent.sources.batched import check_batch_fits, check_discrete_actions, run_batched
+from ad_agent.sources.batched import check_batch_fits, check_env_fits, run_batched
 from ad_agent.sources.sb3 import check_learner_fits
 from envs.core import Split, evenly_spaced
 
@@ -147,7 +147,7 @@ def source_for(
     if learners_per_batch is not None:
         if not isinstance(source, SourceConfig):
             raise ValueError(f"batched learners replace SB3 PPO/A2C learners, not {type(source).__name__}")
-        check_discrete_actions(env_id)
+        check_env_fits(env_id, source.learner_views)
         source = BatchedSourceConfig.like(source, learners_per_batch)
     if total_timesteps is None:
         return source

@@ -9,12 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ad_agent.cli import main
-from ad_agent.collection.runner import SourceMismatchError, collect, source_for, split_jobs, work_units
-from ad_agent.histories import FlatHistories, read_extras, read_run, scan
-from ad_agent.presets import get_preset
+from ad_agent.collection.runner import SourceMismatchError, collect, make_jobs, source_for, split_jobs, work_units
+from ad_agent.histories import FlatHistories, read_extras, read_run, scan, verify_run
+from ad_agent.presets import get_preset, model_config_for
 from ad_agent.sources import BatchedSourceConfig, SourceConfig
 
 PRESET = get_preset("DarkRoom-v0")
@@ -42,6 +43,31 @@ def test_batched_collection_writes_the_same_run_files(tmp_path, capsys):
     assert set(read_extras(_runs(out)[0])) == {"terminated", "truncated", "terminal_observations", "learner_steps"}
     assert len(FlatHistories.load(out, n_actions=5).stream_starts) == 6 * 64
     assert "final_return=" in (err := capsys.readouterr().err) and "env_steps=30.7k" in err  # 6 runs x 5,120
+
+
+def test_batched_collection_of_box_actions_writes_the_files_of_an_sb3_source(tmp_path):
+    """Point Robot (float observations, Box actions), batched: run files that verify and load as an SB3 PPO
+    run's do, with the same datasets of the same dtypes."""
+    out, sb3_out = tmp_path / "h", tmp_path / "sb3"
+    toy = ["--env", "PointRobot-v0", "--num-tasks", "2", "--runs-per-task", "1", "--steps", "2560", "--seed", "3"]
+    assert main(["collect", *toy, *BATCHED, "--workers", "1", "--out", str(out)]) == 0
+    sb3 = SourceConfig("PPO", n_envs=2, total_timesteps=80, hyperparams=dict(n_steps=20, batch_size=20))
+    collect(make_jobs("PointRobot-v0", [(0.0, 0.75)], 1, 0, "train"), sb3, sb3_out, 1)
+    (sb3_run,) = _runs(sb3_out)
+    sb3_arrays = {**read_extras(sb3_run), **vars(read_run(sb3_run)[0])}
+    assert len(_runs(out)) == 2 and scan(out) == {}
+    for path in _runs(out):
+        assert verify_run(path)["source"]["kind"] == "BatchedSourceConfig"
+        streams = read_run(path)[0]
+        arrays = {**read_extras(path), **vars(streams)}
+        assert {k: (v.dtype, v.ndim) for k, v in arrays.items()} == {
+            k: (v.dtype, v.ndim) for k, v in sb3_arrays.items()
+        }
+        assert streams.actions.shape == arrays["learner_actions"].shape == (64, 40, 2)
+        assert arrays["terminal_observations"].shape == (64 * 2, 2)  # two 20-step episodes per actor
+        np.testing.assert_array_equal(np.clip(arrays["learner_actions"], -1, 1), streams.actions)
+    coding = model_config_for("PointRobot-v0").action_coding
+    assert len(FlatHistories.load(out, coding).stream_starts) == 2 * 64
 
 
 def test_units_are_batches_for_batched_sources_only():

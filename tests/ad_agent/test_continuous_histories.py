@@ -54,11 +54,11 @@ def test_collected_continuous_histories_replay_through_a_fresh_env(tmp_path, sou
     assert ("learner_actions" in read_extras(tmp_path / job.filename)) == (source.algo == "PPO")
 
 
-def test_batched_learners_refuse_continuous_actions_before_any_work():
+def test_batched_learners_take_continuous_actions_but_not_off_policy_learners():
     from ad_agent.collection import source_for
-    from ad_agent.sources.batched import BatchedSourceConfig, run_batched
+    from ad_agent.sources.batched import BatchedSourceConfig
 
-    with pytest.raises(ValueError, match="batched learners take Discrete actions only; PointRobot-v0"):
-        source_for("PointRobot-v0", PPO_TINY, learners_per_batch=4)
-    with pytest.raises(ValueError, match="batched learners take Discrete actions only"):
-        run_batched(BatchedSourceConfig.like(PPO_TINY, 1), "PointRobot-v0", [GOAL], [0])
+    config = source_for("PointRobot-v0", PPO_TINY, learners_per_batch=4)
+    assert isinstance(config, BatchedSourceConfig) and (config.algo, config.n_envs) == ("PPO", 2)
+    with pytest.raises(ValueError, match="batched learners implement"):
+        source_for("PointRobot-v0", SourceConfig("SAC", n_envs=2, total_timesteps=80), learners_per_batch=4)

@@ -7,8 +7,8 @@ from ad_agent.sources.batched.learners import (
     BatchedSourceConfig,
     batch_bytes,
     check_batch_fits,
-    check_discrete_actions,
+    check_env_fits,
     run_batched,
 )
 
-__all__ = ["BatchedSourceConfig", "batch_bytes", "check_batch_fits", "check_discrete_actions", "run_batched"]
+__all__ = ["BatchedSourceConfig", "batch_bytes", "check_batch_fits", "check_env_fits", "run_batched"]

@@ -11,6 +11,11 @@ samples, no exploration counts. What each actor lived is recorded exactly as
 :class:`~ad_agent.sources.sb3.HistoryRecorder` records an SB3 actor, as a
 :class:`~ad_agent.sources.wrapper.Capture`, so batched and SB3 run files mix in one dataset.
 
+The envs may have Discrete or bounded 1-D Box actions, and Discrete, MultiDiscrete or 1-D Box (float
+vector) observations, as SB3's ``MlpPolicy`` takes them. For Box actions the policy is SB3's
+Gaussian, whose samples the envs get clipped to the box: the histories hold the actions the envs
+received, and the samples themselves as ``learner_actions``, as for an SB3 learner.
+
 Randomness (initial weights, action sampling, minibatch order, the envs' start states) comes from
 one seed per batch made from the batch's job seeds, so the same jobs in the same batches give the
 same histories.
@@ -21,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import gymnasium as gym
 import numpy as np
@@ -111,32 +116,55 @@ class BatchedSourceConfig:
         return capture.streams, capture.extras()
 
 
-def _discrete_nvec(space: spaces.Space) -> np.ndarray:
+def _observation_input(space: spaces.Space) -> np.ndarray | spaces.Box:
+    """What the networks read of ``space``: a discrete observation's values per component, or a 1-D Box."""
     if isinstance(space, spaces.Discrete):
         return np.array([space.n])
     if isinstance(space, spaces.MultiDiscrete) and space.nvec.ndim == 1:
         return space.nvec.astype(np.int64)
+    if isinstance(space, spaces.Box) and len(space.shape) == 1:
+        return space
     raise TypeError(
-        f"batched learners take Discrete or 1-D MultiDiscrete observations, not {space}; "
+        f"batched learners take Discrete, 1-D MultiDiscrete or 1-D Box observations, not {space}; "
         "collect pixel observations with the SB3 source (its CNN) instead"
     )
 
 
-def check_discrete_actions(env_id: str) -> None:
-    """Refuse an env with continuous actions: the batched networks have a categorical action head."""
-    space = gym.make(env_id).action_space
-    if not isinstance(space, spaces.Discrete):
+def _action_head(space: spaces.Space) -> int | spaces.Box:
+    """What the networks' action head is for: a Discrete space's number of actions, or a Box (a Gaussian)."""
+    return space if isinstance(space, spaces.Box) else int(cast(spaces.Discrete, space).n)
+
+
+def _action_buffer(space: spaces.Space, *lead: int) -> np.ndarray:
+    """Zero actions shaped ``lead`` (+ a Box's own shape), as SB3's buffer and the run files hold them:
+    float32 for a Box, int64 for Discrete."""
+    if isinstance(space, spaces.Box):
+        return np.zeros((*lead, *space.shape), dtype=np.float32)
+    return np.zeros(lead, dtype=np.int64)
+
+
+def check_env_fits(env_id: str, learner_views: dict[str, dict[str, Any]] | None = None) -> None:
+    """Refuse, before any work, an env the batched learners cannot run, or ``learner_views`` on it that
+    they cannot apply: its actions must be Discrete or a bounded 1-D Box (SB3's categorical or clipped
+    Gaussian policy) and its observations Discrete, 1-D MultiDiscrete or a 1-D Box."""
+    env = gym.make(env_id)
+    obs_space, space = env.observation_space, env.action_space
+    env.close()
+    _observation_input(obs_space)
+    bounded = isinstance(space, spaces.Box) and len(space.shape) == 1 and np.isfinite([space.low, space.high]).all()
+    if not (isinstance(space, spaces.Discrete) or bounded):
         raise ValueError(
-            f"batched learners take Discrete actions only; {env_id}'s action space is {space}: "
+            f"batched learners take Discrete or bounded 1-D Box actions; {env_id}'s action space is {space}: "
             "collect it with the SB3 source (without --batched)"
         )
+    check_batched_views(learner_views or {}, obs_space)
 
 
 def batch_bytes(config: BatchedSourceConfig, env_id: str, n_learners: int) -> int:
     """Memory the recorded histories of ``n_learners`` learners take (the networks are small beside them)."""
-    space = gym.make(env_id).observation_space
-    assert space.shape is not None and space.dtype is not None  # the envs here have array observations
-    row = int(np.prod(space.shape)) * space.dtype.itemsize + 8 + 4 + 3  # obs, action, reward, 3 flags
+    env = gym.make(env_id)
+    row = _Recorder(1, 1, env.observation_space, env.action_space).nbytes  # one actor's step, every field
+    env.close()
     return n_learners * config.n_envs * config.steps_per_actor * 2 * row  # x2: the per-run copies when written
 
 
@@ -167,21 +195,40 @@ class EnvStep(NamedTuple):
 
 
 class _Recorder:
-    """Every actor's stream as the envs emitted it, preallocated for the whole run."""
+    """Every actor's stream as the envs emitted it, preallocated for the whole run; for Box actions also
+    the learners' own (unclipped) samples, which an SB3 recorder keeps as ``learner_actions``."""
 
-    def __init__(self, n_steps: int, n_envs: int, obs_space: spaces.Space) -> None:
-        assert obs_space.shape is not None  # (Multi)Discrete, as _discrete_nvec checked
+    def __init__(self, n_steps: int, n_envs: int, obs_space: spaces.Space, action_space: spaces.Space) -> None:
+        assert obs_space.shape is not None  # an array space, as _observation_input checked
         self.obs = np.zeros((n_steps, n_envs, *obs_space.shape), dtype=obs_space.dtype)
-        self.actions = np.zeros((n_steps, n_envs), dtype=np.int64)
+        self.actions = _action_buffer(action_space, n_steps, n_envs)
+        self.learner_actions = np.zeros_like(self.actions) if isinstance(action_space, spaces.Box) else None
         self.rewards = np.zeros((n_steps, n_envs), dtype=np.float32)
         self.starts = np.zeros((n_steps, n_envs), dtype=bool)
         self.terminated = np.zeros((n_steps, n_envs), dtype=bool)
         self.truncated = np.zeros((n_steps, n_envs), dtype=bool)
         self._ends: list[tuple[int, np.ndarray, np.ndarray]] = []  # (step, envs that ended, their last obs)
 
-    def add(self, t: int, obs: np.ndarray, starts: np.ndarray, actions: np.ndarray, step: EnvStep) -> None:
-        """Row ``t``: the observations acted from, whether they opened episodes, the actions, what followed."""
+    @property
+    def nbytes(self) -> int:
+        """Memory the per-step arrays take (the episodes' last observations come on top, one per episode)."""
+        arrays = (*self._fields(), self.learner_actions, self.terminated, self.truncated)
+        return sum(x.nbytes for x in arrays if x is not None)
+
+    def add(
+        self,
+        t: int,
+        obs: np.ndarray,
+        starts: np.ndarray,
+        actions: np.ndarray,
+        learner_actions: np.ndarray,
+        step: EnvStep,
+    ) -> None:
+        """Row ``t``: the observations acted from, whether they opened episodes, the actions the envs got
+        (and the learners' own), what followed."""
         self.obs[t], self.starts[t], self.actions[t], self.rewards[t] = obs, starts, actions, step.rewards
+        if self.learner_actions is not None:
+            self.learner_actions[t] = learner_actions
         self.terminated[t], self.truncated[t] = step.terminated, step.truncated
         ended = np.flatnonzero(step.terminated | step.truncated)
         if len(ended):
@@ -198,13 +245,19 @@ class _Recorder:
             block = slice(first, first + n_actors)
             mine = np.flatnonzero((ended >= first) & (ended < first + n_actors))
             order = mine[np.lexsort((steps[mine], ended[mine]))]  # actor-major, then time
-            streams = Streams(*(np.ascontiguousarray(x[:, block].swapaxes(0, 1)) for x in self._fields()))
-            terminated, truncated = (np.ascontiguousarray(x[:, block].T) for x in (self.terminated, self.truncated))
-            out.append(Capture(streams, terminated, truncated, final[order], learner_steps))
+            streams = Streams(*(_actor_major(x, block) for x in self._fields()))
+            terminated, truncated = _actor_major(self.terminated, block), _actor_major(self.truncated, block)
+            learner_actions = None if self.learner_actions is None else _actor_major(self.learner_actions, block)
+            out.append(Capture(streams, terminated, truncated, final[order], learner_steps, learner_actions))
         return out
 
     def _fields(self) -> tuple[np.ndarray, ...]:
         return self.obs, self.actions, self.rewards, self.starts
+
+
+def _actor_major(x: np.ndarray, block: slice) -> np.ndarray:
+    """The envs ``block`` of time-major ``x`` ``(n_steps, n_envs, ...)`` as streams ``(n_actors, n_steps, ...)``."""
+    return np.ascontiguousarray(x[:, block].swapaxes(0, 1))
 
 
 class _Batch:
@@ -219,13 +272,13 @@ class _Batch:
         self.env = gym.make_vec(
             env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", autoreset_mode=AutoresetMode.SAME_STEP
         )
-        nvec = _discrete_nvec(self.env.single_observation_space)
-        action_space = self.env.single_action_space
-        assert isinstance(action_space, spaces.Discrete)  # every task env has discrete actions
-        self.n_actions = int(action_space.n)
-        self.views = ViewChain(config.learner_views, nvec, np.repeat(np.arange(self.n_learners), self.n_actors))
+        self.action_space = self.env.single_action_space
+        observation = _observation_input(self.env.single_observation_space)
+        learner_of = np.repeat(np.arange(self.n_learners), self.n_actors)
+        self.views = ViewChain(config.learner_views, observation, learner_of)
         policy_kwargs = config.hyperparams.get("policy_kwargs", {})
-        self.policy = BatchedActorCritic(self.n_learners, self.views.nvec, self.n_actions, **policy_kwargs)
+        head = _action_head(self.action_space)
+        self.policy = BatchedActorCritic(self.n_learners, self.views.observation, head, **policy_kwargs)
         generator = torch.Generator().manual_seed(int(self.rng.integers(2**63)))
         self.policy.reset_parameters(generator)
         self.policy.to(self.device)
@@ -236,18 +289,24 @@ class _Batch:
         self.starts = np.ones(n_envs, dtype=bool)
 
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
+        obs = np.asarray(obs, dtype=self.policy.obs_dtype)
         return torch.as_tensor(obs, device=self.device).view(self.n_learners, self.n_actors, -1)
 
     def act(self) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
-        """Sampled actions ``(n_envs,)``, their log-probabilities and the values, from the current policy."""
+        """Sampled actions ``(n_envs, *action_shape)``, their log-probabilities and the values, from the
+        current policy; Box actions as sampled, before any clipping."""
         with torch.no_grad():
-            logits, values = self.policy(self._tensor(self.obs))
-            log_softmax = torch.log_softmax(logits, dim=-1)
-        cumulative = np.cumsum(log_softmax.exp().cpu().numpy(), axis=-1)
-        u = self.rng.random(cumulative.shape[:-1])
-        actions = np.minimum((cumulative < u[..., None]).sum(-1), self.n_actions - 1)
-        log_probs = log_softmax.gather(-1, torch.as_tensor(actions, device=self.device).unsqueeze(-1)).squeeze(-1)
-        return actions.reshape(-1), log_probs.reshape(-1), values.reshape(-1)
+            action_params, values = self.policy(self._tensor(self.obs))
+            distribution = self.policy.distribution(action_params)
+            actions = distribution.sample(self.rng)
+            log_probs = distribution.log_prob(torch.as_tensor(actions, device=self.device))
+        return actions.reshape(-1, *actions.shape[2:]), log_probs.reshape(-1), values.reshape(-1)
+
+    def env_actions(self, actions: np.ndarray) -> np.ndarray:
+        """What the envs get: Box actions clipped to the box, as SB3's ``collect_rollouts`` does."""
+        if isinstance(self.action_space, spaces.Box):
+            return np.clip(actions, self.action_space.low, self.action_space.high)
+        return actions
 
     def step(self, actions: np.ndarray) -> tuple[EnvStep, np.ndarray, np.ndarray]:
         """Step the envs; returns what to record, the learners' rewards (bootstrapped at time limits) and dones."""
@@ -278,8 +337,8 @@ def _per_learner(x: torch.Tensor, n_learners: int) -> torch.Tensor:
 def _rollout(batch: _Batch, recorder: _Recorder, first_step: int) -> Rollout:
     """``n_steps`` steps of every actor, recorded, as SB3's ``collect_rollouts``; then advantages."""
     n_steps, n_envs = batch.settings.n_steps, batch.n_learners * batch.n_actors
-    obs = np.zeros((n_steps, n_envs, len(batch.views.nvec)), dtype=np.int64)
-    actions = np.zeros((n_steps, n_envs), dtype=np.int64)
+    obs = np.zeros((n_steps, *batch.obs.shape), dtype=batch.policy.obs_dtype)
+    actions = _action_buffer(batch.action_space, n_steps, n_envs)
     rewards, starts = np.zeros((n_steps, n_envs), dtype=np.float32), np.zeros((n_steps, n_envs), dtype=bool)
     values = torch.zeros(n_steps, n_envs, device=batch.device)
     log_probs = torch.zeros_like(values)
@@ -287,9 +346,9 @@ def _rollout(batch: _Batch, recorder: _Recorder, first_step: int) -> Rollout:
     for t in range(n_steps):  # each step is one batched forward pass over every actor of every learner
         obs[t], starts[t] = batch.obs, batch.starts
         actions[t], log_probs[t], values[t] = batch.act()
-        env_obs = batch.env_obs
-        recorded, rewards[t], dones = batch.step(actions[t])
-        recorder.add(first_step + t, env_obs, starts[t], actions[t], recorded)
+        env_obs, env_actions = batch.env_obs, batch.env_actions(actions[t])
+        recorded, rewards[t], dones = batch.step(env_actions)
+        recorder.add(first_step + t, env_obs, starts[t], env_actions, actions[t], recorded)
         batch.starts = dones
     as_tensor = lambda x: torch.as_tensor(x, device=batch.device)  # noqa: E731
     advantages, returns = gae(
@@ -320,10 +379,11 @@ def run_batched(
     """
     if len(tasks) != len(seeds) or not tasks:
         raise ValueError(f"need one seed per task and at least one task, got {len(tasks)} tasks, {len(seeds)} seeds")
-    check_discrete_actions(env_id)
+    check_env_fits(env_id, config.learner_views)
     check_batch_fits(config, env_id, len(tasks))
     batch = _Batch(config, env_id, np.asarray(tasks), batch_seed(seeds), device)
-    recorder = _Recorder(config.steps_per_actor, batch.n_learners * batch.n_actors, batch.env.single_observation_space)
+    n_envs = batch.n_learners * batch.n_actors
+    recorder = _Recorder(config.steps_per_actor, n_envs, batch.env.single_observation_space, batch.action_space)
     for iteration in range(config.iterations):
         rollout = _rollout(batch, recorder, iteration * batch.settings.n_steps)
         train_on(batch.policy, batch.optimizer, rollout, batch.settings, batch.rng)

@@ -2,12 +2,15 @@
 
 Every parameter carries a leading learner axis, so one batched matrix product runs all N networks
 and an element-wise optimiser (Adam, RMSprop) stepping the stacked tensors is exactly N separate
-optimisers. The shape of each learner's network is SB3's for ``PPO``/``A2C`` with a discrete action
-space: the observation one-hot encoded as SB3's ``preprocess_obs`` does, separate policy and value
-trunks (``net_arch``, default ``dict(pi=[64, 64], vf=[64, 64])``) with ``Tanh``, a linear action head
-and a linear value head, orthogonally initialised with SB3's gains (``sqrt(2)`` in the trunks, 0.01
-for the actions, 1 for the value). A one-hot vector times a weight matrix is a sum of the matrix's
-rows, so the first layer gathers rows instead of multiplying by mostly zeros.
+optimisers. The shape of each learner's network is SB3's for ``PPO``/``A2C``: the observation as
+SB3's ``preprocess_obs`` makes it (one-hot encoded when discrete, a float vector as it is when a 1-D
+``Box``), separate policy and value trunks (``net_arch``, default ``dict(pi=[64, 64], vf=[64, 64])``)
+with ``Tanh``, a linear action head and a linear value head, orthogonally initialised with SB3's gains
+(``sqrt(2)`` in the trunks, 0.01 for the actions, 1 for the value). The action head gives a Discrete
+space's logits, or a Box space's Gaussian means beside a state-independent ``log_std`` per learner
+(:mod:`~ad_agent.sources.batched.distributions`). A one-hot vector times a weight matrix is a sum of
+the matrix's rows, so a discrete observation's first layer gathers rows instead of multiplying by
+mostly zeros.
 """
 
 from __future__ import annotations
@@ -18,10 +21,16 @@ from typing import Any, cast
 
 import numpy as np
 import torch
+from gymnasium import spaces
 from torch import nn
 
+from ad_agent.sources.batched.distributions import ActionDistribution, Categorical, DiagGaussian
+
 #: The ``policy_kwargs`` a batched learner understands; anything else is refused rather than ignored.
-POLICY_KWARGS = ("net_arch", "activation_fn", "ortho_init")
+POLICY_KWARGS = ("net_arch", "activation_fn", "ortho_init", "log_std_init")
+
+#: What a network reads: a discrete observation's values per component (its ``nvec``), or a 1-D Box.
+Observation = Sequence[int] | np.ndarray | spaces.Box
 
 
 def trunk_sizes(net_arch: Any) -> tuple[list[int], list[int]]:
@@ -119,41 +128,63 @@ def activation(name: Any) -> type[nn.Module]:
 
 
 class BatchedActorCritic(nn.Module):
-    """N actor-critics shaped as SB3's ``ActorCriticPolicy`` for discrete observations and actions.
+    """N actor-critics shaped as SB3's ``ActorCriticPolicy`` with its ``MlpPolicy`` defaults.
 
-    ``nvec`` describes the (discrete) observation; ``forward(obs)`` takes ``(N, B, len(nvec))``
-    integers and returns action logits ``(N, B, n_actions)`` and values ``(N, B)``.
+    ``observation`` is a discrete observation's ``nvec`` (its components one-hot encoded) or a 1-D
+    ``spaces.Box`` (a float vector); ``actions`` is a Discrete space's number of actions (a categorical
+    head) or a 1-D ``spaces.Box`` (a diagonal Gaussian head, its ``log_std`` ``(N, d)`` starting at
+    ``log_std_init``). ``forward(obs)`` takes ``(N, B, n_components)`` observations of dtype
+    :attr:`obs_dtype` and returns the action head's output ``(N, B, n)`` (logits, or the Gaussians'
+    means) and values ``(N, B)``; :meth:`distribution` makes the policy of that output.
     """
+
+    log_std: nn.Parameter | None
 
     def __init__(
         self,
         n_learners: int,
-        nvec: Sequence[int] | np.ndarray,
-        n_actions: int,
+        observation: Observation,
+        actions: int | spaces.Box,
         net_arch: Any = None,
         activation_fn: Any = "tanh",
         ortho_init: bool = True,
+        log_std_init: float = 0.0,
     ) -> None:
         super().__init__()
         self.n_learners = n_learners
         self.act = activation(activation_fn)()
         self.ortho_init = ortho_init
+        self.observation = observation
+        #: As the observations must come: indices for the one-hot layer, floats (``.float()`` in SB3) for a vector.
+        self.obs_dtype = np.dtype(np.float32 if isinstance(observation, spaces.Box) else np.int64)
         pi_sizes, vf_sizes = trunk_sizes(net_arch)
-        self.pi = self._trunk(nvec, pi_sizes)
-        self.vf = self._trunk(nvec, vf_sizes)
-        self.action_net = self._layer(nvec, pi_sizes, n_actions)
-        self.value_net = self._layer(nvec, vf_sizes, 1)
+        self.pi = self._trunk(pi_sizes)
+        self.vf = self._trunk(vf_sizes)
+        self.log_std_init = float(log_std_init)
+        if isinstance(actions, spaces.Box):
+            n_out = int(np.prod(actions.shape))
+            self.log_std = nn.Parameter(torch.full((n_learners, n_out), self.log_std_init))
+        else:
+            n_out, self.log_std = int(actions), None
+        self.action_net = self._layer(pi_sizes, n_out)
+        self.value_net = self._layer(vf_sizes, 1)
 
-    def _layer(self, nvec: Sequence[int] | np.ndarray, sizes_before: list[int], out_features: int) -> StackedLinear:
+    def _layer(self, sizes_before: list[int], out_features: int) -> StackedLinear:
         if sizes_before:
             return StackedLinear(self.n_learners, sizes_before[-1], out_features)
-        return OneHotLinear(self.n_learners, nvec, out_features)
+        if isinstance(self.observation, spaces.Box):
+            return StackedLinear(self.n_learners, int(np.prod(self.observation.shape)), out_features)
+        return OneHotLinear(self.n_learners, self.observation, out_features)
 
-    def _trunk(self, nvec: Sequence[int] | np.ndarray, sizes: list[int]) -> nn.ModuleList:
-        return nn.ModuleList(self._layer(nvec, sizes[:i], size) for i, size in enumerate(sizes))
+    def _trunk(self, sizes: list[int]) -> nn.ModuleList:
+        return nn.ModuleList(self._layer(sizes[:i], size) for i, size in enumerate(sizes))
 
     def reset_parameters(self, generator: torch.Generator) -> None:
-        """SB3's initialisation: orthogonal with gain sqrt(2) in the trunks, 0.01 for actions, 1 for values."""
+        """SB3's initialisation: orthogonal with gain sqrt(2) in the trunks, 0.01 for actions, 1 for values;
+        ``log_std`` at ``log_std_init`` either way."""
+        if self.log_std is not None:
+            with torch.no_grad():
+                self.log_std.fill_(self.log_std_init)
         if not self.ortho_init:  # SB3 then keeps torch's default init; ours is drawn from ``generator`` too
             for layer in self.modules():
                 if isinstance(layer, StackedLinear):
@@ -172,6 +203,12 @@ class BatchedActorCritic(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self._run(self.pi, self.action_net, obs), self._run(self.vf, self.value_net, obs).squeeze(-1)
+
+    def distribution(self, action_params: torch.Tensor) -> ActionDistribution:
+        """Each learner's policy from the action head's output ``(N, B, n)`` (:meth:`forward`'s first)."""
+        if self.log_std is None:
+            return Categorical(action_params)
+        return DiagGaussian(action_params, self.log_std)
 
     def values(self, obs: torch.Tensor) -> torch.Tensor:
         """The value heads alone, for bootstrapping at time limits and the rollout's last step."""
@@ -202,3 +239,5 @@ def load_sb3_policy(batched: BatchedActorCritic, learner: int, policy: Any) -> N
             layer = cast(StackedLinear, ours)  # every layer of a BatchedActorCritic is one
             layer.weight[learner] = theirs.weight.detach().T
             layer.bias[learner] = theirs.bias.detach()
+        if batched.log_std is not None:
+            batched.log_std[learner] = policy.log_std.detach()

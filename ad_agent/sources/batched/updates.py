@@ -7,6 +7,8 @@ SB3 2.x line by line: generalised advantage estimation with the last step's boot
 (``RolloutBuffer.compute_returns_and_advantage``), PPO's clipped surrogate, advantage normalisation
 per minibatch, value loss and entropy bonus, ``n_epochs`` passes over shuffled minibatches of
 ``batch_size`` (the last one smaller when it does not divide), and A2C's single full-batch step.
+The kind of action (Discrete or Box) changes only the policy's distribution
+(:meth:`~ad_agent.sources.batched.networks.BatchedActorCritic.distribution`), as in SB3.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ad_agent.sources.batched.networks import POLICY_KWARGS, activation, trunk_sizes
+from ad_agent.sources.batched.networks import POLICY_KWARGS, BatchedActorCritic, activation, trunk_sizes
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,15 @@ def check_policy_kwargs(policy_kwargs: dict[str, Any]) -> None:
     """Refuse ``policy_kwargs`` the batched networks would not honour, before any work."""
     unknown = set(policy_kwargs) - set(POLICY_KWARGS)
     if unknown:
-        raise ValueError(f"batched learners take policy_kwargs {list(POLICY_KWARGS)}, not {sorted(unknown)}")
+        raise ValueError(
+            f"batched learners take policy_kwargs {list(POLICY_KWARGS)}, not {sorted(unknown)}: their policy is "
+            "SB3's MlpPolicy (no other feature extractor, no gSDE, no squashed or full-std Gaussian)"
+        )
     activation(policy_kwargs.get("activation_fn", "tanh"))
     trunk_sizes(policy_kwargs.get("net_arch"))
+    log_std_init = policy_kwargs.get("log_std_init", 0.0)
+    if isinstance(log_std_init, bool) or not isinstance(log_std_init, int | float) or not np.isfinite(log_std_init):
+        raise ValueError(f"log_std_init must be a finite number, got {log_std_init!r}")
 
 
 def make_optimizer(params: Any, settings: PPOSettings | A2CSettings) -> torch.optim.Optimizer:
@@ -149,7 +157,8 @@ def clip_grad_norms(params: list[torch.Tensor], max_norm: float) -> None:
 @dataclass
 class Rollout:
     """One rollout of every learner, learner-major and flattened SB3's way: sample ``a * n_steps + t``
-    is actor ``a``'s step ``t``. Shapes ``(N, n_samples, ...)``."""
+    is actor ``a``'s step ``t``. Shapes ``(N, n_samples, ...)``: ``actions`` are ints, or the Gaussian's
+    unclipped float samples ``(N, n_samples, d)`` for Box actions."""
 
     observations: torch.Tensor
     actions: torch.Tensor
@@ -174,13 +183,12 @@ class Rollout:
 
 
 def _losses(
-    policy: torch.nn.Module, batch: Rollout, settings: PPOSettings | A2CSettings
+    policy: BatchedActorCritic, batch: Rollout, settings: PPOSettings | A2CSettings
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-learner policy, value and entropy losses ``(N,)`` on ``batch``, as SB3's ``train()`` forms them."""
-    logits, values = policy(batch.observations)
-    log_softmax = torch.log_softmax(logits, dim=-1)
-    log_prob = log_softmax.gather(-1, batch.actions.long().unsqueeze(-1)).squeeze(-1)
-    entropy = -(log_softmax.exp() * log_softmax).sum(-1)
+    action_params, values = policy(batch.observations)
+    distribution = policy.distribution(action_params)
+    log_prob, entropy = distribution.log_prob(batch.actions), distribution.entropy()
     advantages = batch.advantages
     if settings.normalize_advantage and advantages.shape[1] > 1:
         advantages = (advantages - advantages.mean(1, keepdim=True)) / (advantages.std(1, keepdim=True) + 1e-8)
@@ -195,7 +203,7 @@ def _losses(
 
 
 def gradient_step(
-    policy: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Rollout, settings: PPOSettings | A2CSettings
+    policy: BatchedActorCritic, optimizer: torch.optim.Optimizer, batch: Rollout, settings: PPOSettings | A2CSettings
 ) -> None:
     """One optimiser step of every learner on its own part of ``batch``."""
     policy_loss, value_loss, entropy_loss = _losses(policy, batch, settings)
@@ -208,7 +216,7 @@ def gradient_step(
 
 
 def train_on(
-    policy: torch.nn.Module,
+    policy: BatchedActorCritic,
     optimizer: torch.optim.Optimizer,
     rollout: Rollout,
     settings: PPOSettings | A2CSettings,

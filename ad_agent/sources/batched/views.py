@@ -4,7 +4,8 @@ The same arithmetic as the VecEnv wrappers, on the flat array of every learner's
 count bonus counting each learner's own arrivals only: learners share nothing. A chain applies its
 views innermost first, each seeing what the one inside it made of the step, as nested wrappers do:
 rewards are changed first (``pay``), then the observation an episode ended on (``terminal``), then
-the next observation (``observe``).
+the next observation (``observe``). Both views count or extend discrete observations, so they take
+no float (Box) ones.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
 
 from ad_agent.sources.learner_view import check_views
 
@@ -88,24 +90,37 @@ class ReturnSoFarView(BatchedView):
 _VIEWS: dict[str, type[BatchedView]] = {"count_bonus": CountBonusView, "return_so_far": ReturnSoFarView}
 
 
-def check_batched_views(views: dict[str, dict[str, Any]]) -> None:
-    """Refuse view names that do not exist, or that the batched learners do not implement."""
+def check_batched_views(views: dict[str, dict[str, Any]], obs_space: spaces.Space | np.ndarray | None = None) -> None:
+    """Refuse view names that do not exist, that the batched learners do not implement, or (given the
+    env's observation space) that need discrete observations the env does not have."""
     check_views(views)
     unsupported = set(views) - set(_VIEWS)
     if unsupported:
         raise ValueError(f"batched learners support the views {sorted(_VIEWS)}, not {sorted(unsupported)}")
+    if views and isinstance(obs_space, spaces.Box):
+        raise ValueError(
+            f"the learner views {sorted(views)} count and extend discrete observations; "
+            f"this env's are {obs_space}: collect without them"
+        )
 
 
 class ViewChain:
-    """The named views (innermost first) over every actor of a batch of learners."""
+    """The named views (innermost first) over every actor of a batch of learners.
 
-    def __init__(self, views: dict[str, dict[str, Any]], nvec: np.ndarray, learner_of: np.ndarray) -> None:
-        check_batched_views(views)
+    ``observation`` is the env's: a discrete observation's ``nvec``, or a Box (which no view takes);
+    :attr:`observation` is what the learners see through the views.
+    """
+
+    def __init__(
+        self, views: dict[str, dict[str, Any]], observation: np.ndarray | spaces.Box, learner_of: np.ndarray
+    ) -> None:
+        check_batched_views(views, observation)
         self.views: list[BatchedView] = []
         for name, kwargs in views.items():
-            self.views.append(_VIEWS[name](nvec, learner_of, **kwargs))
-            nvec = self.views[-1].out_nvec
-        self.nvec = np.asarray(nvec, dtype=np.int64)
+            assert not isinstance(observation, spaces.Box)  # refused just above
+            self.views.append(_VIEWS[name](observation, learner_of, **kwargs))
+            observation = self.views[-1].out_nvec
+        self.observation = observation
 
     def reset(self, obs: np.ndarray) -> np.ndarray:
         """The learners' first observations, from the envs' ``obs``."""
