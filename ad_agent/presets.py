@@ -168,6 +168,27 @@ POINTROBOT_PPO = SourceConfig(
     hyperparams=dict(n_steps=20, batch_size=320, n_epochs=4, learning_rate=1e-3, ent_coef=0.0, gamma=0.95),
 )
 
+# SAC on the point robot: 16 actors share one replay buffer; an entropy coefficient that starts low
+# (auto-tuned from 0.02, not SB3's 1.0) made it both fast and reliable. Each stream reaches 90% of the
+# optimum at about episode 12 of its 25, after SAC's 800 random warm-up steps. TD3 with Gaussian action
+# noise was tried and got stuck at about 15% of optimal on some goals.
+POINTROBOT_SAC = SourceConfig(
+    algo="SAC",
+    n_envs=16,
+    total_timesteps=8_000,
+    hyperparams=dict(
+        learning_starts=800,
+        buffer_size=20_000,
+        batch_size=256,
+        learning_rate=1e-3,
+        gamma=0.95,
+        train_freq=1,
+        gradient_steps=2,
+        ent_coef="auto_0.02",
+        policy_kwargs=dict(net_arch=[64, 64]),
+    ),
+)
+
 SOURCE_PRESETS: dict[tuple[str, str], SourceConfig] = {
     # Measured: 16/16 goals >= 90% of optimal (mean 1.000, worst 0.998 of optimal), 4.3 s per run.
     ("DarkRoom-v0", "PPO"): DARKROOM_PPO,
@@ -178,6 +199,7 @@ SOURCE_PRESETS: dict[tuple[str, str], SourceConfig] = {
     ("DarkKeyToDoor-v0", "PPO"): DARKKEYTODOOR_PPO,
     ("PixelWatermaze-v0", "PPO"): WATERMAZE_PPO,
     ("PointRobot-v0", "PPO"): POINTROBOT_PPO,
+    ("PointRobot-v0", "SAC"): POINTROBOT_SAC,
 }
 
 
