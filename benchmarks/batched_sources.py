@@ -17,11 +17,15 @@ and so is the difference of the runs' final returns. Each run also counts as *so
 separately, on one thread; runs per hour per core compare it with the SB3 runs' seconds per run.
 
     python -m benchmarks.batched_sources --tasks 16 --learners 128 --seed 0
+    python -m benchmarks.batched_sources --envs PointRobot-v0 --tasks 16 --learners 128 --seed 0
+
+Measuring some envs keeps the record's entries for the others, each with its own load average and date.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from typing import Any
@@ -41,6 +45,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 ENVS = ("DarkRoom-v0", "DarkKeyToDoor-v0", "DarkRoomHard-v0")
+OTHER_ENVS = ("PointRobot-v0",)  # measured on request (--envs): Gaussian PPO/A2C on continuous actions
 SOLVED = 0.9
 NAME = "batched_sources"
 
@@ -179,9 +184,18 @@ def plot(results: dict[str, Any], steps: dict[str, int], algo: str, name: str) -
     return f"{name}.png"
 
 
+def previous_envs(name: str) -> dict[str, Any]:
+    """The env entries already in the record ``name``, which a measurement of other envs keeps (an entry
+    from before entries had their own load average gets the record's)."""
+    path = RESULTS_DIR / f"{name}.json"
+    record = json.loads(path.read_text()) if path.exists() else {}
+    envs = {key: value for key, value in record.items() if key in ENVS + OTHER_ENVS}
+    return {key: {"load_average_1min": record.get("load_average_1min"), **value} for key, value in envs.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--envs", nargs="+", default=list(ENVS), choices=ENVS)
+    parser.add_argument("--envs", nargs="+", default=list(ENVS), choices=ENVS + OTHER_ENVS)
     parser.add_argument("--algo", choices=("PPO", "A2C"), default="PPO", help="the envs' SB3 preset of this algorithm")
     parser.add_argument("--tasks", type=int, default=16, help="train tasks spread over the split, one run each")
     parser.add_argument("--learners", type=int, default=128, help="learners in the timed batch")
@@ -189,10 +203,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    load = os.getloadavg()[0]
-    results = {}
+    name = NAME if args.algo == "PPO" else f"{NAME}_{args.algo.lower()}"
+    results = previous_envs(name)
     for env_id in args.envs:
-        r = results[env_id] = measure_env(env_id, args.algo, args.tasks, args.learners, args.seed, args.bins)
+        load = os.getloadavg()[0]  # the CPU is shared: say how busy it was
+        r = measure_env(env_id, args.algo, args.tasks, args.learners, args.seed, args.bins)
+        results[env_id] = r = {**r, "load_average_1min": load, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         print(
             f"{env_id}: SB3 {r['sb3']['seconds_per_run']:.2f} s/run, "
             f"batched {r['batched']['batch']['seconds_per_run']:.2f} s/run "
@@ -203,10 +219,9 @@ def main() -> None:
             f"{r['final_standard_error']:.3f}: {'match' if r['curves_match'] else 'DIFFER'}",
             flush=True,
         )
-    name = NAME if args.algo == "PPO" else f"{NAME}_{args.algo.lower()}"
     png = plot(results, {e: source_preset(e, args.algo).total_timesteps for e in results}, args.algo, name)
     figures = {"algo": args.algo, "seed": args.seed, "tasks": args.tasks, "bins": args.bins}
-    path = write_result(name, {**figures, "load_average_1min": load, "plot": png, **results})
+    path = write_result(name, {**figures, "plot": png, **results})
     print(f"wrote {path}")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from ad_agent.collection.runner import collect, split_jobs
@@ -42,3 +44,15 @@ def test_dataset_summary_counts_runs_tasks_and_solved(tmp_path):
     summary = dataset_summary(tmp_path, preset.task_env)
     assert summary["runs"] == 2 and summary["distinct_tasks"] == 2 and summary["env_steps"] == 2 * 8 * 400
     assert 0.0 <= summary["solved_fraction"] <= 1.0 and summary["disk_bytes"] > 0
+
+
+def test_a_partial_measurement_keeps_the_other_envs_entries(tmp_path, monkeypatch) -> None:
+    from benchmarks import batched_sources
+
+    record = {"load_average_1min": 2.3, "seed": 0, "DarkRoom-v0": {"curves_match": True}, "plot": "x.png"}
+    (tmp_path / "batched_sources.json").write_text(json.dumps(record))
+    monkeypatch.setattr(batched_sources, "RESULTS_DIR", tmp_path)
+    assert batched_sources.previous_envs("batched_sources") == {
+        "DarkRoom-v0": {"curves_match": True, "load_average_1min": 2.3}
+    }
+    assert batched_sources.previous_envs("batched_sources_a2c") == {}
