@@ -19,7 +19,7 @@ separately, on one thread; runs per hour per core compare it with the SB3 runs' 
     python -m benchmarks.batched_sources --tasks 16 --learners 128 --seed 0
     python -m benchmarks.batched_sources --envs PointRobot-v0 --tasks 16 --learners 128 --seed 0
 
-Measuring some envs keeps the record's entries for the others, each with its own load average and date.
+Measuring some envs keeps the record's entries for the others, each with its own settings, load average and date.
 """
 
 from __future__ import annotations
@@ -185,12 +185,13 @@ def plot(results: dict[str, Any], steps: dict[str, int], algo: str, name: str) -
 
 
 def previous_envs(name: str) -> dict[str, Any]:
-    """The env entries already in the record ``name``, which a measurement of other envs keeps (an entry
-    from before entries had their own load average gets the record's)."""
+    """The env entries already in the record ``name``, which a measurement of other envs keeps; an entry
+    from before entries had their own settings gets the record's."""
     path = RESULTS_DIR / f"{name}.json"
     record = json.loads(path.read_text()) if path.exists() else {}
+    shared = {key: record[key] for key in ("seed", "tasks", "bins", "load_average_1min", "date") if key in record}
     envs = {key: value for key, value in record.items() if key in ENVS + OTHER_ENVS}
-    return {key: {"load_average_1min": record.get("load_average_1min"), **value} for key, value in envs.items()}
+    return {key: {"measured_with": shared, **value} for key, value in envs.items()}
 
 
 def main() -> None:
@@ -206,9 +207,10 @@ def main() -> None:
     name = NAME if args.algo == "PPO" else f"{NAME}_{args.algo.lower()}"
     results = previous_envs(name)
     for env_id in args.envs:
-        load = os.getloadavg()[0]  # the CPU is shared: say how busy it was
+        settings = {"seed": args.seed, "tasks": args.tasks, "learners": args.learners, "bins": args.bins}
+        settings |= {"load_average_1min": os.getloadavg()[0], "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         r = measure_env(env_id, args.algo, args.tasks, args.learners, args.seed, args.bins)
-        results[env_id] = r = {**r, "load_average_1min": load, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        results[env_id] = {"measured_with": settings, **r}
         print(
             f"{env_id}: SB3 {r['sb3']['seconds_per_run']:.2f} s/run, "
             f"batched {r['batched']['batch']['seconds_per_run']:.2f} s/run "
@@ -220,8 +222,7 @@ def main() -> None:
             flush=True,
         )
     png = plot(results, {e: source_preset(e, args.algo).total_timesteps for e in results}, args.algo, name)
-    figures = {"algo": args.algo, "seed": args.seed, "tasks": args.tasks, "bins": args.bins}
-    path = write_result(name, {**figures, "plot": png, **results})
+    path = write_result(name, {"algo": args.algo, "plot": png, **results})
     print(f"wrote {path}")
 
 

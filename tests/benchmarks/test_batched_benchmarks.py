@@ -53,6 +53,6 @@ def test_a_partial_measurement_keeps_the_other_envs_entries(tmp_path, monkeypatc
     (tmp_path / "batched_sources.json").write_text(json.dumps(record))
     monkeypatch.setattr(batched_sources, "RESULTS_DIR", tmp_path)
     assert batched_sources.previous_envs("batched_sources") == {
-        "DarkRoom-v0": {"curves_match": True, "load_average_1min": 2.3}
+        "DarkRoom-v0": {"curves_match": True, "measured_with": {"load_average_1min": 2.3, "seed": 0}}
     }
     assert batched_sources.previous_envs("batched_sources_a2c") == {}
