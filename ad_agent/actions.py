@@ -2,11 +2,9 @@
 
 A ``Discrete(n)`` action is already a class in ``[0, n)``. A continuous ``Box`` action of ``d``
 dimensions is cut, dimension by dimension, into ``bins`` evenly spaced values from ``low`` to
-``high`` (both included), so it becomes ``d`` classes and the model predicts each dimension as a
-categorical over its bins. Why bins rather than a Gaussian head: the same next-action
-cross-entropy trains both kinds of actions, and a categorical keeps what a squashed or clipped
-learner's actions look like (much mass at the bounds, several modes while it explores) where one
-Gaussian would average them. The price is resolution: ``(high - low) / (bins - 1)`` per dimension.
+``high`` (both included), so it becomes ``d`` classes: the model reads each dimension's bin, and
+its action head (:mod:`ad_agent.model.heads`) predicts a distribution over them, a categorical by
+default. The price is resolution: ``(high - low) / (bins - 1)`` per dimension.
 
 Each component also has a null class, ``classes``: "no action yet" before a stream's first step,
 and what input masking shows the model instead of an action.

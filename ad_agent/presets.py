@@ -30,7 +30,7 @@ import envs
 from ad_agent.model import ModelConfig, ModelShape
 from ad_agent.model.encoders import obs_config_from_space
 from ad_agent.sources import AnySourceConfig, SourceConfig, UCBConfig
-from ad_agent.training.loop import TrainConfig
+from ad_agent.training.loop import TrainConfig, check_fits
 
 # --- Model shapes and their training -------------------------------------------------------------
 
@@ -258,7 +258,9 @@ class Preset:
     ) -> Preset:
         """This preset with the settings that override it, in their one order: ``train_preset``'s
         shape and optimisation (:data:`TRAIN_PRESETS`; the env's context length stays), then ``model`` /
-        ``train`` settings (a config file's sections, then command-line flags, merged by the caller)."""
+        ``train`` settings (a config file's sections, then command-line flags, merged by the caller). The
+        result's model is built and checked against its env and training at once, so a setting that cannot
+        work is refused before any collection."""
         shape, optimisation = self.model, self.train
         if train_preset is not None:
             if train_preset not in TRAIN_PRESETS:
@@ -266,7 +268,9 @@ class Preset:
             chosen = TRAIN_PRESETS[train_preset]
             shape = dataclasses.replace(chosen.model, context_len=self.model.value("context_len"))
             optimisation = chosen.train
-        return dataclasses.replace(self, model=shape.updated(model or {}), train=optimisation.updated(train or {}))
+        custom = dataclasses.replace(self, model=shape.updated(model or {}), train=optimisation.updated(train or {}))
+        check_fits(custom.model_config(), custom.train)  # refused now, not after a long collection
+        return custom
 
     def model_config(self) -> ModelConfig:
         """The model this preset trains, its input and output sizes from the env's spaces."""

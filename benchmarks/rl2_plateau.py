@@ -5,8 +5,9 @@ learn. Here RecurrentPPO meta-trains on the train tasks in chunks of ``--chunk-s
 chunk it is saved and played with frozen weights for one trial on the held-out tasks (sampled
 actions, as in the main results). It stops at ``--max-steps`` or when the curve has plateaued: the
 mean return of the trial's last 5 episodes moved less than 5% of optimal over the last 3
-evaluations. Re-running the command resumes from the last saved chunk (the weights and optimiser
-carry over; the trial envs restart), so a long meta-training can span sessions.
+evaluations, having come at least 20% of the way from random to optimal (a flat start is not a
+plateau). Re-running the command resumes from the last saved chunk (the weights and optimiser carry
+over; the trial envs restart), so a long meta-training can span sessions.
 
 The record compares RL^2's best trial with AD's own curve (from the env's main-results record) over
 the same episodes of a trial.
@@ -36,6 +37,7 @@ from envs.core import evenly_spaced
 
 LATE, EARLY = 5, 3  # episodes at the end / start of a trial whose mean return is tracked
 PLATEAU_EVALUATIONS, PLATEAU_SPAN = 3, 0.05  # late return within 5% of optimal over 3 evaluations
+LEARNED = 0.2  # ... and at least 20% of the way from random to optimal
 FULL = {"chunk_steps": 500_000, "max_steps": 20_000_000, "test_tasks": 16, "trials": 2}
 QUICK = {"chunk_steps": 256, "max_steps": 512, "test_tasks": 2, "trials": 1}
 
@@ -59,10 +61,12 @@ class Progress:
         os.replace(tmp, folder / "progress.json")  # atomic: a kill leaves the old or the new file
 
 
-def plateaued(late_returns: list[float], optimal: float) -> bool:
-    """Whether the last :data:`PLATEAU_EVALUATIONS` late-trial returns lie within :data:`PLATEAU_SPAN` of optimal."""
+def plateaued(late_returns: list[float], optimal: float, random: float) -> bool:
+    """Whether the last :data:`PLATEAU_EVALUATIONS` late-trial returns lie within :data:`PLATEAU_SPAN` of
+    optimal, and above random by :data:`LEARNED` of the way to optimal: a flat start is not a plateau."""
     last = late_returns[-PLATEAU_EVALUATIONS:]
-    return len(last) == PLATEAU_EVALUATIONS and max(last) - min(last) < PLATEAU_SPAN * optimal
+    learned = min(last, default=random) >= random + LEARNED * (optimal - random)
+    return len(last) == PLATEAU_EVALUATIONS and learned and max(last) - min(last) < PLATEAU_SPAN * optimal
 
 
 def evaluation(returns: np.ndarray, steps: int) -> dict[str, Any]:
@@ -88,17 +92,17 @@ def chunk_config(args: argparse.Namespace) -> RL2Config:
     return config
 
 
-def meta_train(args: argparse.Namespace, folder: Path, tasks: list[Any], optimal: float) -> Progress:
+def meta_train(args: argparse.Namespace, folder: Path, tasks: list[Any], optimal: float, random: float) -> Progress:
     """Chunks of meta-training and evaluation until the plateau or ``--max-steps``, resuming ``folder``."""
     preset, config = get_preset(args.env), chunk_config(args)
     progress = Progress.load(folder)
-    while progress.steps < args.max_steps and not plateaued([e["late"] for e in progress.evaluations], optimal):
+    while progress.steps < args.max_steps and not plateaued([e["late"] for e in progress.evaluations], optimal, random):
         chunk = len(progress.evaluations)
         saved = folder / f"model-{progress.steps}.zip"
         started = time.perf_counter()
         model = train_rl2(config, args.env, preset.train_tasks, args.seed + chunk, saved if progress.steps else None)
         progress.train_seconds += time.perf_counter() - started
-        steps = progress.steps + args.chunk_steps
+        steps = model.num_timesteps  # SB3 rounds a chunk up to whole rollouts
         model.save(folder / f"model-{steps}.zip")
         returns = evaluate_rl2(model, args.env, tasks, config.episodes_per_trial, args.seed, deterministic=False)
         progress.evaluations.append(evaluation(returns, steps))
@@ -150,12 +154,13 @@ def main(argv: list[str] | None = None) -> None:
     tasks = evenly_spaced(preset.test_tasks, args.test_tasks) * args.trials
     optimal, random = optimal_mean_return(preset), random_mean_return(preset)
     label = f"rl2_plateau_{args.env.split('-')[0].lower()}" + ("_quick" if args.quick else "")
-    folder = args.workdir / args.env / "baselines" / f"{label}-chunk{args.chunk_steps}-seed{args.seed}"
+    evaluated_on = f"tasks{args.test_tasks}x{args.trials}"  # resuming compares like with like
+    folder = args.workdir / args.env / "baselines" / f"{label}-chunk{args.chunk_steps}-{evaluated_on}-seed{args.seed}"
     folder.mkdir(parents=True, exist_ok=True)
-    progress = meta_train(args, folder, tasks, optimal)
+    progress = meta_train(args, folder, tasks, optimal, random)
     best = max(progress.evaluations, key=lambda e: e["late"])
     ad = None if args.quick else ad_reference(args.env, args.results, len(best["curve"]))
-    done = plateaued([e["late"] for e in progress.evaluations], optimal)
+    done = plateaued([e["late"] for e in progress.evaluations], optimal, random)
     evidence = (
         f"RL^2 after {progress.steps:,} meta-training steps ({'plateaued' if done else 'not plateaued yet'}): best "
         f"late-trial return {best['late']:.2f} at {best['steps']:,} steps "

@@ -4,7 +4,7 @@ For each count N, N train tasks spread over the split get ``--runs-per-task`` ba
 (the paper-scale collection's recipe), AD is distilled with the env preset's model and training, and
 it plays the held-out tasks with the main results' protocol. The paper (Fig. 12, Key-to-Door) finds
 little in-context RL below ~150 training tasks and the best models at 1,212-2,424. Every count has
-its own dataset and caches (``tasks<N>x<runs>-batched``, ``ad-tasks<N>-batched``), so counts can be
+its own dataset and caches (``tasks<N>x<runs>-batched``, ``ad-tasks<N>x<runs>-batched``), so counts can be
 added later and a rerun resumes.
 
     python -m benchmarks.training_tasks_at_scale --env DarkKeyToDoor-v0 --counts 100 300 1000 --seed 0 \\
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> None:
             args.env, args.seed, args.workdir, name=name, num_tasks=n, runs_per_task=args.runs_per_task,
             batched=True, workers=args.workers, **({"steps": budgets.data["steps"]} if args.quick else {}),
         )  # fmt: skip
-        policy = f"ad-tasks{n}-batched"
+        policy = f"ad-{name}"
         returns = in_context_returns(preset, data, policy, tasks, budgets, args.seed, args.workdir)
         curves.append(Curve.from_returns(f"{n} training tasks", returns, max_episode_steps(args.env) or 1))
         train_seconds = compute_seconds(args.workdir / args.env / "policies" / f"{policy}-seed{args.seed}")

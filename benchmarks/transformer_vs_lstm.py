@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     data = source_data(ENV, args)
     variants = {"transformer": (variant(ENV, args), "ad-steps400")}
     lstm_model = {**TRAIN_PRESETS["lstm"].model.choices(), **({"d_model": 32, "lstm_hidden": 32} if args.quick else {})}
-    variants["LSTM"] = (variant(ENV, args, model=lstm_model), "ad-lstm")
+    variants["LSTM"] = (variant(ENV, args, model=lstm_model), "ad-lstm-steps400")
     curves = []
     for method, (preset, name) in variants.items():
         policy = trained_policy(preset, data, args.seed, args.workdir, name, plan.train_steps)

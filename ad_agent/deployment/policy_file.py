@@ -26,10 +26,13 @@ from safetensors.torch import load_file, save_file
 
 from ad_agent.model import ADModel, ModelConfig, build_model
 
-FORMAT_VERSION = 3  # 2: rotary positions and SHA-256-checked weights; 3: model.arch (transformer | lstm)
-# Version 2 files are still read: their configs have no ``arch`` and mean a transformer. Packages
-# that only know version 2 refuse version 3 files by their version, not by an unknown config key.
-READABLE_VERSIONS = (2, FORMAT_VERSION)
+# 2: rotary positions and SHA-256-checked weights; 3: model.arch (transformer | lstm); 4: Box actions
+# (model.action_low / action_high / action_bins) and model.action_head (categorical | gaussian)
+FORMAT_VERSION = 4
+# Older files are still read: a config without ``arch`` means a transformer, one without Box bounds a
+# Discrete space, one without ``action_head`` a categorical head. Packages that only know an older
+# version refuse newer files by their version, not by an unknown config key.
+READABLE_VERSIONS = (2, 3, FORMAT_VERSION)
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "policy.json"
 PRETRAINED_PREFIX = "pretrained:"

@@ -84,7 +84,7 @@ class ADModel(nn.Module):
             return self.prev_action_embed(actions)
         return self.prev_action_embed(actions + self.action_offsets).sum(dim=-2)
 
-    def action_logits(self, features: torch.Tensor) -> torch.Tensor:
+    def action_head_output(self, features: torch.Tensor) -> torch.Tensor:
         """The head on the body's output, arranged by :attr:`action_head`: ``(B, T, n_actions)`` scores,
         ``(B, T, d, bins)`` for a Box action's bins, ``(B, T, d, 2)`` for its Gaussians."""
         return self.action_head.arrange(self.head(features))

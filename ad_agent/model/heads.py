@@ -6,16 +6,15 @@ distribution over actions. Two kinds:
 - :class:`CategoricalHead` (``action_head="categorical"``): a categorical over a Discrete space's
   actions, or over each Box dimension's bins (:mod:`ad_agent.actions`), trained by cross-entropy.
 - :class:`SquashedGaussianHead` (``action_head="gaussian"``, Box only): each dimension is
-  ``tanh`` of a Gaussian, scaled to the bounds, as SAC's policies are; trained by negative
-  log-likelihood of the recorded action. The model still reads its own past actions as bins, so
-  its targets are the recorded actions at the bins' resolution.
+  ``tanh`` of a Gaussian, scaled to the bounds, as SAC's policies are. The recorded actions are
+  known to the model only as bins, so it is trained by the probability its distribution gives the
+  recorded action's bin (the bin's interval, the outer bins reaching to the bounds): a likelihood
+  of the same data a categorical sees, in the same units as the categorical's cross-entropy.
 
 ``benchmarks/action_heads.py`` measures the two on the point robot; the README says which won.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
@@ -25,7 +24,8 @@ from ad_agent.actions import ActionCoding
 
 ACTION_HEADS = ("categorical", "gaussian")
 _LOG_STD_RANGE = (-5.0, 2.0)  # a std from 0.007 to 7.4 before the squashing: finite, never degenerate
-_EDGE = 1e-3  # a recorded action at a bound is read this far inside it: tanh reaches +-1 only at infinity
+_FAR = 100.0  # stands for infinity before tanh: tanh(100) is 1 in floats, and 100 / 7.4 is 13.5 stds
+_MIN_PROBABILITY = 1e-12  # a bin's floor, so one far-off target costs 28 nats, not infinity
 
 
 class CategoricalHead:
@@ -72,8 +72,8 @@ class SquashedGaussianHead:
             raise ValueError("a Gaussian action head needs a Box action space; a Discrete one takes 'categorical'")
         self.coding = coding
         self.outputs = 2 * coding.components
-        self._low = torch.tensor(coding.low)
-        self._half_span = (torch.tensor(coding.high) - self._low) / 2
+        self._low = np.asarray(coding.low)
+        self._half_span = (np.asarray(coding.high) - self._low) / 2
 
     def arrange(self, raw: torch.Tensor) -> torch.Tensor:
         out = raw.unflatten(-1, (self.coding.components, 2))
@@ -82,20 +82,30 @@ class SquashedGaussianHead:
     def loss(
         self, out: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0, reduction: str = "mean"
     ) -> torch.Tensor:
-        """Negative log-density of each recorded action dimension (its bin's value) in action units."""
+        """Negative log-probability of each recorded action dimension's bin, a cross-entropy as the
+        categorical's."""
         if label_smoothing:
             raise ValueError("label smoothing is for a categorical action head, not a Gaussian one")
-        squashed = (targets.float() / (self.coding.classes - 1) * 2 - 1).clamp(-1 + _EDGE, 1 - _EDGE)
-        mean, log_std = out[..., 0], out[..., 1]
-        z = (torch.atanh(squashed) - mean) / log_std.exp()
-        log_density = -0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi)
-        # change of variables: tanh, then the scaling from [-1, 1] to the bounds
-        log_density = log_density - torch.log1p(-(squashed**2)) - self._half_span.to(out.device).log()
-        nll = -log_density
+        nll = -self._log_bin_probability(out, targets)
         return nll.mean() if reduction == "mean" else nll.sum()
 
+    def _log_bin_probability(self, out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """log P(bin) of ``targets`` under each dimension's squashed Gaussian ``out`` ``(..., d, 2)``."""
+        half_width = 1.0 / (self.coding.classes - 1)  # of a bin, on the [-1, 1] scale tanh reaches
+        centre = targets.to(out.dtype) * (2 * half_width) - 1
+        lower, upper = (centre - half_width).clamp(min=-1.0), (centre + half_width).clamp(max=1.0)
+        mean, std = out[..., 0], out[..., 1].exp()
+        # the bounds are at +-infinity before tanh: a finite stand-in keeps the gradients finite
+        edges = torch.atanh(torch.stack([lower, upper])).clamp(-_FAR, _FAR)
+        a, b = (edges[0] - mean) / std, (edges[1] - mean) / std
+        # Phi(b) - Phi(a), from the nearer tail so that a bin far out keeps its few digits
+        mass = torch.where(
+            a > 0, torch.special.ndtr(-a) - torch.special.ndtr(-b), torch.special.ndtr(b) - torch.special.ndtr(a)
+        )
+        return mass.clamp(min=_MIN_PROBABILITY).log()
+
     def hits(self, out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Whether the distribution's mode falls in the target's bin, per dimension."""
+        """Whether the distribution's median (``tanh`` of the mean) falls in the target's bin, per dimension."""
         bins = self.coding.classes - 1
         return torch.round((torch.tanh(out[..., 0]) + 1) / 2 * bins).long() == targets
 
@@ -106,8 +116,7 @@ class SquashedGaussianHead:
         pre = params[..., 0]
         if not deterministic:
             pre = pre + np.exp(params[..., 1]) * rng.standard_normal(pre.shape)
-        low, half_span = self._low.numpy(), self._half_span.numpy()
-        actions = (low + (np.tanh(pre) + 1) * half_span).astype(np.float32)
+        actions = (self._low + (np.tanh(pre) + 1) * self._half_span).astype(np.float32)
         return actions, self.coding.encode(actions)
 
 

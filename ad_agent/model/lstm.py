@@ -46,7 +46,7 @@ class LSTMState:
 
 
 class ADLSTM(ADModel):
-    """Maps a sequence of steps to next-action logits at every position, recurrently."""
+    """Maps a sequence of steps to the action head's next-action prediction at every position, recurrently."""
 
     def _build_body(self) -> int:
         config = self.config
@@ -92,4 +92,4 @@ class ADLSTM(ADModel):
         if cache is not None:
             cache.h, cache.c = h, c
             cache.next_position += x.shape[1]
-        return self.action_logits(self.torso(torch.cat([out, obs], dim=-1)))
+        return self.action_head_output(self.torso(torch.cat([out, obs], dim=-1)))

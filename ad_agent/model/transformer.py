@@ -193,7 +193,7 @@ class Block(nn.Module):
 
 
 class ADTransformer(ADModel):
-    """Maps a sequence of steps to next-action logits at every position."""
+    """Maps a sequence of steps to the action head's next-action prediction at every position."""
 
     def _build_body(self) -> int:
         self.blocks = nn.ModuleList(Block(self.config, layer) for layer in range(self.config.n_layers))
@@ -231,4 +231,4 @@ class ADTransformer(ADModel):
             x = block(x, positions, rope, cache)
         if cache is not None and not one_step:
             cache.advance(positions)
-        return self.action_logits(self.ln_f(x))
+        return self.action_head_output(self.ln_f(x))

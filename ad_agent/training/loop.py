@@ -98,6 +98,12 @@ class TrainConfig:
         return TrainConfig(**{**self.to_dict(), **changes})
 
 
+def check_fits(model_config: ModelConfig, config: TrainConfig) -> None:
+    """Refuse training settings the model cannot take (label smoothing needs a categorical head)."""
+    if config.label_smoothing and model_config.action_head != "categorical":
+        raise ValueError(f"label smoothing is for a categorical action head, not a {model_config.action_head!r} one")
+
+
 def learning_rate(step: int, config: TrainConfig) -> float:
     """Linear warm-up from ``initial_lr`` to ``peak_lr``, then cosine decay back to ``initial_lr``.
 
@@ -354,8 +360,7 @@ def train(
     """
     if resume and checkpoint_dir is None:
         raise ValueError("resume needs the checkpoint folder (checkpoint_dir / --checkpoint-dir) to resume from")
-    if config.label_smoothing and model_config.action_head != "categorical":
-        raise ValueError(f"label smoothing is for a categorical action head, not a {model_config.action_head!r} one")
+    check_fits(model_config, config)
     device = check_device(config.device)
     data_fingerprint = fingerprint(data)
     found = latest_checkpoint(checkpoint_dir) if resume and checkpoint_dir is not None else None

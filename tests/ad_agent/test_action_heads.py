@@ -34,19 +34,30 @@ def test_heads_are_chosen_by_name_and_a_gaussian_needs_a_box():
     assert ModelConfig.from_dict(gaussian_config().to_dict()).action_head == "gaussian"
 
 
-def test_the_gaussian_loss_is_the_log_density_of_a_tanh_gaussian_scaled_to_the_bounds():
+def test_the_gaussian_loss_is_the_probability_of_the_recorded_bin_under_the_squashed_gaussian():
     head = SquashedGaussianHead(CODING)
-    out = head.arrange(torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(0)))
-    targets = torch.randint(1, 20, (3, 5, 2), generator=torch.Generator().manual_seed(1))  # inside the bounds
-    low, high = torch.tensor(CODING.low), torch.tensor(CODING.high)
-    reference = D.TransformedDistribution(
-        D.Normal(out[..., 0], out[..., 1].exp()),
-        [D.TanhTransform(), D.AffineTransform((low + high) / 2, (high - low) / 2)],
-    )
-    values = torch.as_tensor(CODING.decode(targets.numpy()))
-    expected = -reference.log_prob(values).mean()
-    torch.testing.assert_close(head.loss(out, targets), expected, rtol=1e-4, atol=1e-4)
-    assert torch.isfinite(head.loss(out, torch.tensor([[[0, 20]] * 5] * 3)))  # actions at the bounds
+    raw = 0.3 * torch.randn(3, 5, 4, generator=torch.Generator().manual_seed(0))  # no bin beyond doubles' reach
+    raw.requires_grad_()
+    out = head.arrange(raw)
+    targets = torch.randint(0, 21, (3, 5, 2), generator=torch.Generator().manual_seed(1))
+    targets[0, 0] = torch.tensor([0, 20])  # the outer bins reach to the bounds
+    # reference: the bin's interval of actions, mapped back through the scaling and tanh, under the Gaussian
+    low, high = np.array(CODING.low), np.array(CODING.high)
+    values = CODING.decode(targets.numpy())
+    width = (high - low) / 20
+    edges = [np.clip(values - width / 2, low, high), np.clip(values + width / 2, low, high)]
+    with np.errstate(divide="ignore"):  # the bounds' edges are +-infinity before tanh
+        pre = [torch.as_tensor(np.arctanh(np.clip(2 * (e - low) / (high - low) - 1, -1, 1))) for e in edges]
+    normal = D.Normal(out[..., 0].double(), out[..., 1].double().exp())
+    expected = -(normal.cdf(pre[1]) - normal.cdf(pre[0])).log().mean()
+    loss = head.loss(out, targets)
+    torch.testing.assert_close(loss.double(), expected, rtol=1e-4, atol=1e-4)
+    loss.backward()
+    assert torch.isfinite(raw.grad).all()  # the bounds' infinite edges do not poison the gradient
+    step = out[:1, :1].detach()
+    pairs = [torch.tensor([[[i, j]]]) for i in range(21) for j in range(21)]  # every (bin, bin) of one step
+    mass = sum((-head.loss(step, pair, reduction="sum")).exp() for pair in pairs)
+    torch.testing.assert_close(mass, torch.tensor(1.0))  # a distribution over the bins
     with pytest.raises(ValueError, match="label smoothing"):
         head.loss(out, targets, label_smoothing=0.1)
 
@@ -132,3 +143,12 @@ def test_label_smoothing_is_refused_for_a_gaussian_head_before_training(tmp_path
     data = FlatHistories.load(tmp_path, config.action_coding)
     with pytest.raises(ValueError, match="label smoothing is for a categorical action head"):
         train(data, config, dataclasses.replace(TrainConfig(steps=1), label_smoothing=0.1))
+
+
+def test_a_preset_refuses_a_head_its_env_or_training_cannot_take_before_any_work():
+    with pytest.raises(ValueError, match="needs a Box action space"):
+        get_preset("DarkRoom-v0").customised(model={"action_head": "gaussian"})
+    with pytest.raises(ValueError, match="label smoothing is for a categorical action head"):
+        get_preset("PointRobot-v0").customised(model={"action_head": "gaussian"}, train={"label_smoothing": 0.1})
+    with pytest.raises(ValueError, match="action_head must be one of"):
+        get_preset("PointRobot-v0").customised(model={"action_head": "Gaussian"})

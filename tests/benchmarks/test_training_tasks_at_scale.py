@@ -19,10 +19,10 @@ def test_each_count_gets_its_own_data_and_policy_and_a_rerun_reuses_them(tmp_pat
     assert isinstance(found["reproduced"], bool) and found["evidence"] in record["summary"]
     env = work / "DarkKeyToDoor-v0"
     assert sorted(p.name for p in (env / "policies").iterdir()) == [
-        "ad-tasks1-batched-seed0",
-        "ad-tasks2-batched-seed0",
+        "ad-tasks1x1-batched-seed0",
+        "ad-tasks2x1-batched-seed0",
     ]
     assert len(list((env / "tasks2x1-batched-seed0").glob("*.h5"))) == 2
-    trained = (env / "policies" / "ad-tasks2-batched-seed0" / "job.json").stat().st_mtime
+    trained = (env / "policies" / "ad-tasks2x1-batched-seed0" / "job.json").stat().st_mtime
     training_tasks_at_scale.main([*argv, "--workers", "1"])
-    assert (env / "policies" / "ad-tasks2-batched-seed0" / "job.json").stat().st_mtime == trained
+    assert (env / "policies" / "ad-tasks2x1-batched-seed0" / "job.json").stat().st_mtime == trained
