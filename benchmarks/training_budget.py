@@ -165,6 +165,7 @@ def run(args: argparse.Namespace) -> Path:
     label = f"training_budget_{args.env.split('-')[0].lower()}"
     label += f"_{shape.replace('-', '_')}" if shape else ""
     label += "" if args.train_seeds == 1 else f"_{args.train_seeds}seeds"
+    label += f"_{args.record_suffix}" if args.record_suffix else ""
     label = f"{label}_quick" if args.quick else label
     findings = [_target_finding(rows, "blocks", late, target, optimal, "within the budgets measured")]
     if train_tasks:  # the issue asks for the train tasks too
@@ -219,6 +220,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=positive_int, default=None, help="trials per held-out task")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads")
     parser.add_argument("--n-layers", type=positive_int, default=None, help="model layers (default: preset)")
+    parser.add_argument(
+        "--record-suffix", default="", help="appended to the record's name, e.g. for other data (x16batched)"
+    )
     parser.add_argument(
         "--arch", choices=ARCHS, default="transformer", help="the sequence model (lstm: the lstm training preset's)"
     )

@@ -53,8 +53,8 @@ def test_another_depth_has_its_own_caches_and_record_and_train_tasks_are_played_
 def test_the_lstm_variant_trains_under_its_own_name_with_the_lstm_shape(tmp_path) -> None:
     work, results = tmp_path / "work", tmp_path / "results"
     argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
-    training_budget.main([*argv, "--arch", "lstm"])
-    record = json.loads((results / "training_budget_darkroom_lstm_quick.json").read_text())
+    training_budget.main([*argv, "--arch", "lstm", "--record-suffix", "mine"])
+    record = json.loads((results / "training_budget_darkroom_lstm_mine_quick.json").read_text())
     assert record["budgets"]["model"]["arch"] == "lstm" and record["budgets"]["model"]["n_layers"] == 1
     assert record["title"].endswith(", LSTM")
     assert sorted(p.name for p in (work / "DarkRoom-v0" / "policies").iterdir()) == ["ad-lstm-steps5-seed0"]
