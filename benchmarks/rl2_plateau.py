@@ -22,6 +22,7 @@ import dataclasses
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,16 @@ def chunk_config(args: argparse.Namespace) -> RL2Config:
     return config
 
 
-def meta_train(args: argparse.Namespace, folder: Path, tasks: list[Any], optimal: float, random: float) -> Progress:
-    """Chunks of meta-training and evaluation until the plateau or ``--max-steps``, resuming ``folder``."""
+def meta_train(
+    args: argparse.Namespace,
+    folder: Path,
+    tasks: list[Any],
+    optimal: float,
+    random: float,
+    report: Callable[[Progress], None],
+) -> None:
+    """Chunks of meta-training and evaluation until the plateau or ``--max-steps``, resuming ``folder``;
+    ``report`` gets the progress after every chunk, and once more at the end."""
     preset, config = get_preset(args.env), chunk_config(args)
     progress = Progress.load(folder)
     while progress.steps < args.max_steps and not plateaued([e["late"] for e in progress.evaluations], optimal, random):
@@ -111,7 +120,8 @@ def meta_train(args: argparse.Namespace, folder: Path, tasks: list[Any], optimal
         saved.unlink(missing_ok=True)  # only the latest model is kept
         last = progress.evaluations[-1]
         print(f"RL^2 {steps:>11,d} steps: first {EARLY} episodes {last['early']:.2f}, last {LATE} {last['late']:.2f}")
-    return progress
+        report(progress)
+    report(progress)
 
 
 def ad_reference(env_id: str, results: Path, episodes: int) -> list[float] | None:
@@ -139,25 +149,10 @@ def plot(progress: Progress, ad: list[float] | None, optimal: float, random: flo
     return save_figure(fig, path)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = experiment_parser(__doc__.splitlines()[0])
-    parser.add_argument("--env", default="DarkRoom-v0")
-    parser.add_argument("--chunk-steps", type=positive_int, help="meta-training steps per chunk (default 500,000)")
-    parser.add_argument("--max-steps", type=positive_int, help="stop here if not plateaued (default 20,000,000)")
-    parser.add_argument("--test-tasks", type=positive_int, help="held-out tasks, spread over the split (default 16)")
-    parser.add_argument("--trials", type=positive_int, help="trials per held-out task (default 2)")
-    args = parser.parse_args(argv)
-    for name, default in (QUICK if args.quick else FULL).items():
-        if getattr(args, name) is None:
-            setattr(args, name, default)
-    preset = get_preset(args.env)
-    tasks = evenly_spaced(preset.test_tasks, args.test_tasks) * args.trials
-    optimal, random = optimal_mean_return(preset), random_mean_return(preset)
-    label = f"rl2_plateau_{args.env.split('-')[0].lower()}" + ("_quick" if args.quick else "")
-    evaluated_on = f"tasks{args.test_tasks}x{args.trials}"  # resuming compares like with like
-    folder = args.workdir / args.env / "baselines" / f"{label}-chunk{args.chunk_steps}-{evaluated_on}-seed{args.seed}"
-    folder.mkdir(parents=True, exist_ok=True)
-    progress = meta_train(args, folder, tasks, optimal, random)
+def write_record(
+    args: argparse.Namespace, label: str, progress: Progress, tasks: list[Any], optimal: float, random: float
+) -> None:
+    """The record of the run so far: written after every chunk, so a stopped run leaves its partial results."""
     best = max(progress.evaluations, key=lambda e: e["late"])
     ad = None if args.quick else ad_reference(args.env, args.results, len(best["curve"]))
     done = plateaued([e["late"] for e in progress.evaluations], optimal, random)
@@ -204,6 +199,34 @@ def main(argv: list[str] | None = None) -> None:
         "plots": [figure.name],
     }
     print(f"{write_result(label, record, args.results)}\n{evidence}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = experiment_parser(__doc__.splitlines()[0])
+    parser.add_argument("--env", default="DarkRoom-v0")
+    parser.add_argument("--chunk-steps", type=positive_int, help="meta-training steps per chunk (default 500,000)")
+    parser.add_argument("--max-steps", type=positive_int, help="stop here if not plateaued (default 20,000,000)")
+    parser.add_argument("--test-tasks", type=positive_int, help="held-out tasks, spread over the split (default 16)")
+    parser.add_argument("--trials", type=positive_int, help="trials per held-out task (default 2)")
+    args = parser.parse_args(argv)
+    for name, default in (QUICK if args.quick else FULL).items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    preset = get_preset(args.env)
+    tasks = evenly_spaced(preset.test_tasks, args.test_tasks) * args.trials
+    optimal, random = optimal_mean_return(preset), random_mean_return(preset)
+    label = f"rl2_plateau_{args.env.split('-')[0].lower()}" + ("_quick" if args.quick else "")
+    evaluated_on = f"tasks{args.test_tasks}x{args.trials}"  # resuming compares like with like
+    folder = args.workdir / args.env / "baselines" / f"{label}-chunk{args.chunk_steps}-{evaluated_on}-seed{args.seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    meta_train(
+        args,
+        folder,
+        tasks,
+        optimal,
+        random,
+        lambda progress: write_record(args, label, progress, tasks, optimal, random),
+    )
 
 
 if __name__ == "__main__":
