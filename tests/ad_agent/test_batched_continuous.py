@@ -10,73 +10,33 @@ import numpy as np
 import pytest
 import torch
 from stable_baselines3 import A2C, PPO
-from stable_baselines3.common.env_util import make_vec_env
 
 from ad_agent.collection import source_for
 from ad_agent.presets import source_preset
 from ad_agent.sources import SourceConfig
 from ad_agent.sources.batched import BatchedSourceConfig, run_batched
-from ad_agent.sources.batched.networks import BatchedActorCritic, load_sb3_policy
-from ad_agent.sources.batched.updates import Rollout, make_optimizer, settings_for, train_on
+from ad_agent.sources.batched.networks import BatchedActorCritic
 from ad_agent.sources.yardstick import spread_tasks
+from tests.ad_agent.sb3_twin import assert_same_weights, flat, rollout, sb3_after_one_rollout, train_both_once, twin
 
 GOAL = (0.3, 0.4)  # near the start, so random actions find some reward
 # SB3 warns that 80 samples do not split into minibatches of 24: the smaller last one is tested on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:You have specified a mini-batch size")
 
 
-def _sb3_after_one_rollout(cls: type, **hyperparams):
-    """An SB3 learner on Point Robot that has collected one rollout and not yet trained on it."""
-    env = make_vec_env("PointRobot-v0", n_envs=4, seed=0, env_kwargs={"task": GOAL})
-    model = cls("MlpPolicy", env, seed=0, device="cpu", **hyperparams)
-    _, callback = model._setup_learn(model.n_steps * 4, callback=None)
-    model.collect_rollouts(model.env, callback, model.rollout_buffer, n_rollout_steps=model.n_steps)
-    return model
-
-
-def _flat(x: np.ndarray) -> torch.Tensor:
-    """SB3's buffer layout (n_steps, n_envs, ...) as one learner's SB3-flattened samples (1, n_envs * n_steps, ...)."""
-    return torch.as_tensor(np.ascontiguousarray(x.swapaxes(0, 1))).reshape(1, -1, *x.shape[2:])
-
-
-def _twin(model) -> BatchedActorCritic:
-    shape = {k: v for k, v in model.policy_kwargs.items() if k in ("net_arch", "activation_fn", "log_std_init")}
-    twin = BatchedActorCritic(1, model.observation_space, model.action_space, **shape)
-    load_sb3_policy(twin, 0, model.policy)
-    return twin
-
-
-def _rollout(model) -> Rollout:
-    buf = model.rollout_buffer
-    return Rollout(
-        _flat(buf.observations), _flat(buf.actions), _flat(buf.log_probs), _flat(buf.advantages), _flat(buf.returns)
-    )
-
-
-def _assert_same_weights(twin: BatchedActorCritic, model) -> None:
-    ours = [*twin.pi, *twin.vf, twin.action_net, twin.value_net]
-    extractor = model.policy.mlp_extractor
-    theirs = [*extractor.policy_net[::2], *extractor.value_net[::2], model.policy.action_net, model.policy.value_net]
-    for mine, sb3 in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(mine.weight[0].detach().T, sb3.weight.detach(), atol=2e-6, rtol=1e-5)
-        np.testing.assert_allclose(mine.bias[0].detach(), sb3.bias.detach(), atol=2e-6, rtol=1e-5)
-    assert twin.log_std is not None
-    np.testing.assert_allclose(twin.log_std[0].detach(), model.policy.log_std.detach(), atol=2e-6, rtol=1e-5)
-
-
 PPO_SETTINGS = dict(n_steps=20, batch_size=24, n_epochs=3, learning_rate=3e-3, ent_coef=0.01, gamma=0.95)
 
 
 def test_forward_pass_gives_sb3s_values_log_probabilities_and_entropies():
-    model = _sb3_after_one_rollout(PPO, **PPO_SETTINGS, policy_kwargs=dict(log_std_init=-0.5))
-    rollout, buf = _rollout(model), model.rollout_buffer
+    model = sb3_after_one_rollout(PPO, "PointRobot-v0", GOAL, **PPO_SETTINGS, policy_kwargs=dict(log_std_init=-0.5))
+    samples, buf = rollout(model), model.rollout_buffer
     assert np.abs(buf.actions).max() > 1  # the buffer holds the Gaussian's samples, not the clipped actions
-    twin = _twin(model)
-    means, values = twin(rollout.observations)
-    distribution = twin.distribution(means)
-    _, _, sb3_entropy = model.policy.evaluate_actions(rollout.observations[0], rollout.actions[0])
-    np.testing.assert_allclose(values.detach(), _flat(buf.values), atol=1e-6)
-    np.testing.assert_allclose(distribution.log_prob(rollout.actions).detach(), rollout.old_log_probs, atol=1e-5)
+    batched = twin(model)
+    means, values = batched(samples.observations)
+    distribution = batched.distribution(means)
+    _, _, sb3_entropy = model.policy.evaluate_actions(samples.observations[0], samples.actions[0])
+    np.testing.assert_allclose(values.detach(), flat(buf.values), atol=1e-6)
+    np.testing.assert_allclose(distribution.log_prob(samples.actions).detach(), samples.old_log_probs, atol=1e-5)
     np.testing.assert_allclose(distribution.entropy().detach()[0], sb3_entropy.detach(), atol=1e-6)
 
 
@@ -91,20 +51,13 @@ def test_forward_pass_gives_sb3s_values_log_probabilities_and_entropies():
 )
 def test_one_update_gives_sb3s_parameters(cls, hyperparams):
     """Same initial weights, rollout and minibatch order: one ``train()`` lands on SB3's weights and log_std."""
-    model = _sb3_after_one_rollout(cls, **hyperparams)
-    twin = _twin(model)
-    settings = settings_for(cls.__name__, hyperparams, n_envs=4)
-    optimizer = make_optimizer(twin.parameters(), settings)
-    n_samples = model.n_steps * 4
-    np.random.seed(123)  # SB3 draws each epoch's minibatch order from numpy's global generator
-    orders = np.stack([np.random.permutation(n_samples)[None] for _ in range(getattr(settings, "n_epochs", 1))])
-    np.random.seed(123)
+    model = sb3_after_one_rollout(cls, "PointRobot-v0", GOAL, **hyperparams)
+    batched = twin(model)
     log_std_before = model.policy.log_std.detach().clone()
-    rollout = _rollout(model)  # before SB3's train() flattens its buffer in place
-    model.train()
-    train_on(twin, optimizer, rollout, settings, np.random.default_rng(0), orders=orders)
+    train_both_once(model, batched, hyperparams)
     assert not torch.equal(model.policy.log_std.detach(), log_std_before)
-    _assert_same_weights(twin, model)
+    assert batched.log_std is not None
+    assert_same_weights(batched, model)
 
 
 TINY = BatchedSourceConfig(

@@ -15,71 +15,31 @@ from torch import nn
 from ad_agent.presets import source_preset
 from ad_agent.sources.batched import BatchedSourceConfig, check_batch_fits, run_batched
 from ad_agent.sources.batched.learners import _Batch
-from ad_agent.sources.batched.networks import BatchedActorCritic, load_sb3_policy
-from ad_agent.sources.batched.updates import Rollout, gae, make_optimizer, settings_for, train_on
+from ad_agent.sources.batched.networks import BatchedActorCritic
+from ad_agent.sources.batched.updates import gae
 from ad_agent.sources.batched.views import ViewChain
 from ad_agent.sources.learner_view import wrap_views
+from tests.ad_agent.sb3_twin import assert_same_weights, flat, rollout, sb3_after_one_rollout, train_both_once, twin
 
 TASK = (2, 7)
 # SB3 warns that 80 samples do not split into minibatches of 24: the smaller last one is tested on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:You have specified a mini-batch size")
 
 
-def _sb3_after_one_rollout(cls: type, **hyperparams):
-    """An SB3 learner on Dark Room that has collected one rollout and not yet trained on it."""
-    env = make_vec_env("DarkRoom-v0", n_envs=4, seed=0, env_kwargs={"task": TASK})
-    model = cls("MlpPolicy", env, seed=0, device="cpu", **hyperparams)
-    _, callback = model._setup_learn(model.n_steps * 4, callback=None)
-    model.collect_rollouts(model.env, callback, model.rollout_buffer, n_rollout_steps=model.n_steps)
-    return model
-
-
-def _flat(x: np.ndarray) -> torch.Tensor:
-    """SB3's buffer layout (n_steps, n_envs, ...) as one learner's SB3-flattened samples (1, n_envs * n_steps, ...)."""
-    return torch.as_tensor(np.ascontiguousarray(x.swapaxes(0, 1))).reshape(1, -1, *x.shape[2:])
-
-
-def _twin(model) -> BatchedActorCritic:
-    shape = {key: value for key, value in model.policy_kwargs.items() if key in ("net_arch", "activation_fn")}
-    twin = BatchedActorCritic(1, [9, 9], 5, **shape)
-    load_sb3_policy(twin, 0, model.policy)
-    return twin
-
-
-def _rollout(model) -> Rollout:
-    buf = model.rollout_buffer
-    return Rollout(
-        _flat(buf.observations).long(),
-        _flat(buf.actions[..., 0]).long(),
-        _flat(buf.log_probs),
-        _flat(buf.advantages),
-        _flat(buf.returns),
-    )
-
-
-def _assert_same_weights(twin: BatchedActorCritic, model) -> None:
-    ours = [*twin.pi, *twin.vf, twin.action_net, twin.value_net]
-    extractor = model.policy.mlp_extractor
-    theirs = [*extractor.policy_net[::2], *extractor.value_net[::2], model.policy.action_net, model.policy.value_net]
-    for mine, sb3 in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(mine.weight[0].detach().T, sb3.weight.detach(), atol=2e-6, rtol=1e-5)
-        np.testing.assert_allclose(mine.bias[0].detach(), sb3.bias.detach(), atol=2e-6, rtol=1e-5)
-
-
 PPO_SETTINGS = dict(n_steps=20, batch_size=24, n_epochs=3, learning_rate=3e-3, ent_coef=0.01, gamma=0.95)
 
 
 def test_forward_pass_gives_sb3s_values_and_log_probabilities():
-    model = _sb3_after_one_rollout(PPO, **PPO_SETTINGS)
-    rollout, buf = _rollout(model), model.rollout_buffer
-    logits, values = _twin(model)(rollout.observations)
-    log_prob = torch.log_softmax(logits, -1).gather(-1, rollout.actions.unsqueeze(-1)).squeeze(-1)
-    np.testing.assert_allclose(values.detach(), _flat(buf.values), atol=1e-6)
-    np.testing.assert_allclose(log_prob.detach(), rollout.old_log_probs, atol=1e-6)
+    model = sb3_after_one_rollout(PPO, "DarkRoom-v0", TASK, **PPO_SETTINGS)
+    samples, buf = rollout(model), model.rollout_buffer
+    logits, values = twin(model)(samples.observations)
+    log_prob = torch.log_softmax(logits, -1).gather(-1, samples.actions.unsqueeze(-1)).squeeze(-1)
+    np.testing.assert_allclose(values.detach(), flat(buf.values), atol=1e-6)
+    np.testing.assert_allclose(log_prob.detach(), samples.old_log_probs, atol=1e-6)
 
 
 def test_advantages_are_sb3s():
-    model = _sb3_after_one_rollout(PPO, **PPO_SETTINGS)
+    model = sb3_after_one_rollout(PPO, "DarkRoom-v0", TASK, **PPO_SETTINGS)
     buf = model.rollout_buffer
     with torch.no_grad():
         last_values = model.policy.predict_values(torch.as_tensor(model._last_obs).float()).flatten()
@@ -104,20 +64,12 @@ def test_advantages_are_sb3s():
 )
 def test_one_update_gives_sb3s_parameters(cls, hyperparams):
     """Same initial weights, rollout and minibatch order: one ``train()`` lands on SB3's weights."""
-    model = _sb3_after_one_rollout(cls, **hyperparams)
-    twin = _twin(model)
-    settings = settings_for(cls.__name__, hyperparams, n_envs=4)
-    optimizer = make_optimizer(twin.parameters(), settings)
-    n_samples = model.n_steps * 4
-    np.random.seed(123)  # SB3 draws each epoch's minibatch order from numpy's global generator
-    orders = np.stack([np.random.permutation(n_samples)[None] for _ in range(getattr(settings, "n_epochs", 1))])
-    np.random.seed(123)
-    before = [p.detach().clone() for p in twin.parameters()]
-    rollout = _rollout(model)  # before SB3's train() flattens its buffer in place
-    model.train()
-    train_on(twin, optimizer, rollout, settings, np.random.default_rng(0), orders=orders)
-    assert any((p.detach() != b).any() for p, b in zip(twin.parameters(), before, strict=True))
-    _assert_same_weights(twin, model)
+    model = sb3_after_one_rollout(cls, "DarkRoom-v0", TASK, **hyperparams)
+    batched = twin(model)
+    before = [p.detach().clone() for p in batched.parameters()]
+    train_both_once(model, batched, hyperparams)
+    assert any((p.detach() != b).any() for p, b in zip(batched.parameters(), before, strict=True))
+    assert_same_weights(batched, model)
 
 
 def test_time_limits_are_bootstrapped_with_the_value_of_the_last_observation():
