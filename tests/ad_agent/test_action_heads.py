@@ -9,13 +9,12 @@ from torch import distributions as D
 
 from ad_agent import InContextPolicy
 from ad_agent.actions import ActionCoding
-from ad_agent.deployment.policy import PolicySpec
 from ad_agent.model import ADLSTM, ADTransformer, ModelConfig
 from ad_agent.model.heads import CategoricalHead, SquashedGaussianHead, make_head
 from ad_agent.pipeline import distill
 from ad_agent.presets import get_preset, model_config_for
 from ad_agent.training.loop import TrainConfig, train
-from tests.ad_agent.test_continuous_actions import SMALL, continuous_run
+from tests.ad_agent.test_continuous_actions import SMALL, box_policy, continuous_run, full_recomputation
 
 CODING = ActionCoding(21, (-2.0, 0.0), (2.0, 1.0))  # unequal bounds: the scaling is per dimension
 
@@ -85,9 +84,7 @@ def test_a_gaussian_model_gives_a_mean_and_a_bounded_log_std_per_dimension(model
 
 
 def gaussian_policy() -> InContextPolicy:
-    torch.manual_seed(0)
-    config = gaussian_config()
-    return InContextPolicy(ADTransformer(config), PolicySpec(config, "PointRobot-v0", 20), "cpu")
+    return box_policy(action_head="gaussian")
 
 
 def test_cached_gaussian_act_equals_full_recomputation():
@@ -96,16 +93,8 @@ def test_cached_gaussian_act_equals_full_recomputation():
     rewards = (rng.random(steps) < 0.3).astype(float)
     policy.reset(seed=0)
     actions = np.array([policy.act(obs[t], rewards[t - 1] if t else 0.0, deterministic=True) for t in range(steps)])
-    coding = policy.spec.model.action_coding
-    prev = np.concatenate([[[coding.null] * 2], coding.encode(actions[:-1])])
-    with torch.no_grad():
-        out = policy.model(
-            torch.as_tensor(obs)[None],
-            torch.as_tensor(prev)[None],
-            torch.as_tensor(np.concatenate([[0.0], rewards[:-1]]), dtype=torch.float32)[None],
-            torch.as_tensor(np.arange(steps) % 20 == 0)[None],
-        )
-    np.testing.assert_allclose(actions, np.tanh(out[0, :, :, 0].numpy()), atol=1e-5)  # bounds are -1, 1
+    out = full_recomputation(policy, obs, actions, rewards)
+    np.testing.assert_allclose(actions, np.tanh(out[:, :, 0].numpy()), atol=1e-5)  # bounds are -1, 1
     assert policy.action_distribution().shape == (1, 2, 2)
     with pytest.raises(ValueError, match="action_distribution"):
         policy.action_probabilities()

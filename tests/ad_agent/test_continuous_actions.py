@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -101,10 +102,25 @@ def test_input_masking_hides_every_dimension_of_a_masked_step(tmp_path):
     np.testing.assert_array_equal(masked[~hidden], batch["prev_actions"][~hidden])
 
 
-def box_policy() -> InContextPolicy:
+def box_policy(**model: Any) -> InContextPolicy:
+    """A small untrained point-robot policy (``model``: more settings, e.g. its action head)."""
     torch.manual_seed(0)
-    config = model_config_for("PointRobot-v0", **SMALL)
+    config = model_config_for("PointRobot-v0", **SMALL, **model)
     return InContextPolicy(ADTransformer(config), PolicySpec(config, "PointRobot-v0", 20), "cpu")
+
+
+def full_recomputation(policy: InContextPolicy, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray):
+    """The model's output at every step of one trial ``(T, ...)``, recomputed from the whole history at
+    once (episodes of 20 steps; ``actions`` as the env received them, ``rewards[t]`` what followed step t)."""
+    coding = policy.spec.model.action_coding
+    prev = np.concatenate([[[coding.null] * coding.components], coding.encode(actions[:-1])])
+    with torch.no_grad():
+        return policy.model(
+            torch.as_tensor(obs)[None],
+            torch.as_tensor(prev)[None],
+            torch.as_tensor(np.concatenate([[0.0], rewards[:-1]]), dtype=torch.float32)[None],
+            torch.as_tensor(np.arange(len(obs)) % 20 == 0)[None],
+        )[0]
 
 
 def test_cached_act_equals_full_recomputation_with_continuous_inputs():
@@ -118,15 +134,8 @@ def test_cached_act_equals_full_recomputation_with_continuous_inputs():
         probs.append(policy.action_probabilities()[0])
     actions = np.array(actions)
     assert actions.shape == (steps, 2) and actions.dtype == np.float32 and (np.abs(actions) <= 1).all()
-    prev = np.concatenate([[[BOX.null] * 2], BOX.encode(actions[:-1])])
-    with torch.no_grad():
-        logits = policy.model(
-            torch.as_tensor(obs)[None],
-            torch.as_tensor(prev)[None],
-            torch.as_tensor(np.concatenate([[0.0], rewards[:-1]]), dtype=torch.float32)[None],
-            torch.as_tensor(np.arange(steps) % 20 == 0)[None],
-        )
-    assert np.abs(np.array(probs) - torch.softmax(logits[0], -1).numpy()).max() <= 1e-5
+    logits = full_recomputation(policy, obs, actions, rewards)
+    assert np.abs(np.array(probs) - torch.softmax(logits, -1).numpy()).max() <= 1e-5
 
 
 def test_prime_takes_the_envs_float_actions_and_refuses_others():
