@@ -20,7 +20,7 @@ import time
 import numpy as np
 import torch
 
-from ad_agent.pipeline import block_means, optimal_mean_return, random_mean_return
+from ad_agent.pipeline import optimal_mean_return, random_mean_return
 from ad_agent.presets import max_episode_steps
 from benchmarks.experiments import (
     Curve,
@@ -33,15 +33,15 @@ from benchmarks.experiments import (
     save_experiment,
 )
 from benchmarks.main_results import ENVS, Budgets, _run_preset, in_context_returns, quick_budgets
+from benchmarks.training_budget import block_means
 from envs.core import evenly_spaced
 
-BLOCKS = ((1, 10), (41, 50), (91, 100))
 FEW_TASKS = 150  # the paper's "fewer than ~150 training tasks give little in-context RL"
 
 
 def count_row(returns: np.ndarray, optimal: float) -> dict[str, float]:
     """Mean return by episode block, and the last block's share of optimal."""
-    blocks = {f"ep {k}": round(v, 3) for k, v in block_means(returns, BLOCKS).items()}
+    blocks = block_means(returns)
     return {**blocks, "last block share of optimal": round(list(blocks.values())[-1] / optimal, 3)}
 
 
