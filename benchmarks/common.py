@@ -41,6 +41,11 @@ def _command() -> str:
     return " ".join([program, shlex.join(sys.argv[1:])]).strip()
 
 
+def env_slug(env_id: str) -> str:
+    """How record names spell an env: ``DarkRoom-v0`` -> ``darkroom``."""
+    return env_id.split("-")[0].lower()
+
+
 def write_result(name: str, figures: dict[str, Any], out_dir: Path = RESULTS_DIR) -> Path:
     """Write ``figures`` as ``<out_dir>/<name>.json`` with the command, machine and date that made them."""
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ from ad_agent.histories import episode_returns, iter_runs, last_episodes
 from ad_agent.pipeline import optimal_mean_return, random_mean_return
 from ad_agent.presets import PRESETS, Preset, get_preset, max_episode_steps
 from ad_agent.sources.sb3 import SourceConfig
+from benchmarks.common import env_slug
 from benchmarks.experiments import (
     Curve,
     cached_returns,
@@ -339,7 +340,7 @@ def run(args: argparse.Namespace) -> Path:
     curves["random"] = constant_curve("random", np.array([preset.task_env.random_return(t) for t in tasks]), ad_steps)
     curves["optimal"] = constant_curve("optimal", np.array([preset.optimal_return(t) for t in tasks]), ad_steps)
 
-    name = f"main_results_{args.env.split('-')[0].lower()}{variant(args).replace('-', '_')}"
+    name = f"main_results_{env_slug(args.env)}{variant(args).replace('-', '_')}"
     trained_for = "" if args.train_steps is None else f", AD and ED trained {args.train_steps} steps"
     label = f"{name}_quick" if args.quick else name
     learned = [curves[m] for m in METHODS if m not in ("random", "optimal")]

@@ -30,7 +30,7 @@ from ad_agent.collection.runner import collect, plan_collection, source_for, spl
 from ad_agent.histories import iter_runs, run_files
 from ad_agent.presets import get_preset
 from ad_agent.sources import NoisyExpertConfig
-from benchmarks.common import write_result
+from benchmarks.common import env_slug, write_result
 
 SOLVED = 0.9
 
@@ -108,7 +108,7 @@ def main() -> None:
         f"{summary['runs']} runs on {summary['distinct_tasks']} tasks, {summary['solved_fraction']:.1%} solved, "
         f"{summary['disk_bytes'] / 2**20:.0f} MiB on disk, peak memory {record['peak_rss_bytes'] / 2**30:.2f} GiB"
     )
-    record_name = f"paper_scale_{args.env.split('-')[0].lower()}_{name.replace('-', '_')}"
+    record_name = f"paper_scale_{env_slug(args.env)}_{name.replace('-', '_')}"
     print(f"wrote {write_result(record_name, record)}")
 
 

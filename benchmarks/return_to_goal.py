@@ -22,7 +22,7 @@ import torch
 
 from ad_agent import InContextPolicy, evaluate
 from ad_agent.deployment.policy_file import PRETRAINED_PREFIX
-from benchmarks.common import write_result
+from benchmarks.common import env_slug, write_result
 from envs.core import Split, TaskEnv, evenly_spaced
 
 ENVS = ("DarkRoom-v0", "DarkRoomHard-v0")  # reward exactly on the goal, so return > 0 means it was found
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     figures = run(args)
     for split, stats in figures["splits"].items():
         print(split, {k: round(v, 3) for k, v in stats.items()})
-    name = f"return_to_goal_{args.env.split('-')[0].lower()}"
+    name = f"return_to_goal_{env_slug(args.env)}"
     print(f"wrote {write_result(name, figures)}")
 
 

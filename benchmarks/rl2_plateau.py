@@ -32,7 +32,7 @@ from ad_agent.baselines import RL2Config, evaluate_rl2, train_rl2
 from ad_agent.pipeline import optimal_mean_return, random_mean_return
 from ad_agent.plots import pyplot, save_figure
 from ad_agent.presets import get_preset
-from benchmarks.common import write_result
+from benchmarks.common import env_slug, write_result
 from benchmarks.experiments import experiment_parser, finding, positive_int
 from envs.core import evenly_spaced
 
@@ -126,7 +126,7 @@ def meta_train(
 
 def ad_reference(env_id: str, results: Path, episodes: int) -> list[float] | None:
     """AD's mean return over its first ``episodes`` episodes, from the env's main-results record, if there."""
-    path = results / f"main_results_{env_id.split('-')[0].lower()}.json"
+    path = results / f"main_results_{env_slug(env_id)}.json"
     if not path.exists():
         return None
     curves = {curve["method"]: curve["mean"] for curve in json.loads(path.read_text())["curves"]}
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     preset = get_preset(args.env)
     tasks = evenly_spaced(preset.test_tasks, args.test_tasks) * args.trials
     optimal, random = optimal_mean_return(preset), random_mean_return(preset)
-    label = f"rl2_plateau_{args.env.split('-')[0].lower()}" + ("_quick" if args.quick else "")
+    label = f"rl2_plateau_{env_slug(args.env)}" + ("_quick" if args.quick else "")
     evaluated_on = f"tasks{args.test_tasks}x{args.trials}"  # resuming compares like with like
     folder = args.workdir / args.env / "baselines" / f"{label}-chunk{args.chunk_steps}-{evaluated_on}-seed{args.seed}"
     folder.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from ad_agent.pipeline import block_means as pipeline_block_means
 from ad_agent.pipeline import optimal_mean_return, random_mean_return
 from ad_agent.plots import pyplot, save_figure
 from ad_agent.presets import TRAIN_PRESETS, max_episode_steps
+from benchmarks.common import env_slug
 from benchmarks.experiments import (
     Curve,
     compute_seconds,
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace) -> Path:
     target, by_episode = TARGETS.get(args.env, (0.9, 100))
     reached = [(first, last) for first, last in BLOCKS if last <= min(by_episode, budgets.episodes)]
     late = "ep {}-{}".format(*(reached or [(1, budgets.episodes)])[-1])
-    label = f"training_budget_{args.env.split('-')[0].lower()}"
+    label = f"training_budget_{env_slug(args.env)}"
     label += f"_{shape.replace('-', '_')}" if shape else ""
     label += "" if args.train_seeds == 1 else f"_{args.train_seeds}seeds"
     label += f"_{args.record_suffix}" if args.record_suffix else ""

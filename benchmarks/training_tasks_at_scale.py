@@ -22,6 +22,7 @@ import torch
 
 from ad_agent.pipeline import optimal_mean_return, random_mean_return
 from ad_agent.presets import max_episode_steps
+from benchmarks.common import env_slug
 from benchmarks.experiments import (
     Curve,
     compute_seconds,
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> None:
     )
     grows = all(a <= b + 0.02 for a, b in zip(shares, shares[1:], strict=False))
     reproduced = grows and (not few or not many or max(few) < min(many))
-    label = f"training_tasks_at_scale_{args.env.split('-')[0].lower()}"
+    label = f"training_tasks_at_scale_{env_slug(args.env)}"
     figure = plot_curves(curves, optimal, random, f"{args.env}: AD by training tasks", args.results / f"{label}.png")
     record = {
         "title": f"AD on {args.env}: number of training tasks at the paper's data scale (paper Fig. 12)",
