@@ -72,6 +72,15 @@ class TaskEnv(gym.Env, Generic[TaskT]):
     def random_return(self, task: TaskT) -> float:
         """Expected episode return of the uniform random policy on ``task``."""
 
+    def observation_table(self) -> np.ndarray | None:
+        """Every observation the env can emit, each once, where that is a small fixed set; else ``None``.
+
+        A learner may then be handed an observation's row in this table instead of the observation
+        (``ad_agent.sources.learner_view.ImageIndex``): the same information, decoded, so a
+        pixel env can be learned by the small networks of a tabular one.
+        """
+        return None
+
     def tasks(self, split: Split = "all") -> list[TaskT]:
         """The tasks of a split: ``"train"``, ``"test"`` (held out) or ``"all"``."""
         if split not in ("train", "test", "all"):
@@ -180,6 +189,10 @@ class TaskVectorEnv(gym.vector.VectorEnv):
     @abstractmethod
     def _observe(self) -> np.ndarray:
         """Every env's current observation, as a new array."""
+
+    def observation_table(self) -> np.ndarray | None:
+        """As :meth:`TaskEnv.observation_table`: every single observation the envs can emit, or ``None``."""
+        return None
 
     def _use_tasks(self, tasks: np.ndarray) -> None:
         """Make ``tasks`` (checked or drawn) the envs' tasks; override to precompute what steps look up."""

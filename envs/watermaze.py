@@ -335,6 +335,10 @@ class PixelWatermazeEnv(TaskEnv[Cell]):
     def random_return(self, task: Cell) -> float:
         return random_return(task, self.episode_length)
 
+    def observation_table(self) -> np.ndarray:
+        """The 324 poses' images (read-only), row :func:`state_index` for each pose."""
+        return self._tables.images
+
     def _start_episode(self) -> np.ndarray:
         self._state = START_STATE
         assert self.task is not None  # reset() sets it before starting an episode
@@ -408,6 +412,10 @@ class PixelWatermazeVectorEnv(TaskVectorEnv):
         self._t += stepping
         truncated = stepping & (self._t >= self.episode_length)
         return found.astype(np.float64), np.zeros(self.num_envs, dtype=bool), truncated
+
+    def observation_table(self) -> np.ndarray:
+        """The 324 poses' images (read-only), row :func:`state_index` for each pose."""
+        return self._tables.images
 
     def _observe(self) -> np.ndarray:
         return self._tables.images[self._state]

@@ -144,6 +144,61 @@ class ReturnSoFarObservation(LearnerView):
         return np.concatenate([np.asarray(obs).reshape(len(held), -1), held[:, None]], axis=1)
 
 
+class ObservationIndex:
+    """Each observation's row in a table of distinct observations: an exact lookup by the bytes.
+
+    A dictionary over the rows' bytes finds one observation in the time of hashing it once, and
+    compares it whole, so an observation outside the table is refused rather than mistaken.
+    """
+
+    def __init__(self, table: np.ndarray) -> None:
+        table = np.asarray(table)
+        self.shape, self.dtype = table.shape[1:], table.dtype
+        self._rows = {np.ascontiguousarray(row).tobytes(): i for i, row in enumerate(table)}
+        if len(self._rows) != len(table):
+            raise ValueError(f"the observation table has {len(table) - len(self._rows)} repeated rows")
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __call__(self, observations: np.ndarray) -> np.ndarray:
+        """The rows of ``observations`` ``(n, *shape)``, as int64 ``(n,)``."""
+        obs = np.ascontiguousarray(observations, dtype=self.dtype)
+        if obs.shape[1:] != self.shape:
+            raise ValueError(f"observations of shape {obs.shape[1:]} do not match the table's {self.shape}")
+        try:
+            return np.fromiter((self._rows[o.tobytes()] for o in obs), dtype=np.int64, count=len(obs))
+        except KeyError:
+            raise ValueError("an observation is not in the env's observation table") from None
+
+
+def observation_index_of(venv: VecEnv) -> ObservationIndex:
+    """The lookup for ``venv``'s envs' :meth:`~envs.core.TaskEnv.observation_table`, or why there is none."""
+    (table,) = venv.env_method("observation_table", indices=[0])
+    if table is None:
+        raise ValueError("image_index needs an env whose observation_table() lists every observation it emits")
+    return ObservationIndex(table)
+
+
+class ImageIndex(LearnerView):
+    """Hands the learner its observation's row in the env's table of distinct observations (``Discrete``).
+
+    On Pixel Watermaze every pose has its own image, so the row is the same information as the
+    pixels, decoded: the learner gets the small networks and speed of a tabular env while the
+    histories keep the images the env emitted, which is all AD sees. Comes first among the views.
+    """
+
+    def __init__(self, venv: VecEnv) -> None:
+        self.index = observation_index_of(venv)
+        super().__init__(venv, observation_space=spaces.Discrete(len(self.index)))
+
+    def view_obs(self, obs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        return self.index(obs)
+
+    def view_terminal_obs(self, terminal: np.ndarray, actor: int) -> np.ndarray:
+        return self.index(terminal[None])[0]
+
+
 class ChannelsFirst(LearnerView):
     """Hands the learner ``(C, H, W)`` images for an env that emits ``(H, W, C)`` ones.
 
@@ -169,6 +224,7 @@ class ChannelsFirst(LearnerView):
 LEARNER_VIEWS: dict[str, type[LearnerView]] = {
     "channels_first": ChannelsFirst,
     "count_bonus": CountBonus,
+    "image_index": ImageIndex,
     "return_so_far": ReturnSoFarObservation,
 }
 

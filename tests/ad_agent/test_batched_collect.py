@@ -111,7 +111,7 @@ def test_cli_refuses_a_batch_size_below_one(capsys):
         (["--env", "AdversarialBandit-v0", "--batched"], "batched learners replace SB3 PPO/A2C learners"),
         (["--algo", "DQN", "--batched"], "batched learners implement"),
         (
-            ["--batched", "--learners-per-batch", "100000", "--num-tasks", "64", "--runs-per-task", "30"],
+            ["--batched", "--learners-per-batch", "100000", "--num-tasks", "64", "--runs-per-task", "64"],
             "use at most",
         ),
     ],

@@ -207,7 +207,7 @@ def test_bad_settings_are_refused_before_any_work(change, message):
 
 
 def test_pixel_observations_and_oversized_batches_are_refused():
-    with pytest.raises(TypeError, match="pixel observations with the SB3 source"):
+    with pytest.raises(TypeError, match="decode image observations with the image_index learner view"):
         run_batched(TINY, "PixelWatermaze-v0", [(2, 5)], seeds=[0])
     with pytest.raises(ValueError, match="use at most"):
         check_batch_fits(BatchedSourceConfig.like(source_preset("DarkRoomHard-v0", "PPO")), "DarkRoomHard-v0", 10**5)

@@ -12,9 +12,10 @@ samples, no exploration counts. What each actor lived is recorded exactly as
 :class:`~ad_agent.sources.wrapper.Capture`, so batched and SB3 run files mix in one dataset.
 
 The envs may have Discrete or bounded 1-D Box actions, and Discrete, MultiDiscrete or 1-D Box (float
-vector) observations, as SB3's ``MlpPolicy`` takes them. For Box actions the policy is SB3's
-Gaussian, whose samples the envs get clipped to the box: the histories hold the actions the envs
-received, and the samples themselves as ``learner_actions``, as for an SB3 learner.
+vector) observations, as SB3's ``MlpPolicy`` takes them; image observations only through the
+``image_index`` learner view, which hands the learner each image's row in the env's table of them.
+For Box actions the policy is SB3's Gaussian, whose samples the envs get clipped to the box: the
+histories hold the actions the envs received, and the samples themselves as ``learner_actions``, as for an SB3 learner.
 
 Randomness (initial weights, action sampling, minibatch order, the envs' start states) comes from
 one seed per batch made from the batch's job seeds, so the same jobs in the same batches give the
@@ -26,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, cast, overload
 
 import gymnasium as gym
 import numpy as np
@@ -48,7 +49,8 @@ from ad_agent.sources.batched.updates import (
     settings_for,
     train_on,
 )
-from ad_agent.sources.batched.views import ViewChain, check_batched_views
+from ad_agent.sources.batched.views import DECODER, ViewChain, check_batched_views
+from ad_agent.sources.learner_view import ObservationIndex
 from ad_agent.sources.wrapper import Capture
 
 #: One batch's recorded histories may take at most this much memory (a worker holds one batch at a
@@ -116,8 +118,11 @@ class BatchedSourceConfig:
         return capture.streams, capture.extras()
 
 
-def _observation_input(space: spaces.Space) -> np.ndarray | spaces.Box:
-    """What the networks read of ``space``: a discrete observation's values per component, or a 1-D Box."""
+def _observation_input(space: spaces.Space, decoded: bool = False) -> np.ndarray | spaces.Box:
+    """What the learner views read of ``space``: a discrete observation's values per component, or a
+    1-D Box (any Box when ``decoded``: the ``image_index`` view turns it into a row index)."""
+    if decoded and isinstance(space, spaces.Box):
+        return space
     if isinstance(space, spaces.Discrete):
         return np.array([space.n])
     if isinstance(space, spaces.MultiDiscrete) and space.nvec.ndim == 1:
@@ -126,7 +131,7 @@ def _observation_input(space: spaces.Space) -> np.ndarray | spaces.Box:
         return space
     raise TypeError(
         f"batched learners take Discrete, 1-D MultiDiscrete or 1-D Box observations, not {space}; "
-        "collect pixel observations with the SB3 source (its CNN) instead"
+        "decode image observations with the image_index learner view, or collect them with the SB3 source"
     )
 
 
@@ -146,26 +151,40 @@ def _action_buffer(space: spaces.Space, *lead: int) -> np.ndarray:
 def check_env_fits(env_id: str, learner_views: dict[str, dict[str, Any]] | None = None) -> None:
     """Refuse, before any work, an env the batched learners cannot run, or ``learner_views`` on it that
     they cannot apply: its actions must be Discrete or a bounded 1-D Box (SB3's categorical or clipped
-    Gaussian policy) and its observations Discrete, 1-D MultiDiscrete or a 1-D Box."""
+    Gaussian policy) and its observations Discrete, 1-D MultiDiscrete or a 1-D Box, or any array the
+    ``image_index`` view decodes through the env's observation table."""
     env = gym.make(env_id)
-    obs_space, space = env.observation_space, env.action_space
+    obs_space, space, table = env.observation_space, env.action_space, _observation_table(env)
     env.close()
-    _observation_input(obs_space)
+    views = learner_views or {}
+    check_batched_views(views, obs_space)
+    _observation_input(obs_space, decoded=DECODER in views)
+    if DECODER in views and table is None:
+        raise ValueError(f"{DECODER} needs an env whose observation_table() lists every observation; {env_id} has none")
     bounded = isinstance(space, spaces.Box) and len(space.shape) == 1 and np.isfinite([space.low, space.high]).all()
     if not (isinstance(space, spaces.Discrete) or bounded):
         raise ValueError(
             f"batched learners take Discrete or bounded 1-D Box actions; {env_id}'s action space is {space}: "
             "collect it with the SB3 source (without --batched)"
         )
-    check_batched_views(learner_views or {}, obs_space)
+
+
+def _observation_table(env: gym.Env | gym.vector.VectorEnv) -> np.ndarray | None:
+    """The env's :meth:`~envs.core.TaskEnv.observation_table`, or ``None`` for an env without one."""
+    table = getattr(env.unwrapped, "observation_table", None)
+    return None if table is None else table()
 
 
 def batch_bytes(config: BatchedSourceConfig, env_id: str, n_learners: int) -> int:
-    """Memory the recorded histories of ``n_learners`` learners take (the networks are small beside them)."""
+    """Memory the recorded histories of ``n_learners`` learners take (the networks are small beside them):
+    every learner's steps as the recorder holds them, and one run at a time laid out and written."""
     env = gym.make(env_id)
-    row = _Recorder(1, 1, env.observation_space, env.action_space).nbytes  # one actor's step, every field
+    table = _observation_table(env) if DECODER in config.learner_views else None
+    held = _Recorder(1, 1, env.observation_space, env.action_space, table).nbytes  # one actor-step, every field
+    written = _Recorder(1, 1, env.observation_space, env.action_space).nbytes
     env.close()
-    return n_learners * config.n_envs * config.steps_per_actor * 2 * row  # x2: the per-run copies when written
+    steps = config.n_envs * config.steps_per_actor  # per learner
+    return n_learners * steps * held + 2 * steps * written  # x2: a run's streams and the copy write_run makes
 
 
 def check_batch_fits(config: BatchedSourceConfig, env_id: str, n_learners: int) -> None:
@@ -196,11 +215,27 @@ class EnvStep(NamedTuple):
 
 class _Recorder:
     """Every actor's stream as the envs emitted it, preallocated for the whole run; for Box actions also
-    the learners' own (unclipped) samples, which an SB3 recorder keeps as ``learner_actions``."""
+    the learners' own (unclipped) samples, which an SB3 recorder keeps as ``learner_actions``.
 
-    def __init__(self, n_steps: int, n_envs: int, obs_space: spaces.Space, action_space: spaces.Space) -> None:
+    Given the env's observation ``table``, it keeps each observation's row in it and lays the images
+    out one run at a time in :meth:`captures`: a Pixel Watermaze run is 360 MB of images but 160 KB
+    of rows, so a batch holds hundreds of learners instead of eight.
+    """
+
+    def __init__(
+        self,
+        n_steps: int,
+        n_envs: int,
+        obs_space: spaces.Space,
+        action_space: spaces.Space,
+        table: np.ndarray | None = None,
+    ) -> None:
         assert obs_space.shape is not None  # an array space, as _observation_input checked
-        self.obs = np.zeros((n_steps, n_envs, *obs_space.shape), dtype=obs_space.dtype)
+        self.table, self.index = table, None if table is None else ObservationIndex(table)
+        if self.index is None:
+            self.obs = np.zeros((n_steps, n_envs, *obs_space.shape), dtype=obs_space.dtype)
+        else:
+            self.obs = np.zeros((n_steps, n_envs), dtype=np.int32)
         self.actions = _action_buffer(action_space, n_steps, n_envs)
         self.learner_actions = np.zeros_like(self.actions) if isinstance(action_space, spaces.Box) else None
         self.rewards = np.zeros((n_steps, n_envs), dtype=np.float32)
@@ -226,33 +261,69 @@ class _Recorder:
     ) -> None:
         """Row ``t``: the observations acted from, whether they opened episodes, the actions the envs got
         (and the learners' own), what followed."""
-        self.obs[t], self.starts[t], self.actions[t], self.rewards[t] = obs, starts, actions, step.rewards
+        self.obs[t], self.starts[t], self.actions[t], self.rewards[t] = self._kept(obs), starts, actions, step.rewards
         if self.learner_actions is not None:
             self.learner_actions[t] = learner_actions
         self.terminated[t], self.truncated[t] = step.terminated, step.truncated
         ended = np.flatnonzero(step.terminated | step.truncated)
         if len(ended):
-            self._ends.append((t, ended, step.final_obs[ended]))
+            self._ends.append((t, ended, self._kept(step.final_obs[ended])))
 
-    def captures(self, n_actors: int) -> list[Capture]:
-        """One capture per learner (consecutive blocks of ``n_actors`` envs)."""
+    def _kept(self, obs: np.ndarray) -> np.ndarray:
+        """``obs`` as held: itself, or its rows in the table."""
+        return obs if self.index is None else self.index(obs)
+
+    def _emitted(self, kept: np.ndarray) -> np.ndarray:
+        """Held observations as the env emitted them."""
+        return kept if self.table is None else self.table[kept]
+
+    def captures(self, n_actors: int) -> Captures:
+        """One capture per learner (consecutive blocks of ``n_actors`` envs), each made when it is read."""
         steps = np.concatenate([np.full(len(e), t) for t, e, _ in self._ends]) if self._ends else np.zeros(0, int)
         ended = np.concatenate([e for _, e, _ in self._ends]) if self._ends else np.zeros(0, int)
         final = np.concatenate([o for *_, o in self._ends]) if self._ends else self.obs[:0, 0]
         learner_steps = n_actors * np.arange(1, len(self.actions) + 1, dtype=np.int64)
-        out = []
-        for first in range(0, self.actions.shape[1], n_actors):
+
+        def capture(learner: int) -> Capture:
+            first = learner * n_actors
             block = slice(first, first + n_actors)
             mine = np.flatnonzero((ended >= first) & (ended < first + n_actors))
             order = mine[np.lexsort((steps[mine], ended[mine]))]  # actor-major, then time
-            streams = Streams(*(_actor_major(x, block) for x in self._fields()))
+            obs = self._emitted(_actor_major(self.obs, block))
+            streams = Streams(obs, *(_actor_major(x, block) for x in (self.actions, self.rewards, self.starts)))
             terminated, truncated = _actor_major(self.terminated, block), _actor_major(self.truncated, block)
             learner_actions = None if self.learner_actions is None else _actor_major(self.learner_actions, block)
-            out.append(Capture(streams, terminated, truncated, final[order], learner_steps, learner_actions))
-        return out
+            terminal = self._emitted(final[order])
+            return Capture(streams, terminated, truncated, terminal, learner_steps, learner_actions)
+
+        return Captures(capture, self.actions.shape[1] // n_actors)
 
     def _fields(self) -> tuple[np.ndarray, ...]:
         return self.obs, self.actions, self.rewards, self.starts
+
+
+class Captures(Sequence[Capture]):
+    """A batch's captures, one per learner, each laid out only when read: a caller that writes each
+    run and lets it go holds one run's streams at a time."""
+
+    def __init__(self, capture: Callable[[int], Capture], n_learners: int) -> None:
+        self._capture, self._n = capture, n_learners
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, index: int) -> Capture: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Capture]: ...
+
+    def __getitem__(self, index: int | slice) -> Capture | list[Capture]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(self._n)[index]]
+        if not -self._n <= index < self._n:
+            raise IndexError(f"learner {index} of a batch of {self._n}")
+        return self._capture(index % self._n)
 
 
 def _actor_major(x: np.ndarray, block: slice) -> np.ndarray:
@@ -273,9 +344,9 @@ class _Batch:
             env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", autoreset_mode=AutoresetMode.SAME_STEP
         )
         self.action_space = self.env.single_action_space
-        observation = _observation_input(self.env.single_observation_space)
+        observation = _observation_input(self.env.single_observation_space, DECODER in config.learner_views)
         learner_of = np.repeat(np.arange(self.n_learners), self.n_actors)
-        self.views = ViewChain(config.learner_views, observation, learner_of)
+        self.views = ViewChain(config.learner_views, observation, learner_of, _observation_table(self.env))
         policy_kwargs = config.hyperparams.get("policy_kwargs", {})
         head = _action_head(self.action_space)
         self.policy = BatchedActorCritic(self.n_learners, self.views.observation, head, **policy_kwargs)
@@ -372,8 +443,9 @@ def run_batched(
     seeds: Sequence[int],
     device: str = "cpu",
     on_rollout: ProgressFn | None = None,
-) -> list[Capture]:
-    """Train one learner per ``(tasks[i], seeds[i])`` from scratch, all at once; each one's capture.
+) -> Captures:
+    """Train one learner per ``(tasks[i], seeds[i])`` from scratch, all at once; each one's capture
+    (made when read, so that writing them one by one holds one run's streams at a time).
 
     ``on_rollout`` gets the env steps every rollout took (all learners together), for progress bars.
     """
@@ -383,7 +455,8 @@ def run_batched(
     check_batch_fits(config, env_id, len(tasks))
     batch = _Batch(config, env_id, np.asarray(tasks), batch_seed(seeds), device)
     n_envs = batch.n_learners * batch.n_actors
-    recorder = _Recorder(config.steps_per_actor, n_envs, batch.env.single_observation_space, batch.action_space)
+    table = _observation_table(batch.env) if DECODER in config.learner_views else None
+    recorder = _Recorder(config.steps_per_actor, n_envs, batch.env.single_observation_space, batch.action_space, table)
     for iteration in range(config.iterations):
         rollout = _rollout(batch, recorder, iteration * batch.settings.n_steps)
         train_on(batch.policy, batch.optimizer, rollout, batch.settings, batch.rng)
