@@ -158,6 +158,17 @@ WATERMAZE_PPO = SourceConfig(
     ),
 )
 
+# The maze's PPO learning from each image's row in the maze's table of its 324 views (the image_index
+# learner view: the same information as the pixels, decoded), through SB3's MLP instead of the CNN, with the
+# pixel learner's schedule. What --batched runs on the maze (BATCHED_SOURCES); the histories keep the images.
+WATERMAZE_PPO_DECODED = SourceConfig(
+    algo="PPO",
+    n_envs=32,
+    total_timesteps=40_000,
+    hyperparams=dict(n_steps=50, batch_size=400, n_epochs=4, learning_rate=5e-4, ent_coef=0.01, gamma=0.95),
+    learner_views={"image_index": {}},
+)
+
 # A Gaussian PPO on the point robot with Dark Room's schedule (64 actors, one 20-step episode per rollout):
 # each stream goes from random to the goal in about 30 of its 47 episodes. The initial Gaussian's own
 # spread finds the sparse reward; an entropy bonus of 0.01 changed nothing measurable.
@@ -201,6 +212,10 @@ SOURCE_PRESETS: dict[tuple[str, str], SourceConfig] = {
     ("PointRobot-v0", "PPO"): POINTROBOT_PPO,
     ("PointRobot-v0", "SAC"): POINTROBOT_SAC,
 }
+
+
+#: Per env, the learner ``--batched`` runs where the preset's own cannot be batched (a CNN on pixels).
+BATCHED_SOURCES: dict[str, SourceConfig] = {"PixelWatermaze-v0": WATERMAZE_PPO_DECODED}
 
 
 def source_preset(env_id: str, algo: str) -> SourceConfig:

@@ -1,6 +1,7 @@
 """Batched learners against SB3: the same learning curves, and how many more source runs per hour.
 
-For each env, its SB3 PPO (or ``--algo A2C``) preset (:data:`ad_agent.presets.SOURCE_PRESETS`)
+For each env, its SB3 PPO (or ``--algo A2C``) preset (:data:`ad_agent.presets.SOURCE_PRESETS`;
+on the pixel maze the decoded learner that ``--batched`` runs there, :data:`~ad_agent.presets.BATCHED_SOURCES`)
 runs once on each of ``--tasks`` train tasks spread over the split, one run at a time on one torch
 thread, and its batched twin (:meth:`BatchedSourceConfig.like`, the same hyper-parameters, actors and
 budget) runs on the same tasks as one batch, also on one thread. Both are timed in this process, one
@@ -18,6 +19,7 @@ separately, on one thread; runs per hour per core compare it with the SB3 runs' 
 
     python -m benchmarks.batched_sources --tasks 16 --learners 128 --seed 0
     python -m benchmarks.batched_sources --envs PointRobot-v0 --tasks 16 --learners 128 --seed 0
+    python -m benchmarks.batched_sources --envs PixelWatermaze-v0 --tasks 16 --learners 128 --seed 0
 
 Measuring some envs keeps the record's entries for the others, each with its own settings, load average and date.
 """
@@ -25,6 +27,7 @@ Measuring some envs keeps the record's entries for the others, each with its own
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import time
@@ -35,8 +38,8 @@ import matplotlib
 import numpy as np
 import torch
 
-from ad_agent.presets import source_preset
-from ad_agent.sources import record
+from ad_agent.presets import BATCHED_SOURCES, source_preset
+from ad_agent.sources import SourceConfig, record
 from ad_agent.sources.batched import BatchedSourceConfig, run_batched
 from ad_agent.sources.yardstick import spread_tasks
 from benchmarks.common import RESULTS_DIR, write_result
@@ -45,7 +48,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 ENVS = ("DarkRoom-v0", "DarkKeyToDoor-v0", "DarkRoomHard-v0")
-OTHER_ENVS = ("PointRobot-v0",)  # measured on request (--envs): Gaussian PPO/A2C on continuous actions
+# measured on request (--envs): Gaussian PPO/A2C on continuous actions; PPO on the maze's decoded images
+OTHER_ENVS = ("PointRobot-v0", "PixelWatermaze-v0")
 SOLVED = 0.9
 NAME = "batched_sources"
 
@@ -79,8 +83,15 @@ def compare(ours: np.ndarray, theirs: np.ndarray) -> dict[str, Any]:
     return {"difference": mean, "standard_error": se, "within": np.abs(mean) <= 2 * se + 1e-9}
 
 
+def compared_source(env_id: str, algo: str) -> SourceConfig:
+    """The learner both sides run: the env's batched source where it has its own (the maze's decoded PPO),
+    else its SB3 preset."""
+    own = BATCHED_SOURCES.get(env_id)
+    return copy.deepcopy(own) if own is not None and own.algo == algo else source_preset(env_id, algo)
+
+
 def sb3_runs(env_id: str, algo: str, tasks: list[Any], seed: int, bins: int) -> dict[str, Any]:
-    config = source_preset(env_id, algo)
+    config = compared_source(env_id, algo)
     curves, finals, seconds = [], [], []
     for index, task in enumerate(tasks):
         start = time.perf_counter()
@@ -93,7 +104,7 @@ def sb3_runs(env_id: str, algo: str, tasks: list[Any], seed: int, bins: int) -> 
 
 
 def batched_runs(env_id: str, algo: str, tasks: list[Any], seed: int, bins: int) -> dict[str, Any]:
-    config = BatchedSourceConfig.like(source_preset(env_id, algo), learners_per_batch=len(tasks))
+    config = BatchedSourceConfig.like(compared_source(env_id, algo), learners_per_batch=len(tasks))
     start = time.perf_counter()
     captures = run_batched(config, env_id, tasks, [seed + i for i in range(len(tasks))])
     seconds = time.perf_counter() - start
@@ -107,7 +118,7 @@ def batched_runs(env_id: str, algo: str, tasks: list[Any], seed: int, bins: int)
 
 def batch_throughput(env_id: str, algo: str, learners: int, seed: int) -> dict[str, Any]:
     """Time one full batch of ``learners`` on the env's train tasks (repeated if there are fewer)."""
-    config = BatchedSourceConfig.like(source_preset(env_id, algo), learners_per_batch=learners)
+    config = BatchedSourceConfig.like(compared_source(env_id, algo), learners_per_batch=learners)
     tasks = spread_tasks(env_id, min(learners, len(gym.make(env_id).unwrapped.tasks("train"))))
     tasks = (tasks * learners)[:learners]
     start = time.perf_counter()
@@ -133,7 +144,7 @@ def measure_env(env_id: str, algo: str, n_tasks: int, learners: int, seed: int, 
     spans = compare(ours["curves"], sb3["curves"])
     final = compare(ours["finals"], sb3["finals"])
     batch = batch_throughput(env_id, algo, learners, seed)
-    steps_per_run = source_preset(env_id, algo).total_timesteps
+    steps_per_run = compared_source(env_id, algo).total_timesteps
     return {
         "tasks": [np.asarray(t).tolist() for t in tasks],
         "optimal_mean": float(optimal.mean()),
@@ -221,7 +232,7 @@ def main() -> None:
             f"{r['final_standard_error']:.3f}: {'match' if r['curves_match'] else 'DIFFER'}",
             flush=True,
         )
-    png = plot(results, {e: source_preset(e, args.algo).total_timesteps for e in results}, args.algo, name)
+    png = plot(results, {e: compared_source(e, args.algo).total_timesteps for e in results}, args.algo, name)
     path = write_result(name, {"algo": args.algo, "plot": png, **results})
     print(f"wrote {path}")
 

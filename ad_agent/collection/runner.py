@@ -41,7 +41,7 @@ from ad_agent.histories import (
     verify_run,
     write_run,
 )
-from ad_agent.presets import SOURCE_PRESETS
+from ad_agent.presets import BATCHED_SOURCES, SOURCE_PRESETS
 from ad_agent.sources import (
     ALGORITHMS,
     SOURCES,
@@ -139,9 +139,12 @@ def source_for(
     Another ``algo`` gets its tuned config (:data:`ad_agent.presets.SOURCE_PRESETS`) when
     ``env_id`` has one, else SB3's default hyper-parameters at ``base``'s scale (actors and step
     budget): another algorithm's tuned hyper-parameters would not fit it, SB3's defaults are sane.
-    ``learners_per_batch`` runs that learner batched (:class:`BatchedSourceConfig`), that many at once.
+    ``learners_per_batch`` runs that learner batched (:class:`BatchedSourceConfig`), that many at once;
+    the preset's learner gives way to the env's :data:`~ad_agent.presets.BATCHED_SOURCES` entry there.
     """
     source = _sb3_source(env_id, base, algo)
+    if learners_per_batch is not None and source is base and env_id in BATCHED_SOURCES:
+        source = BATCHED_SOURCES[env_id]
     if isinstance(source, SourceConfig):
         check_learner_fits(source.algo, env_id)
     if learners_per_batch is not None:

@@ -61,6 +61,11 @@ class ImageEncoder(nn.Module):
     0.999 (momentum 0.001), at which the running statistics of a short CPU training run would
     still sit near their initial values and evaluation would see a different network.
     In training mode BatchNorm mixes the steps of a batch; in eval mode each step is encoded alone.
+
+    Each distinct image of a call is encoded once (:func:`distinct_rows`): a gridworld's views repeat
+    (the pixel maze emits 324), so a training batch of thousands of steps costs a few hundred images.
+    Repeats of an image share its features exactly, so eval mode is unchanged; in training mode they
+    also share a dropout mask, and BatchNorm's batch statistics weigh each distinct image once.
     """
 
     def __init__(
@@ -83,9 +88,38 @@ class ImageEncoder(nn.Module):
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         lead = observations.shape[:-3]
-        pixels = observations.reshape(-1, *observations.shape[-3:]).permute(0, 3, 1, 2)
-        features = self.convs(pixels.float() / 255.0)
-        return self.linear(features.flatten(1)).reshape(*lead, -1)
+        images = observations.reshape(-1, *observations.shape[-3:])
+        groups = distinct_rows(images.reshape(len(images), -1))
+        if groups is not None:
+            images = images[groups[0]]
+        features = self.linear(self.convs(images.permute(0, 3, 1, 2).float() / 255.0).flatten(1))
+        if groups is not None:
+            features = features[groups[1]]
+        return features.reshape(*lead, -1)
+
+
+#: How many pixels :func:`distinct_rows` hashes: enough to tell views apart, few enough to be cheap.
+HASHED_PIXELS = 512
+
+
+def distinct_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(first, inverse)`` with ``rows[first][inverse] == rows``, ``first`` holding one of each distinct
+    row, or ``None`` when every row is distinct (or a hash collision was caught: the caller then takes
+    every row, so the result is always exact). Rows are hashed on a fixed sample of their columns in
+    integer arithmetic, then checked whole."""
+    n, width = rows.shape
+    if n < 2:
+        return None
+    generator = torch.Generator().manual_seed(width)  # the same columns and weights for every call
+    columns = torch.randperm(width, generator=generator)[:HASHED_PIXELS].to(rows.device)
+    weights = torch.randint(1, 2**62, (len(columns),), generator=generator).to(rows.device)
+    keys = (rows[:, columns].long() * weights).sum(1)  # wraps on overflow, deterministically
+    _, inverse = torch.unique(keys, return_inverse=True)
+    first = torch.zeros(int(inverse.max()) + 1, dtype=torch.long, device=rows.device)
+    first.scatter_(0, inverse, torch.arange(n, device=rows.device))
+    if len(first) == n or not torch.equal(rows[first][inverse], rows):
+        return None
+    return first, inverse
 
 
 def make_encoder(config: ModelConfig) -> nn.Module:

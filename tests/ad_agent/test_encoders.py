@@ -6,7 +6,13 @@ import torch
 from gymnasium import spaces
 
 from ad_agent.model import ADTransformer, ModelConfig
-from ad_agent.model.encoders import DiscreteEncoder, ImageEncoder, VectorEncoder, obs_config_from_space
+from ad_agent.model.encoders import (
+    DiscreteEncoder,
+    ImageEncoder,
+    VectorEncoder,
+    distinct_rows,
+    obs_config_from_space,
+)
 
 N_ACTIONS = 3
 TINY = {"n_actions": N_ACTIONS, "d_model": 32, "n_layers": 1, "n_heads": 2, "d_ff": 64, "dropout": 0.0}
@@ -83,6 +89,31 @@ def test_the_paper_watermaze_encoder_takes_55x55_rgb_pixels():
     assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [(128, (5, 5), (2, 2))] * 3
     pixels = torch.randint(0, 256, (2, 3, 55, 55, 3), dtype=torch.uint8)
     assert model.obs_embed(pixels).shape == (2, 3, 32)
+
+
+def test_repeated_images_are_encoded_once_with_the_features_each_would_get_alone():
+    g = torch.Generator().manual_seed(0)
+    views = torch.randint(0, 256, (5, 16, 16, 3), generator=g, dtype=torch.uint8)
+    steps = views[torch.randint(0, 5, (4, 30), generator=g)]
+    encoder = ImageEncoder((16, 16, 3), 8, dropout=0.0, channels=4).eval()
+    with torch.no_grad():
+        alone = torch.stack([encoder(step[None, None])[0, 0] for step in steps.reshape(-1, 16, 16, 3)])
+        torch.testing.assert_close(encoder(steps).reshape(-1, 8), alone)
+    first, inverse = distinct_rows(steps.reshape(120, -1))
+    assert len(first) == 5
+    torch.testing.assert_close(steps.reshape(120, -1)[first][inverse], steps.reshape(120, -1))
+
+
+def test_distinct_rows_gives_way_when_rows_differ_only_off_the_hashed_pixels():
+    rows = torch.zeros(6, 4096, dtype=torch.uint8)
+    assert distinct_rows(rows[:1]) is None  # nothing to share
+    first, inverse = distinct_rows(rows)
+    assert len(first) == 1 and inverse.tolist() == [0] * 6
+    hashed = torch.randperm(4096, generator=torch.Generator().manual_seed(4096))[:512]
+    unhashed = next(c for c in range(4096) if c not in set(hashed.tolist()))
+    rows[3, unhashed] = 1  # same hash as the others, different row: must not be merged
+    assert distinct_rows(rows) is None
+    assert distinct_rows(torch.arange(12, dtype=torch.uint8).reshape(4, 3)) is None  # all distinct
 
 
 def test_image_channels_narrow_every_conv_block_and_are_saved_in_the_config():
