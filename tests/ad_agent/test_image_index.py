@@ -94,3 +94,14 @@ def test_decoding_lets_a_batch_hold_hundreds_of_pixel_learners():
 def test_what_cannot_decode_is_refused_before_any_work(env_id, views, match):
     with pytest.raises(ValueError, match=match):
         check_env_fits(env_id, views)
+
+
+def test_batched_collection_of_the_maze_runs_its_decoded_learner():
+    from ad_agent.collection.runner import source_for
+    from ad_agent.presets import get_preset
+
+    preset = get_preset("PixelWatermaze-v0")
+    assert "features_extractor_class" in preset.source.hyperparams["policy_kwargs"]  # SB3 learns from pixels
+    batched = source_for(preset.env_id, preset.source, learners_per_batch=4)
+    assert isinstance(batched, BatchedSourceConfig) and next(iter(batched.learner_views)) == "image_index"
+    assert "policy_kwargs" not in batched.hyperparams and batched.learners_per_batch == 4
