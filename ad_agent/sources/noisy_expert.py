@@ -8,14 +8,15 @@ in-context learning from them. No training is involved, so a run costs only env 
 Each actor of the env's numpy vector env is one noisy expert (one stream), all on the task
 ``env_kwargs`` fixes; the streams are written exactly as the SB3 recorder writes them. The
 expert knows the task: it is a small function of (task, observation, rewards so far in the
-episode), one per env id in :data:`EXPERTS`. Pixel Watermaze has none: its observations are
-images, and an expert would first have to read the agent's pose out of them.
+episode), one per env id in :data:`EXPERTS`. On Pixel Watermaze the expert reads the agent's
+pose out of the image (each pose has its own, :class:`~ad_agent.sources.learner_view.ObservationIndex`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import gymnasium as gym
@@ -23,7 +24,9 @@ import numpy as np
 
 from ad_agent.histories import Streams
 from ad_agent.sources.base import Recorded, register_source
+from ad_agent.sources.learner_view import ObservationIndex
 from ad_agent.sources.scripted import AGENT_STREAM, fixed_task_vector_env, rollout, split_task
+from envs import watermaze
 from envs.darkroom import MOVES
 
 #: ``expert(task, observations, progress) -> actions``: ``progress`` counts each actor's rewarded
@@ -71,6 +74,32 @@ def key_then_door(task: np.ndarray, obs: np.ndarray, progress: np.ndarray) -> np
     return step_toward(obs, task[np.minimum(progress, 1)])
 
 
+@lru_cache(maxsize=1)
+def _maze_poses() -> ObservationIndex:
+    return ObservationIndex(watermaze.tables().images)
+
+
+@lru_cache(maxsize=128)
+def _steps_to_platform(goal: tuple[int, int]) -> np.ndarray:
+    """Fewest actions from every pose of the maze to the goal cell (Bellman-Ford over the pose graph)."""
+    next_state = watermaze.tables().next_state
+    steps = np.full(watermaze.NUM_STATES, watermaze.NUM_STATES, dtype=np.int64)
+    steps[watermaze.state_index(goal, 0) + np.arange(4)] = 0  # any direction on the goal cell
+    while True:
+        relaxed = np.minimum(steps, steps[next_state].min(axis=1) + 1)
+        if np.array_equal(relaxed, steps):
+            return steps
+        steps = relaxed
+
+
+def swim_to_platform(task: np.ndarray, obs: np.ndarray, progress: np.ndarray) -> np.ndarray:
+    """Pixel Watermaze: the action that shortens the way to the platform most (finding it respawns the
+    agent at the start, so this repeats a shortest path)."""
+    states = _maze_poses()(obs)
+    steps = _steps_to_platform((int(task[0]), int(task[1])))
+    return np.argmin(steps[watermaze.tables().next_state[states]], axis=1)
+
+
 def best_arm(task: np.ndarray, obs: np.ndarray, progress: np.ndarray) -> np.ndarray:
     """Adversarial Bandit: the arm with the highest mean."""
     return np.full(len(obs), np.argmax(task))
@@ -81,6 +110,7 @@ EXPERTS: dict[str, Expert] = {
     "DarkRoomHard-v0": walk_to_goal,
     "DarkKeyToDoor-v0": key_then_door,
     "AdversarialBandit-v0": best_arm,
+    "PixelWatermaze-v0": swim_to_platform,
 }
 
 

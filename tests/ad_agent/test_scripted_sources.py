@@ -128,9 +128,20 @@ def test_noisy_expert_on_the_bandit_ends_on_the_best_arm():
     assert (streams.actions[:, :10] == 3).mean() < 0.2
 
 
+@pytest.mark.parametrize("goal", [(1, 1), (6, 5), (5, 9)])
+def test_maze_expert_reads_its_pose_off_the_pixels_and_repeats_a_shortest_path(goal):
+    config = NoisyExpertConfig(n_actors=16, episodes=10, anneal_fraction=0.5)
+    streams = run_noisy_expert(config, "PixelWatermaze-v0", {"task": goal}, seed=0)
+    env = gym.make("PixelWatermaze-v0", task=goal).unwrapped
+    assert streams.observations.shape[2:] == (55, 55, 3)
+    returns = episode_matrix(streams)
+    assert (returns[:, -3:] == env.optimal_return(goal)).all()  # epsilon is 0 from halfway
+    assert returns[:, 0].mean() < 0.5 * env.optimal_return(goal)
+
+
 def test_unknown_env_is_refused():
     with pytest.raises(ValueError, match="no scripted expert"):
-        run_noisy_expert(NoisyExpertConfig(), "PixelWatermaze-v0", {"task": (1, 1)}, seed=0)
+        run_noisy_expert(NoisyExpertConfig(), "PointRobot-v0", {"task": (0.5, 0.5)}, seed=0)
 
 
 # --- both ------------------------------------------------------------------------------
