@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ad_agent.collection.runner import collect, plan_collection, source_for, split_jobs
-from ad_agent.histories import iter_runs, run_files
+from ad_agent.histories import read_shape_and_metadata, run_files
 from ad_agent.presets import get_preset
 from ad_agent.sources import NoisyExpertConfig
 from benchmarks.common import env_slug, write_result
@@ -43,13 +43,15 @@ def _peak_rss_bytes() -> int:
 
 
 def dataset_summary(out: Path, env: Any) -> dict[str, Any]:
-    """Runs, distinct tasks, env steps, size on disk and the share of runs that solved their task."""
+    """Runs, distinct tasks, env steps, size on disk and the share of runs that solved their task, from
+    the runs' metadata (the collection verified every file, and wrote each run's final return there)."""
     solved, tasks, steps = [], set(), 0
-    for streams, metadata in iter_runs(out):
+    for path in run_files(out):
+        (n_actors, n_steps), metadata = read_shape_and_metadata(path)
         task = metadata["env_kwargs"]["task"]
         tasks.add(str(task))
-        steps += streams.n_actors * streams.n_steps
-        solved.append(streams.final_return() >= SOLVED * env.optimal_return(env.check_task(task)))
+        steps += n_actors * n_steps
+        solved.append(metadata["final_return"] >= SOLVED * env.optimal_return(env.check_task(task)))
     return {
         "runs": len(solved),
         "distinct_tasks": len(tasks),

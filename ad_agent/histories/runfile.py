@@ -279,7 +279,10 @@ def scan(root: str | Path) -> dict[Path, str]:
     return bad
 
 
-def _read_shape_and_meta(path: Path) -> tuple[tuple[int, int], dict[str, Any]]:
+def read_shape_and_metadata(path: str | Path) -> tuple[tuple[int, int], dict[str, Any]]:
+    """A run's ``(n_actors, n_steps)`` and metadata, without reading (or checking) its streams: cheap
+    for runs of images, whose streams are hundreds of MB."""
+    path = Path(path)
     with _open(path) as f:
         meta = _metadata(f, path)
         try:

@@ -25,9 +25,9 @@ from ad_agent.histories.runfile import (
     SUFFIX,
     CorruptRunError,
     _open,
-    _read_shape_and_meta,
     _skip_or_raise,
     iter_runs,
+    read_shape_and_metadata,
     run_files,
     verify_run,
 )
@@ -176,7 +176,7 @@ class LazyHistories:
         lengths: list[int] = []
         for path in run_files(root):
             try:
-                (n_actors, n_steps), meta = _read_shape_and_meta(path)
+                (n_actors, n_steps), meta = read_shape_and_metadata(path)
                 if verify:
                     verify_run(path)
             except CorruptRunError as err:
