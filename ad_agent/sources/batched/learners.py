@@ -15,7 +15,8 @@ The envs may have Discrete or bounded 1-D Box actions, and Discrete, MultiDiscre
 vector) observations, as SB3's ``MlpPolicy`` takes them; image observations only through the
 ``image_index`` learner view, which hands the learner each image's row in the env's table of them.
 For Box actions the policy is SB3's Gaussian, whose samples the envs get clipped to the box: the
-histories hold the actions the envs received, and the samples themselves as ``learner_actions``, as for an SB3 learner.
+histories hold the actions the envs received, and the samples themselves as ``learner_actions``, as
+for an SB3 learner.
 
 Randomness (initial weights, action sampling, minibatch order, the envs' start states) comes from
 one seed per batch made from the batch's job seeds, so the same jobs in the same batches give the
