@@ -27,9 +27,10 @@ from ad_agent.histories.streams import (
     subsample_episodes,
 )
 from ad_agent.histories.summary import summarize
-from ad_agent.histories.windows import FlatHistories, LazyHistories, fingerprint, in_memory_bytes
+from ad_agent.histories.windows import CodedObservations, FlatHistories, LazyHistories, fingerprint, in_memory_bytes
 
 __all__ = [
+    "CodedObservations",
     "EXTRA_FIELDS",
     "FORMAT_VERSION",
     "SUFFIX",

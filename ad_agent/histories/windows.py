@@ -10,6 +10,7 @@ one bad file does not stop training on the rest.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -53,6 +54,51 @@ def _views(run: Streams, every: int, last: int | None) -> list[Streams]:
 
 
 @dataclass
+class CodedObservations:
+    """Observations held as rows of a table of the distinct ones: ``table[codes[i]]`` is step ``i``'s.
+
+    A gridworld's images repeat (the pixel maze emits 324 views), so millions of steps of them hold a
+    few MB of images and 4 bytes per step, where laid out they would take 9 KB per step.
+    """
+
+    table: np.ndarray
+    codes: np.ndarray
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        return self.table[self.codes[index]]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+class _Codebook:
+    """Grows a table of the distinct images seen, and codes each image as its row there."""
+
+    def __init__(self) -> None:
+        self._rows: dict[bytes, int] = {}
+        self._images: list[np.ndarray] = []
+
+    def coded(self, run: Streams) -> Streams:
+        """``run`` with its observations replaced by their rows ``(n_actors, n_steps)`` int32."""
+        images = run.observations.reshape(-1, *run.observations.shape[2:])
+        codes = np.empty(len(images), dtype=np.int32)
+        for i, image in enumerate(images):
+            code = self._rows.setdefault(image.tobytes(), len(self._images))
+            if code == len(self._images):
+                self._images.append(image.copy())
+            codes[i] = code
+        return dataclasses.replace(run, observations=codes.reshape(run.observations.shape[:2]))
+
+    def table(self) -> np.ndarray:
+        return np.stack(self._images)
+
+
+def _is_image(run: Streams) -> bool:
+    """uint8 observations of two or more dimensions per step, which :class:`FlatHistories` holds coded."""
+    return run.observations.dtype == np.uint8 and run.observations.ndim >= 4
+
+
+@dataclass
 class FlatHistories:
     """Every stream of a dataset laid end to end in memory, with the previous action and reward aligned.
 
@@ -61,11 +107,12 @@ class FlatHistories:
     what the step before ``i`` did and earned in the same stream; the first step of a stream gets the
     null class and 0 reward. Loaders take the coding, or a Discrete space's size.
     ``stream_starts`` / ``stream_lengths`` delimit streams so windows never cross them.
-    ``metadata`` has one entry per run file loaded. Use :class:`LazyHistories` when the dataset
+    ``metadata`` has one entry per run file loaded. Image observations are held coded
+    (:class:`CodedObservations`) when loaded from files. Use :class:`LazyHistories` when the dataset
     does not fit in memory.
     """
 
-    observations: np.ndarray
+    observations: np.ndarray | CodedObservations
     actions: np.ndarray
     prev_actions: np.ndarray
     prev_rewards: np.ndarray
@@ -92,18 +139,28 @@ class FlatHistories:
         """
         streams: list[Streams] = []
         metas = []
+        codebook: _Codebook | None = None
         for run, meta in iter_runs(root, strict=strict):
-            streams += _views(run, every_kth_episode, last_episodes)
+            views = _views(run, every_kth_episode, last_episodes)
+            if _is_image(run):  # coded now, so that only this run's images are ever laid out
+                codebook = codebook or _Codebook()
+                views = [codebook.coded(view) for view in views]
+            streams += views
             metas.append(meta)
         if not streams:
             raise ValueError(f"no readable history files ({SUFFIX}) in {root}")
-        return cls.from_streams(streams, n_actions, metas)
+        return cls.from_streams(streams, n_actions, metas, None if codebook is None else codebook.table())
 
     @classmethod
     def from_streams(
-        cls, runs: Sequence[Streams], n_actions: int | ActionCoding, metadata: list[dict[str, Any]]
+        cls,
+        runs: Sequence[Streams],
+        n_actions: int | ActionCoding,
+        metadata: list[dict[str, Any]],
+        table: np.ndarray | None = None,
     ) -> FlatHistories:
-        """Lay the actors of ``runs`` end to end, one stream per actor."""
+        """Lay the actors of ``runs`` end to end, one stream per actor; given ``table``, the runs'
+        observations are rows of it (:class:`CodedObservations`)."""
         coding = action_coding(n_actions)
         parts: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "act", "pact", "prew", "start")}
         lengths: list[int] = []
@@ -118,8 +175,9 @@ class FlatHistories:
             parts["start"].append(run.episode_starts.reshape(-1))
             lengths += [t] * n
         stream_lengths = np.asarray(lengths, dtype=np.int64)
+        observations = np.concatenate(parts["obs"])
         return cls(
-            observations=np.concatenate(parts["obs"]),
+            observations=observations if table is None else CodedObservations(table, observations),
             actions=np.concatenate(parts["act"]).astype(np.int64),
             prev_actions=np.concatenate(parts["pact"]).astype(np.int64),
             prev_rewards=np.concatenate(parts["prew"]).astype(np.float32),

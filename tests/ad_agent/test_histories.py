@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from ad_agent.histories import (
+    CodedObservations,
     CorruptHistoryWarning,
     CorruptRunError,
     FlatHistories,
@@ -223,6 +224,31 @@ def test_lazy_windows_equal_in_memory_windows(tmp_path):
                 np.testing.assert_array_equal(a[name], b[name], err_msg=name)
         with pytest.raises(ValueError, match="at least 5001 steps"):
             lazy.sample_windows(np.random.default_rng(0), 1, 5001)
+
+
+def image_streams(n_actors: int, n_steps: int, offset: int) -> Streams:
+    """Streams whose observations are drawn from 6 distinct 8x8 images, as a gridworld's views repeat."""
+    views = np.random.default_rng(99).integers(0, 256, size=(6, 8, 8, 3), dtype=np.uint8)
+    plain = make_streams(n_actors, n_steps, offset)
+    return Streams(views[plain.observations[..., 0] % 6], plain.actions, plain.rewards, plain.episode_starts)
+
+
+def test_image_histories_are_held_coded_and_give_the_windows_laid_out_ones_would(tmp_path):
+    runs = [image_streams(3, 60, 0), image_streams(2, 80, 1)]
+    for name, run in zip("ab", runs, strict=True):
+        write_run(tmp_path / f"{name}.h5", run, {"env_id": "x"})
+    flat = FlatHistories.load(tmp_path, n_actions=5)
+    assert isinstance(flat.observations, CodedObservations) and len(flat.observations.table) == 6
+    laid_out = FlatHistories.from_streams(runs, 5, flat.metadata)
+    viewed = FlatHistories.load(tmp_path, n_actions=5, last_episodes=2)
+    laid_out_viewed = FlatHistories.from_streams([v for r in runs for v in last_episodes(r, 2)], 5, flat.metadata)
+    with LazyHistories.open(tmp_path, n_actions=5) as lazy:
+        for other, coded in ((laid_out, flat), (lazy, flat), (laid_out_viewed, viewed)):
+            a = coded.sample_windows(np.random.default_rng(3), 16, 20)
+            b = other.sample_windows(np.random.default_rng(3), 16, 20)
+            for key in a:
+                np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+            assert a["observations"].shape == (16, 20, 8, 8, 3)
 
 
 def test_extras_round_trip_are_checksummed_and_named(tmp_path):
