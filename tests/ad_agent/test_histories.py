@@ -1,6 +1,7 @@
 """On-disk history format: round trip, checksums, atomic files, views, windows that never cross streams."""
 
 import json
+import os
 
 import h5py
 import numpy as np
@@ -22,6 +23,7 @@ from ad_agent.histories import (
     scan,
     subsample_episodes,
     summarize,
+    verify_run,
     write_run,
 )
 
@@ -249,6 +251,23 @@ def test_image_histories_are_held_coded_and_give_the_windows_laid_out_ones_would
             for key in a:
                 np.testing.assert_array_equal(a[key], b[key], err_msg=key)
             assert a["observations"].shape == (16, 20, 8, 8, 3)
+
+
+def test_a_run_is_verified_once_per_process_until_it_changes(tmp_path, monkeypatch):
+    from ad_agent.histories import runfile
+
+    path = write_run(tmp_path / "a.h5", make_streams(2, 30), {"env_id": "x"})
+    reads = []
+    real = runfile._verify
+    monkeypatch.setattr(runfile, "_verify", lambda p: reads.append(p) or real(p))
+    assert verify_run(path) == verify_run(path) and len(reads) == 1
+    _corrupt_dataset_bytes(path, "rewards")
+    os.utime(path, ns=(0, 12345))  # a change the file's version shows, whatever the clock's resolution
+    with pytest.raises(CorruptRunError, match="rewards"):
+        verify_run(path)
+    write_run(path, make_streams(2, 30, offset=1), {"env_id": "x"})  # replaced: read again
+    verify_run(path)
+    assert len(reads) == 3
 
 
 def test_extras_round_trip_are_checksummed_and_named(tmp_path):
