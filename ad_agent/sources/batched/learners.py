@@ -347,7 +347,9 @@ class _Batch:
         self.action_space = self.env.single_action_space
         observation = _observation_input(self.env.single_observation_space, DECODER in config.learner_views)
         learner_of = np.repeat(np.arange(self.n_learners), self.n_actors)
-        self.views = ViewChain(config.learner_views, observation, learner_of, _observation_table(self.env))
+        # the env's table of observations where a view decodes them (the recorder then keeps rows too)
+        self.table = _observation_table(self.env) if DECODER in config.learner_views else None
+        self.views = ViewChain(config.learner_views, observation, learner_of, self.table)
         policy_kwargs = config.hyperparams.get("policy_kwargs", {})
         head = _action_head(self.action_space)
         self.policy = BatchedActorCritic(self.n_learners, self.views.observation, head, **policy_kwargs)
@@ -456,8 +458,8 @@ def run_batched(
     check_batch_fits(config, env_id, len(tasks))
     batch = _Batch(config, env_id, np.asarray(tasks), batch_seed(seeds), device)
     n_envs = batch.n_learners * batch.n_actors
-    table = _observation_table(batch.env) if DECODER in config.learner_views else None
-    recorder = _Recorder(config.steps_per_actor, n_envs, batch.env.single_observation_space, batch.action_space, table)
+    obs_space = batch.env.single_observation_space
+    recorder = _Recorder(config.steps_per_actor, n_envs, obs_space, batch.action_space, batch.table)
     for iteration in range(config.iterations):
         rollout = _rollout(batch, recorder, iteration * batch.settings.n_steps)
         train_on(batch.policy, batch.optimizer, rollout, batch.settings, batch.rng)
