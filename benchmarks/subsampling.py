@@ -18,7 +18,7 @@ from benchmarks.experiments import experiment_parser, trained_policy
 
 ENV = "DarkRoom-v0"
 EVERY = 4  # 125 episodes per stream -> 31, still longer than the 10-episode context
-FULL_TRAIN_STEPS = 400  # a third of the preset's: two models and a dataset on a shared 2-core machine
+FULL_TRAIN_STEPS = 400  # a sixth of the preset's steps: two models and a dataset on a shared 2-core machine
 SOURCE = {"algo": "DQN", "runs_per_task": 1, "num_tasks": 16}  # a quarter of the train goals, one run each
 
 

@@ -2,7 +2,7 @@
 
 AD is distilled from the source histories of 4 and 16 Dark Room training goals spread over the split
 and of all 64 (the same runs: a smaller set reuses the larger one's files) with one reduced budget (a 5-episode
-context, batch 32, 600 steps: about an eighth of the preset's compute, what a shared 2-core machine
+context, batch 32, 600 steps: about a sixteenth of the preset's compute, what a shared 2-core machine
 affords for three models), and played on the 17 held-out goals. The paper finds in-context RL on
 held-out tasks degrades as the number of training tasks shrinks.
 

@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> None:
         curves=curves,
         preset=variants["transformer"][0],
         plan=plan,
-        note=f"Both train {plan.train_steps} steps (reduced from the preset's 1200 to fit a shared 2-core machine).",
+        note=(
+            f"Both train {plan.train_steps} steps (reduced from the preset's {variants['transformer'][0].train.steps} "
+            "to fit a shared 2-core machine)."
+        ),
         lstm_model=lstm_model,
     )
 
