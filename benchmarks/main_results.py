@@ -26,7 +26,7 @@ import torch
 from ad_agent.baselines import RL2Config, evaluate_rl2, learn_from_scratch, single_stream, train_rl2
 from ad_agent.deployment.evaluation import evaluate
 from ad_agent.deployment.policy import InContextPolicy
-from ad_agent.histories import episode_returns, iter_runs, last_episodes
+from ad_agent.histories import episode_returns, iter_rewards
 from ad_agent.pipeline import optimal_mean_return, random_mean_return
 from ad_agent.presets import PRESETS, Preset, get_preset, max_episode_steps
 from ad_agent.sources.sb3 import SourceConfig
@@ -178,10 +178,10 @@ def expert_share(data_dir: Path, preset: Preset, n_last: int) -> float:
     """Mean return of the episodes ED trains on, as a share of each train task's optimal return:
     checks that the last ``n_last`` episodes of the histories are expert behaviour."""
     shares = []
-    for run, meta in iter_runs(data_dir):
-        optimal = preset.optimal_return(meta["task"]["task"])
-        for actor in last_episodes(run, n_last):
-            shares.append(episode_returns(actor.rewards[0], actor.episode_starts[0]) / optimal)
+    for run in iter_rewards(data_dir):
+        optimal = preset.optimal_return(run.metadata["task"]["task"])
+        for rewards, starts in zip(run.rewards, run.episode_starts, strict=True):
+            shares.append(episode_returns(rewards, starts)[-n_last:] / optimal)
     return float(np.mean(np.concatenate(shares)))
 
 

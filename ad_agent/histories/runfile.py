@@ -50,7 +50,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import h5py
 import numpy as np
@@ -291,6 +291,30 @@ def iter_runs(root: str | Path, strict: bool = False) -> Iterator[tuple[Streams,
             _skip_or_raise(err, strict)
             continue
         yield run
+
+
+class RunRewards(NamedTuple):
+    """One run's rewards and episode starts, ``(n_actors, n_steps)`` each, with its file and metadata."""
+
+    path: Path
+    rewards: np.ndarray
+    episode_starts: np.ndarray
+    metadata: dict[str, Any]
+
+
+def iter_rewards(root: str | Path, strict: bool = False) -> Iterator[RunRewards]:
+    """Every readable run's rewards and episode starts (verified) without its observations: what
+    judging a source's learning needs, cheap even for runs of images. Corrupted files are skipped
+    with a warning, as :func:`iter_runs` does."""
+    for path in run_files(root):
+        try:
+            with _open(path) as f:
+                meta = _metadata(f, path)
+                rewards, starts = (_read_verified(f, path, name) for name in ("rewards", "episode_starts"))
+        except CorruptRunError as err:
+            _skip_or_raise(err, strict)
+            continue
+        yield RunRewards(path, rewards, starts, meta)
 
 
 def scan(root: str | Path) -> dict[Path, str]:

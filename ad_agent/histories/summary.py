@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ad_agent.histories.runfile import CorruptRunError, _metadata, _open, _read_verified, _skip_or_raise, run_files
+from ad_agent.histories.runfile import iter_rewards
 from ad_agent.histories.streams import final_return, learning_curve
 
 
@@ -22,16 +22,10 @@ def summarize(
     for image datasets.
     """
     runs = []
-    for path in run_files(root):
-        try:
-            with _open(path) as f:
-                meta = _metadata(f, path)
-                rewards, starts = (_read_verified(f, path, n) for n in ("rewards", "episode_starts"))
-        except CorruptRunError as err:
-            _skip_or_raise(err, strict)
-            continue
-        curve, final = learning_curve(rewards, starts), final_return(rewards, starts)
-        runs.append({"file": path.name, "task": meta.get("task"), "curve": curve, "final_return": final})
+    for run in iter_rewards(root, strict):
+        curve = learning_curve(run.rewards, run.episode_starts)
+        final = final_return(run.rewards, run.episode_starts)
+        runs.append({"file": run.path.name, "task": run.metadata.get("task"), "curve": curve, "final_return": final})
     finals = np.array([run["final_return"] for run in runs])
     summary: dict[str, Any] = {
         "runs": runs,

@@ -15,6 +15,7 @@ from ad_agent.histories import (
     LazyHistories,
     Streams,
     episode_returns,
+    iter_rewards,
     last_episodes,
     learning_curve,
     read_extras,
@@ -153,6 +154,23 @@ def test_corrupted_file_is_named_and_the_rest_stays_usable(tmp_path, damage):
     assert lazy.paths == [tmp_path / "a.h5", tmp_path / "c.h5"]
     with pytest.raises(CorruptRunError, match="b.h5"):
         FlatHistories.load(tmp_path, n_actions=5, strict=True)
+
+
+def test_iter_rewards_reads_rewards_and_starts_alone(tmp_path):
+    bad = _dataset_with_one_bad_file(tmp_path, "flip")  # b.h5's rewards are damaged
+    _corrupt_dataset_bytes(tmp_path / "a.h5", "observations")  # never read by iter_rewards
+    with pytest.warns(CorruptHistoryWarning, match="b.h5"):
+        runs = list(iter_rewards(tmp_path))
+    assert [run.path.name for run in runs] == ["a.h5", "c.h5"]
+    with pytest.raises(CorruptRunError, match="a.h5"):
+        read_run(tmp_path / "a.h5")  # the whole run is damaged, its rewards are not
+    streams, meta = read_run(tmp_path / "c.h5")
+    np.testing.assert_array_equal(runs[1].rewards, streams.rewards)
+    np.testing.assert_array_equal(runs[1].episode_starts, streams.episode_starts)
+    assert runs[1].metadata == meta
+    with pytest.raises(CorruptRunError, match="b.h5"):
+        list(iter_rewards(tmp_path, strict=True))
+    assert bad.exists()
 
 
 def test_checksum_catches_damage_that_still_decodes(tmp_path):
