@@ -48,9 +48,9 @@ import hashlib
 import json
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import h5py
 import numpy as np
@@ -59,6 +59,7 @@ from ad_agent.histories.streams import _FIELDS, Streams
 
 FORMAT_VERSION = 2
 SUFFIX = ".h5"
+T = TypeVar("T")
 
 EXTRA_FIELDS: dict[str, Any] = {
     "terminated": np.bool_,
@@ -208,6 +209,25 @@ def read_run(path: str | Path) -> tuple[Streams, dict[str, Any]]:
     return Streams(**arrays), meta
 
 
+class RunRewards(NamedTuple):
+    """One run's rewards and episode starts, ``(n_actors, n_steps)`` each, with its file and metadata."""
+
+    path: Path
+    rewards: np.ndarray
+    episode_starts: np.ndarray
+    metadata: dict[str, Any]
+
+
+def read_rewards(path: str | Path) -> RunRewards:
+    """One run's rewards and episode starts, verified, without its observations: what judging a
+    source's learning needs, cheap even for runs of images."""
+    path = Path(path)
+    with _open(path) as f:
+        meta = _metadata(f, path)
+        rewards, starts = (_read_verified(f, path, name) for name in ("rewards", "episode_starts"))
+    return RunRewards(path, rewards, starts, meta)
+
+
 def read_extras(path: str | Path) -> dict[str, np.ndarray]:
     """The optional datasets (:data:`EXTRA_FIELDS`) a run holds, verified; empty if it has none."""
     path = Path(path)
@@ -282,39 +302,26 @@ def _skip_or_raise(err: CorruptRunError, strict: bool) -> None:
     warnings.warn(f"skipping corrupted history file {err.path}: {err}", CorruptHistoryWarning, stacklevel=3)
 
 
-def iter_runs(root: str | Path, strict: bool = False) -> Iterator[tuple[Streams, dict[str, Any]]]:
-    """Every readable run of a dataset folder; corrupted files are skipped with a warning."""
+def _each_readable(root: str | Path, read: Callable[[Path], T], strict: bool) -> Iterator[T]:
+    """``read`` of every run file of a dataset folder; corrupted files are skipped with a warning."""
     for path in run_files(root):
         try:
-            run = read_run(path)
+            run = read(path)
         except CorruptRunError as err:
             _skip_or_raise(err, strict)
             continue
         yield run
 
 
-class RunRewards(NamedTuple):
-    """One run's rewards and episode starts, ``(n_actors, n_steps)`` each, with its file and metadata."""
-
-    path: Path
-    rewards: np.ndarray
-    episode_starts: np.ndarray
-    metadata: dict[str, Any]
+def iter_runs(root: str | Path, strict: bool = False) -> Iterator[tuple[Streams, dict[str, Any]]]:
+    """Every readable run of a dataset folder; corrupted files are skipped with a warning."""
+    return _each_readable(root, read_run, strict)
 
 
 def iter_rewards(root: str | Path, strict: bool = False) -> Iterator[RunRewards]:
-    """Every readable run's rewards and episode starts (verified) without its observations: what
-    judging a source's learning needs, cheap even for runs of images. Corrupted files are skipped
-    with a warning, as :func:`iter_runs` does."""
-    for path in run_files(root):
-        try:
-            with _open(path) as f:
-                meta = _metadata(f, path)
-                rewards, starts = (_read_verified(f, path, name) for name in ("rewards", "episode_starts"))
-        except CorruptRunError as err:
-            _skip_or_raise(err, strict)
-            continue
-        yield RunRewards(path, rewards, starts, meta)
+    """:func:`read_rewards` of every readable run of a dataset folder, skipping corrupted files as
+    :func:`iter_runs` does."""
+    return _each_readable(root, read_rewards, strict)
 
 
 def scan(root: str | Path) -> dict[Path, str]:

@@ -19,6 +19,7 @@ from ad_agent.histories import (
     last_episodes,
     learning_curve,
     read_extras,
+    read_rewards,
     read_run,
     run_files,
     scan,
@@ -170,6 +171,8 @@ def test_iter_rewards_reads_rewards_and_starts_alone(tmp_path):
     assert runs[1].metadata == meta
     with pytest.raises(CorruptRunError, match="b.h5"):
         list(iter_rewards(tmp_path, strict=True))
+    with pytest.raises(CorruptRunError, match="rewards"):
+        read_rewards(bad)
     assert bad.exists()
 
 
