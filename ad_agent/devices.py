@@ -1,11 +1,12 @@
 """Where torch runs: device names checked up front (a typo or a missing GPU is a clear ``ValueError``,
 not a traceback from deep inside PyTorch at the first tensor moved), torch's CPU thread count set for
-a block, the mixed-precision mode of training, and this process's place in a process group.
+a block, deterministic CUDA kernels, the mixed-precision mode of training, and this process's place in a process group.
 
 Small and free of training code, so that loading and driving a policy imports only this."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,6 +25,27 @@ def torch_threads(count: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextmanager
+def deterministic_kernels(device: torch.device, enabled: bool = True) -> Iterator[None]:
+    """On CUDA, run the block with torch's deterministic kernels, so that one seed gives one model.
+
+    CUDA's default kernels for some backward passes (embedding gradients, cuBLAS's split reductions)
+    add in a varying order, so two runs drift apart by rounding. cuBLAS reads its workspace setting when
+    it first starts, so a process that already used it keeps its own. On a CPU nothing changes: its
+    kernels are deterministic already. The caller's settings come back after the block.
+    """
+    if device.type != "cuda" or not enabled:
+        yield
+        return
+    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
 
 
 def check_device(device: str | torch.device) -> torch.device:

@@ -38,7 +38,7 @@ import torch
 from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from ad_agent.devices import AMP_MODES, check_device, process_group, resolve_amp
+from ad_agent.devices import AMP_MODES, check_device, deterministic_kernels, process_group, resolve_amp
 from ad_agent.histories import FlatHistories, LazyHistories, fingerprint
 from ad_agent.model import ADModel, ModelConfig, build_model
 from ad_agent.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_torch_rng_state
@@ -72,6 +72,7 @@ class TrainConfig:
     in_context_every: int = 0  # 0: never; else every N steps and the last, when train() gets in_context_eval
     amp: str = "auto"  # mixed precision of the training step: see resolve_amp
     compile: bool = False  # torch.compile the training step's model; off: on CPU it did not pay (train_throughput)
+    deterministic: bool = True  # CUDA's deterministic kernels: one seed, one model (see devices.deterministic_kernels)
     seed: int = 0
     device: str = "auto"
 
@@ -208,7 +209,7 @@ def _fresh_run(model_config: ModelConfig, config: TrainConfig, device: torch.dev
 
 #: Settings that never change the weights (where to train, how often to save, validate or probe):
 #: a run may resume with other values of them.
-_RESUMABLE_WITH_OTHER = {"device", "checkpoint_every", "eval_every", "val_windows", "in_context_every"}
+_RESUMABLE_WITH_OTHER = {"device", "deterministic", "checkpoint_every", "eval_every", "val_windows", "in_context_every"}
 
 
 def _resumed_run(
@@ -376,37 +377,38 @@ def train(
     net = _data_parallel(run.model, config)
     if config.compile:  # the training step only: validation and probes vary shapes and would recompile
         net = cast(torch.nn.Module, torch.compile(net))  # a compiled module is an OptimizedModule, a module
-    start = time.perf_counter() - (run.log[-1]["seconds"] if run.log else 0.0)
-    run.model.train()
-    while run.next_step < config.steps:
-        record = _train_step(run, net, data, model_config, config, device, amp)
-        step = int(record["step"])  # an int, in a record of floats
-        if val is not None and _due(step, config.eval_every, config.steps):
-            record.update(validation_scores(run.model, val, config.batch_size, device))
-        probing = main and config.in_context_every > 0
-        if probing and in_context_eval is not None and _due(step, config.in_context_every, config.steps):
-            record.update(_in_context(run.model, in_context_eval))
-        record["seconds"] = time.perf_counter() - start
-        run.log.append(record)
-        if writer is not None:
-            for key, value in record.items():
-                if key != "step":
-                    writer.add_scalar(f"train/{key}", value, step)
-        if main and checkpoint_dir is not None and _due(step, config.checkpoint_every, config.steps):
-            save_checkpoint(
-                checkpoint_dir,
-                step,
-                run.model,
-                run.optimizer,
-                run.rng,
-                config.to_dict(),
-                model_config.to_dict(),
-                run.log,
-                run.scaler.state_dict(),
-                data_fingerprint,
-            )
-        if main and on_progress:
-            on_progress(record)
+    with deterministic_kernels(device, config.deterministic):
+        start = time.perf_counter() - (run.log[-1]["seconds"] if run.log else 0.0)
+        run.model.train()
+        while run.next_step < config.steps:
+            record = _train_step(run, net, data, model_config, config, device, amp)
+            step = int(record["step"])  # an int, in a record of floats
+            if val is not None and _due(step, config.eval_every, config.steps):
+                record.update(validation_scores(run.model, val, config.batch_size, device))
+            probing = main and config.in_context_every > 0
+            if probing and in_context_eval is not None and _due(step, config.in_context_every, config.steps):
+                record.update(_in_context(run.model, in_context_eval))
+            record["seconds"] = time.perf_counter() - start
+            run.log.append(record)
+            if writer is not None:
+                for key, value in record.items():
+                    if key != "step":
+                        writer.add_scalar(f"train/{key}", value, step)
+            if main and checkpoint_dir is not None and _due(step, config.checkpoint_every, config.steps):
+                save_checkpoint(
+                    checkpoint_dir,
+                    step,
+                    run.model,
+                    run.optimizer,
+                    run.rng,
+                    config.to_dict(),
+                    model_config.to_dict(),
+                    run.log,
+                    run.scaler.state_dict(),
+                    data_fingerprint,
+                )
+            if main and on_progress:
+                on_progress(record)
     if writer is not None:
         writer.close()
     run.model.eval()

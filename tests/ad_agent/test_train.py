@@ -85,7 +85,9 @@ def test_regularisers_act_in_training_but_validation_sees_plain_inputs(tiny_data
         return original(self, observations, prev_actions, prev_rewards, episode_starts, cache)
 
     monkeypatch.setattr(ADTransformer, "forward", spy)
-    config = TrainConfig(steps=2, batch_size=4, mask_prob=1.0, label_smoothing=0.5, eval_every=1, val_windows=4)
+    config = TrainConfig(
+        steps=2, batch_size=4, mask_prob=1.0, label_smoothing=0.5, eval_every=1, val_windows=4, device="cpu"
+    )
     model, log = train(tiny_data, CONFIG, config, val_data=tiny_data)
     assert all(bool((p == 5).all()) for training, p in seen if training)
     assert any(bool((p != 5).any()) for training, p in seen if not training)

@@ -1,10 +1,12 @@
 """Training-step speed options: mixed precision and torch.compile change speed, not what is learned."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
 
-from ad_agent.devices import resolve_amp
+from ad_agent.devices import deterministic_kernels, resolve_amp
 from ad_agent.model import ModelConfig
 from ad_agent.training.loop import TrainConfig, train
 
@@ -18,6 +20,24 @@ MODEL = ModelConfig(
 def test_amp_setting_is_checked():
     with pytest.raises(ValueError, match="amp must be one of"):
         TrainConfig(amp="fp8")
+
+
+def test_deterministic_kernels_are_on_for_cuda_only_and_restored_after(monkeypatch):
+    """CUDA training uses torch's deterministic kernels (one seed, one model: benchmarks/device_throughput)."""
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    assert not torch.are_deterministic_algorithms_enabled()
+    with deterministic_kernels(CPU):
+        assert not torch.are_deterministic_algorithms_enabled()
+    with deterministic_kernels(CUDA, enabled=False):
+        assert not torch.are_deterministic_algorithms_enabled()
+    with deterministic_kernels(CUDA):
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled() is False
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    with pytest.raises(RuntimeError, match="inside"), deterministic_kernels(CUDA):
+        raise RuntimeError("inside")
+    assert not torch.are_deterministic_algorithms_enabled()
 
 
 def test_auto_amp_is_off_on_cpu_and_bf16_on_cuda_that_supports_it(monkeypatch):
