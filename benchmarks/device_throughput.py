@@ -9,6 +9,8 @@ seed still gives the same data and the same model on the GPU.
   rollout does the same work), one untimed rollout first. Env steps per second, and the source runs
   per hour that rate means for the preset's full budget. The envs are numpy on the CPU on both
   devices; only the networks and their updates move.
+- **Full batch** (``--stages full``): one batch of ``--full-learners`` at the preset's whole budget on
+  the best device, with the share of its runs that end at >= 90% of their task's optimum.
 - **AD training** (:func:`~ad_agent.training.loop.train`): the env's preset model and batch, and the
   paper's Tables 1-2 shape, on synthetic histories (speed does not depend on what they say), after
   one untimed step; history steps per second. On CUDA ``amp="auto"`` trains in bfloat16.
@@ -16,6 +18,9 @@ seed still gives the same data and the same model on the GPU.
   the record says whether the two runs gave identical histories / weights.
 
     python -m benchmarks.device_throughput --seed 0
+    python -m benchmarks.device_throughput --seed 0 --stages full --full-learners 512
+
+Measuring some stages keeps the record's others, each with its own arguments, date and load.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from benchmarks.train_throughput import WINDOW, step_seconds, synthetic_historie
 
 SOURCE_ENVS = ("DarkKeyToDoor-v0", "DarkRoomHard-v0")
 TRAIN_SHAPES = ("DarkRoom-v0", "paper")
+STAGES = ("sources", "full", "training")  # "full": one batch at the preset's whole budget, on the best device
 
 
 def devices() -> list[str]:
@@ -78,6 +84,32 @@ def source_rate(env_id: str, learners: int, rollouts: int, device: str, seed: in
         "seconds": seconds,
         "env_steps_per_s": rate,
         "runs_per_hour": rate * 3600 / full_steps,
+    }
+
+
+def full_batch(env_id: str, learners: int, device: str, seed: int) -> dict[str, Any]:
+    """One batch of ``learners`` at the preset's full budget: its rate and the share of runs that end
+    at >= 90% of their task's optimum (the collection's "solved")."""
+    config, full_steps = _cut(env_id, learners, 1)
+    rollouts = full_steps // (config.n_envs * config.settings().n_steps)
+    _histories(env_id, 8, 1, device, seed)  # warm-up
+    captures, seconds = _histories(env_id, learners, rollouts, device, seed)
+    env = PRESETS[env_id].task_env
+    tasks = spread_tasks(env_id, min(learners, len(PRESETS[env_id].train_tasks)))
+    tasks = (tasks * learners)[:learners]
+    solved = [c.streams.final_return() >= 0.9 * env.optimal_return(t) for c, t in zip(captures, tasks, strict=True)]
+    rate = learners * full_steps / seconds
+    print(
+        f"{env_id} {device} full batch of {learners}: {seconds:.0f} s, {rate:,.0f} env steps/s, "
+        f"solved {np.mean(solved):.1%}"
+    )
+    return {
+        "learners": learners,
+        "device": device,
+        "seconds": seconds,
+        "env_steps_per_s": rate,
+        "runs_per_hour": learners * 3600 / seconds,
+        "solved_fraction": float(np.mean(solved)),
     }
 
 
@@ -178,7 +210,10 @@ def main() -> None:
     parser.add_argument("--learners", type=int, nargs="+", default=[128, 1024], help="batch sizes; CPU times the first")
     parser.add_argument("--rollouts", type=int, default=2, help="timed rollouts per learner")
     parser.add_argument("--train-steps", type=int, default=10, help="timed training steps")
-    parser.add_argument("--stages", nargs="+", choices=("sources", "training"), default=["sources", "training"])
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=["sources", "training"])
+    parser.add_argument(
+        "--full-learners", type=int, default=1024, help="learners in the full-budget batch (stage full)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -190,6 +225,9 @@ def main() -> None:
     kept = json.loads(path.read_text()) if path.exists() else {}
     if "sources" in args.stages:
         record["batched_sources"] = {**measure_sources(found, args.learners, args.rollouts, args.seed), **_when()}
+    if "full" in args.stages:
+        runs = {env_id: full_batch(env_id, args.full_learners, found[-1], args.seed) for env_id in SOURCE_ENVS}
+        record["full_batch"] = {**runs, **_when()}
     if "training" in args.stages:
         record["training"] = {**measure_training(found, args.train_steps, args.seed), **_when()}
     print(f"wrote {write_result(name, {**kept, **record})}")

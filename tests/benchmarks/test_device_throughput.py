@@ -1,9 +1,10 @@
 """The device benchmark times learners cut to a few rollouts and prices them at the preset's full run."""
 
+import pytest
 import torch
 
 from ad_agent.presets import source_preset
-from benchmarks.device_throughput import _cut, devices, same_histories, source_rate
+from benchmarks.device_throughput import _cut, devices, full_batch, same_histories, source_rate
 
 
 def test_cut_learners_do_the_asked_rollouts_and_price_the_full_run():
@@ -25,3 +26,10 @@ def test_source_rate_prices_its_steps_at_the_full_run_even_with_more_learners_th
 def test_one_seed_gives_the_same_histories_and_cpu_is_always_measured():
     assert devices()[0] == "cpu" and ("cuda" in devices()) == torch.cuda.is_available()
     assert same_histories("DarkKeyToDoor-v0", 2, "cpu", seed=1)
+
+
+def test_a_full_batch_runs_the_whole_budget_and_counts_solved_runs():
+    result = full_batch("DarkKeyToDoor-v0", 2, "cpu", seed=0)
+    _, full_steps = _cut("DarkKeyToDoor-v0", 2, 1)
+    assert result["env_steps_per_s"] * result["seconds"] == pytest.approx(2 * full_steps)
+    assert result["solved_fraction"] == 1.0  # the preset solves ~98% of tasks; these two, seeded, both
