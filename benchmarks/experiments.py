@@ -43,6 +43,7 @@ from ad_agent.histories import run_files
 from ad_agent.pipeline import distill
 from ad_agent.plots import pyplot, save_figure
 from ad_agent.presets import Preset
+from ad_agent.training.loop import WEIGHT_NEUTRAL_SETTINGS, TrainConfig
 from benchmarks.common import RESULTS_DIR, write_result
 
 DEFAULT_WORKDIR = Path("runs") / "experiments"
@@ -129,7 +130,7 @@ def trained_policy(
     steps: a changed setting under the same name retrains instead of silently reusing a stale policy.
     """
     folder = workdir / preset.env_id / "policies" / f"{name}-seed{seed}"
-    job = {"model": preset.model.resolved(), "train": dataclasses.asdict(preset.train), "steps": steps}
+    job = {"model": preset.model.resolved(), "train": training_key(preset.train), "steps": steps}
     job["data"] = dataset_key(data_dir)
     if _job_done(folder, {**job, **views}):
         return InContextPolicy.load(folder / "policy")
@@ -143,6 +144,12 @@ def trained_policy(
     shutil.rmtree(checkpoints, ignore_errors=True)
     (folder / "pending.json").unlink(missing_ok=True)
     return policy
+
+
+def training_key(config: TrainConfig) -> dict[str, Any]:
+    """The training settings a cached policy depends on: those that can change its weights (a new
+    setting that cannot, such as where it trains, leaves every cached job valid)."""
+    return {k: v for k, v in dataclasses.asdict(config).items() if k not in WEIGHT_NEUTRAL_SETTINGS}
 
 
 def _resumable_checkpoints(folder: Path, job: dict[str, Any]) -> Path:

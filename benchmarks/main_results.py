@@ -44,6 +44,7 @@ from benchmarks.experiments import (
     positive_int,
     save_experiment,
     trained_policy,
+    training_key,
 )
 from envs.core import evenly_spaced
 
@@ -126,7 +127,7 @@ def in_context_returns(
     trials = preset.eval_trials_per_task if budgets.trials is None else budgets.trials
     job = {
         "model": preset.model.resolved(),
-        "train": dataclasses.asdict(preset.train),
+        "train": training_key(preset.train),
         "data": dataset_key(data),
         "steps": budgets.train_steps,
         "views": views,

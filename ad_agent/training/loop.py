@@ -209,7 +209,9 @@ def _fresh_run(model_config: ModelConfig, config: TrainConfig, device: torch.dev
 
 #: Settings that never change the weights (where to train, how often to save, validate or probe):
 #: a run may resume with other values of them.
-_RESUMABLE_WITH_OTHER = {"device", "deterministic", "checkpoint_every", "eval_every", "val_windows", "in_context_every"}
+WEIGHT_NEUTRAL_SETTINGS = frozenset(
+    {"device", "deterministic", "checkpoint_every", "eval_every", "val_windows", "in_context_every"}
+)
 
 
 def _resumed_run(
@@ -222,7 +224,7 @@ def _resumed_run(
     # Through TrainConfig, so that settings added since the checkpoint was written count as their defaults.
     saved = TrainConfig(**ckpt.train_config).to_dict()
     wanted = config.to_dict()
-    differ = sorted(k for k in wanted if k not in _RESUMABLE_WITH_OTHER and saved.get(k) != wanted[k])
+    differ = sorted(k for k in wanted if k not in WEIGHT_NEUTRAL_SETTINGS and saved.get(k) != wanted[k])
     saved_model = ModelConfig.from_dict(ckpt.model_config).to_dict()
     differ += [f"model.{k}" for k, v in model_config.to_dict().items() if saved_model.get(k) != v]
     if differ:

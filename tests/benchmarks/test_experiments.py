@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from ad_agent.histories import read_run
+from ad_agent.training.loop import TrainConfig
 from benchmarks import report
 from benchmarks.experiments import (
     Curve,
@@ -17,6 +18,7 @@ from benchmarks.experiments import (
     finding,
     plot_curves,
     save_experiment,
+    training_key,
 )
 
 
@@ -163,3 +165,9 @@ def test_a_killed_policy_job_resumes_from_its_checkpoint_and_trains_the_same_mod
     assert not (folder / "checkpoints").exists() and not (folder / "pending.json").exists()
     for name, weight in whole.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[name], weight, rtol=0, atol=0)
+
+
+def test_the_cache_key_of_training_keeps_only_settings_that_change_the_weights():
+    base = training_key(TrainConfig())
+    assert training_key(TrainConfig(device="cpu", deterministic=False, eval_every=7, checkpoint_every=3)) == base
+    assert training_key(TrainConfig(steps=2)) != base and training_key(TrainConfig(mask_prob=0.3)) != base
