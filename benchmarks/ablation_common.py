@@ -28,6 +28,7 @@ from ad_agent.histories import run_files
 from ad_agent.pipeline import block_means, optimal_mean_return, random_mean_return
 from ad_agent.presets import Preset, get_preset, max_episode_steps
 from ad_agent.sources import SourceConfig
+from ad_agent.training.loop import TrainConfig
 from benchmarks.experiments import (
     Curve,
     dataset,
@@ -36,6 +37,7 @@ from benchmarks.experiments import (
     plot_curves,
     save_experiment,
     trained_policy,
+    training_key,
 )
 from envs.core import evenly_spaced
 
@@ -101,16 +103,26 @@ def source_data(env_id: str, args: argparse.Namespace, name: str = "histories", 
     return dataset(env_id, args.seed, args.workdir, name=name, workers=workers, **options)
 
 
+def shipped_as_preset(policy: InContextPolicy, preset: Preset) -> bool:
+    """Whether ``policy`` was trained with ``preset``'s model, training settings and seed 0 (its file's record)."""
+    trained = policy.spec.provenance.get("train", {})
+    same_training = training_key(TrainConfig(**trained)) == training_key(preset.train) if trained else False
+    return same_training and policy.spec.model == preset.model_config()
+
+
 def default_policy(args: argparse.Namespace, preset: Preset) -> tuple[InContextPolicy, str]:
     """AD with the env preset's own data and training: the baseline several ablations vary from.
 
-    For seed 0 in full mode that is exactly the job of the shipped ``pretrained:<env>`` policy
-    (``ad-agent run --env <env> --seed 0``: the preset's 128 PPO runs, 1200 training steps), so it
-    is loaded rather than retrained; otherwise it is trained (or loaded) as ``"ad"``.
+    For seed 0 in full mode that is the job of the shipped ``pretrained:<env>`` policy (``ad-agent run
+    --env <env> --seed 0``) when the shipped file says it was trained with the preset's model and
+    training settings; then it is loaded rather than retrained. Otherwise it is trained (or loaded) as
+    ``"ad"``, so that an ablation never compares its variants against a baseline trained otherwise.
     """
     if not args.quick and args.seed == 0 and preset == get_preset(preset.env_id):
         name = f"pretrained:{preset.env_id}"
-        return InContextPolicy.load(name), name
+        shipped = InContextPolicy.load(name)
+        if shipped_as_preset(shipped, preset):
+            return shipped, name
     data = source_data(preset.env_id, args)
     return trained_policy(preset, data, args.seed, args.workdir, "ad"), "ad"
 

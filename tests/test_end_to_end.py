@@ -126,7 +126,7 @@ def test_cli_checkpoints_at_the_asked_pace_and_resumes_at_another(tmp_path):
 
 @pytest.mark.parametrize(
     ("env", "train_preset", "steps"),
-    [("DarkRoom-v0", None, 2400), ("DarkRoom-v0", "paper", 3000), ("DarkRoomHard-v0", "fast", 1200)],
+    [("DarkRoom-v0", None, 4800), ("DarkRoom-v0", "paper", 3000), ("DarkRoomHard-v0", "fast", 1200)],
 )
 def test_cli_trains_for_the_chosen_presets_steps(tmp_path, monkeypatch, env, train_preset, steps):
     from ad_agent import cli
@@ -173,7 +173,7 @@ def test_settings_override_in_order_preset_then_config_file_then_flags(tmp_path,
     assert main([*argv, "--config", str(config)]) == 2  # the file over the preset
     assert main([*argv, "--config", str(config), "--train-steps", "7", "--amp", "off"]) == 2  # flags over the file
     (preset_steps, preset_model, preset_train), (file_steps, file_model, file_train), (flag_steps, _, flag_train) = seen
-    assert (preset_steps, preset_model.d_model, preset_train.batch_size, preset_train.amp) == (2400, 64, 64, "auto")
+    assert (preset_steps, preset_model.d_model, preset_train.batch_size, preset_train.amp) == (4800, 64, 64, "auto")
     assert (file_steps, file_model.d_model, file_train.batch_size, file_train.amp) == (50, 32, 8, "bf16")
     assert (flag_steps, flag_train.batch_size, flag_train.amp) == (7, 8, "off")
     assert file_model.n_layers == preset_model.n_layers == 2  # what the file leaves alone stays the preset's

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ad_agent.deployment.policy import InContextPolicy
 from ad_agent.presets import PRESETS, get_preset
 from benchmarks import (
     action_heads,
@@ -19,7 +20,7 @@ from benchmarks import (
     training_tasks,
     transformer_vs_lstm,
 )
-from benchmarks.ablation_common import QUICK_MODEL, Budget, eval_tasks, variant
+from benchmarks.ablation_common import QUICK_MODEL, Budget, eval_tasks, shipped_as_preset, variant
 
 SCRIPTS = {
     "context_size": context_size,
@@ -89,3 +90,10 @@ def test_variants_override_the_quick_shape_and_leave_the_full_preset_equal() -> 
     full = argparse.Namespace(quick=False)
     assert variant("DarkRoom-v0", full) == get_preset("DarkRoom-v0")
     assert variant("DarkRoom-v0", full, model={"context_len": 40}) != get_preset("DarkRoom-v0")
+
+
+def test_the_shipped_policy_stands_in_for_the_default_only_when_trained_as_the_preset():
+    shipped, preset = InContextPolicy.load("pretrained:DarkRoom-v0"), get_preset("DarkRoom-v0")
+    assert shipped_as_preset(shipped, preset)
+    assert not shipped_as_preset(shipped, preset.customised(train={"steps": 2400}))
+    assert not shipped_as_preset(shipped, preset.customised(model={"n_layers": 4}))
