@@ -116,13 +116,19 @@ def batched_runs(env_id: str, algo: str, tasks: list[Any], seed: int, bins: int)
     return {"curves": np.array(curves), "finals": np.array(finals), "seconds_per_run": seconds / len(tasks)}
 
 
-def batch_throughput(env_id: str, algo: str, learners: int, seed: int) -> dict[str, Any]:
-    """Time one full batch of ``learners`` on the env's train tasks (repeated if there are fewer)."""
-    config = BatchedSourceConfig.like(compared_source(env_id, algo), learners_per_batch=learners)
+def batch_tasks(env_id: str, learners: int) -> list[Any]:
+    """One train task per learner, spread over the split; repeated (with other seeds) when there are
+    more learners than train tasks."""
     tasks = spread_tasks(env_id, min(learners, len(gym.make(env_id).unwrapped.tasks("train"))))
-    tasks = (tasks * learners)[:learners]
+    return (tasks * learners)[:learners]
+
+
+def batch_throughput(env_id: str, algo: str, learners: int, seed: int, device: str = "cpu") -> dict[str, Any]:
+    """Time one full batch of ``learners`` on the env's train tasks (:func:`batch_tasks`) on ``device``."""
+    config = BatchedSourceConfig.like(compared_source(env_id, algo), learners_per_batch=learners)
+    tasks = batch_tasks(env_id, learners)
     start = time.perf_counter()
-    captures = run_batched(config, env_id, tasks, [seed + i for i in range(learners)])
+    captures = run_batched(config, env_id, tasks, [seed + i for i in range(learners)], device)
     seconds = time.perf_counter() - start
     steps = sum(c.streams.n_actors * c.streams.n_steps for c in captures)
     env = gym.make(env_id).unwrapped

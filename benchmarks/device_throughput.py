@@ -38,8 +38,8 @@ import torch
 
 from ad_agent.presets import PRESETS, TRAIN_PRESETS, model_config_for, source_preset
 from ad_agent.sources.batched import BatchedSourceConfig, run_batched
-from ad_agent.sources.yardstick import spread_tasks
 from ad_agent.training.loop import train
+from benchmarks.batched_sources import batch_tasks, batch_throughput
 from benchmarks.common import RESULTS_DIR, write_result
 from benchmarks.train_throughput import WINDOW, step_seconds, synthetic_histories
 
@@ -62,14 +62,10 @@ def _cut(env_id: str, learners: int, rollouts: int) -> tuple[BatchedSourceConfig
 
 def _histories(env_id: str, learners: int, rollouts: int, device: str, seed: int) -> tuple[list, float]:
     config, _ = _cut(env_id, learners, rollouts)
-    n_train = len(PRESETS[env_id].train_tasks)
-    tasks = spread_tasks(env_id, min(learners, n_train))
-    tasks = (tasks * learners)[:learners]  # more learners than train tasks: some tasks twice, other seeds
+    tasks = batch_tasks(env_id, learners)
     start = time.perf_counter()
     captures = list(run_batched(config, env_id, tasks, [seed + i for i in range(learners)], device))
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return captures, time.perf_counter() - start
+    return captures, time.perf_counter() - start  # the captures are numpy: the device's work is done
 
 
 def source_rate(env_id: str, learners: int, rollouts: int, device: str, seed: int) -> dict[str, Any]:
@@ -88,29 +84,15 @@ def source_rate(env_id: str, learners: int, rollouts: int, device: str, seed: in
 
 
 def full_batch(env_id: str, learners: int, device: str, seed: int) -> dict[str, Any]:
-    """One batch of ``learners`` at the preset's full budget: its rate and the share of runs that end
-    at >= 90% of their task's optimum (the collection's "solved")."""
-    config, full_steps = _cut(env_id, learners, 1)
-    rollouts = full_steps // (config.n_envs * config.settings().n_steps)
-    _histories(env_id, 8, 1, device, seed)  # warm-up
-    captures, seconds = _histories(env_id, learners, rollouts, device, seed)
-    env = PRESETS[env_id].task_env
-    tasks = spread_tasks(env_id, min(learners, len(PRESETS[env_id].train_tasks)))
-    tasks = (tasks * learners)[:learners]
-    solved = [c.streams.final_return() >= 0.9 * env.optimal_return(t) for c, t in zip(captures, tasks, strict=True)]
-    rate = learners * full_steps / seconds
+    """:func:`~benchmarks.batched_sources.batch_throughput` on ``device`` after a small untimed batch:
+    one batch at the preset's full budget, its rate and the share of its runs solved."""
+    _histories(env_id, 8, 1, device, seed)  # warm-up: CUDA context, allocator, env tables
+    batch = batch_throughput(env_id, "PPO", learners, seed, device)
     print(
-        f"{env_id} {device} full batch of {learners}: {seconds:.0f} s, {rate:,.0f} env steps/s, "
-        f"solved {np.mean(solved):.1%}"
+        f"{env_id} {device} full batch of {learners}: {batch['seconds']:.0f} s, "
+        f"{batch['env_steps_per_second']:,.0f} env steps/s, solved {batch['solved_fraction']:.1%}"
     )
-    return {
-        "learners": learners,
-        "device": device,
-        "seconds": seconds,
-        "env_steps_per_s": rate,
-        "runs_per_hour": learners * 3600 / seconds,
-        "solved_fraction": float(np.mean(solved)),
-    }
+    return {**batch, "device": device, "runs_per_hour": 3600 / batch["seconds_per_run"]}
 
 
 def same_histories(env_id: str, learners: int, device: str, seed: int) -> bool:

@@ -31,5 +31,5 @@ def test_one_seed_gives_the_same_histories_and_cpu_is_always_measured():
 def test_a_full_batch_runs_the_whole_budget_and_counts_solved_runs():
     result = full_batch("DarkKeyToDoor-v0", 2, "cpu", seed=0)
     _, full_steps = _cut("DarkKeyToDoor-v0", 2, 1)
-    assert result["env_steps_per_s"] * result["seconds"] == pytest.approx(2 * full_steps)
+    assert result["env_steps_per_second"] * result["seconds"] == pytest.approx(2 * full_steps)
     assert result["solved_fraction"] == 1.0  # the preset solves ~98% of tasks; these two, seeded, both
