@@ -111,6 +111,7 @@ def shape_name(args: argparse.Namespace) -> str:
     """How the model departs from the preset's, as cache names and labels carry it ('' for the preset's)."""
     parts = [args.arch] if args.arch != "transformer" else []
     parts += [f"{args.n_layers}layers"] if args.n_layers is not None else []
+    parts += [f"ls{args.label_smoothing:g}"] if args.label_smoothing is not None else []
     return "-".join(parts)
 
 
@@ -126,6 +127,8 @@ def run(args: argparse.Namespace) -> Path:
         preset = dataclasses.replace(preset, model=preset.model.updated(TRAIN_PRESETS["lstm"].model.choices()))
     if args.n_layers is not None:
         preset = dataclasses.replace(preset, model=dataclasses.replace(preset.model, n_layers=args.n_layers))
+    if args.label_smoothing is not None:
+        preset = preset.customised(train={"label_smoothing": args.label_smoothing})
     use_data_options(args, budgets)
     data = dataset(args.env, args.seed, args.workdir, workers=args.workers, **budgets.data)
     tasks = evenly_spaced(preset.test_tasks, budgets.test_tasks)
@@ -186,6 +189,7 @@ def run(args: argparse.Namespace) -> Path:
         "title": f"Held-out return against AD's training budget on {args.env}"
         + ("" if args.arch == "transformer" else f", {args.arch.upper()}")
         + ("" if args.n_layers is None else f", {args.n_layers} layers")
+        + ("" if args.label_smoothing is None else f", label smoothing {args.label_smoothing:g}")
         + ("" if args.train_seeds == 1 else f", {args.train_seeds} training seeds"),
         "summary": (
             f"AD trained for {', '.join(map(str, sorted(rows)))} gradient steps (each its own run, {args.train_seeds} "
@@ -227,6 +231,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=positive_int, default=None, help="trials per held-out task")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads")
     parser.add_argument("--n-layers", type=positive_int, default=None, help="model layers (default: preset)")
+    parser.add_argument(
+        "--label-smoothing", type=float, default=None, help="of the action targets (default: preset; paper Fig. 10)"
+    )
     parser.add_argument(
         "--record-suffix", default="", help="appended to the record's name, e.g. for other data (x16batched)"
     )

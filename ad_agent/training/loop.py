@@ -84,6 +84,8 @@ class TrainConfig:
             raise ValueError("steps and batch_size must be >= 1")
         if not 0.0 <= self.mask_prob <= 1.0:
             raise ValueError(f"mask_prob must be in [0, 1], got {self.mask_prob}")
+        if not 0.0 <= self.label_smoothing < 1.0:  # 1 would spread every target evenly: nothing left to learn
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if min(self.eval_every, self.checkpoint_every) < 0 or self.val_windows < 1:
             raise ValueError("eval_every and checkpoint_every must be >= 0, val_windows >= 1")
 

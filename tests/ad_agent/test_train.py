@@ -216,3 +216,11 @@ def test_in_context_probe_runs_when_due_in_eval_mode_and_leaves_training_unchang
     assert calls == [False, False, False]  # steps 2, 4 and the last, each in eval mode
     assert [r["step"] for r in log if "in_context_last" in r] == [2, 4, 5]
     _assert_same_weights(plain_model, probed_model)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"), [("mask_prob", 1.5), ("label_smoothing", 1.0), ("label_smoothing", -0.1)]
+)
+def test_probabilities_out_of_range_are_refused_before_training(setting, value):
+    with pytest.raises(ValueError, match=f"{setting} must be in"):
+        TrainConfig(**{setting: value})

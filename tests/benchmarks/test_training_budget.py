@@ -58,3 +58,12 @@ def test_the_lstm_variant_trains_under_its_own_name_with_the_lstm_shape(tmp_path
     assert record["budgets"]["model"]["arch"] == "lstm" and record["budgets"]["model"]["n_layers"] == 1
     assert record["title"].endswith(", LSTM")
     assert sorted(p.name for p in (work / "DarkRoom-v0" / "policies").iterdir()) == ["ad-lstm-steps5-seed0"]
+
+
+def test_label_smoothing_trains_under_its_own_name_with_the_smoothing_recorded(tmp_path) -> None:
+    work, results = tmp_path / "work", tmp_path / "results"
+    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
+    training_budget.main([*argv, "--label-smoothing", "0.2"])
+    record = json.loads((results / "training_budget_darkroom_ls0.2_quick.json").read_text())
+    assert record["budgets"]["train"]["label_smoothing"] == 0.2 and record["title"].endswith(", label smoothing 0.2")
+    assert sorted(p.name for p in (work / "DarkRoom-v0" / "policies").iterdir()) == ["ad-ls0.2-steps5-seed0"]
