@@ -124,13 +124,15 @@ def meta_train(
     report(progress)
 
 
-def ad_reference(env_id: str, results: Path, episodes: int) -> list[float] | None:
-    """AD's mean return over its first ``episodes`` episodes, from the env's main-results record, if there."""
-    path = results / f"main_results_{env_slug(env_id)}.json"
-    if not path.exists():
-        return None
-    curves = {curve["method"]: curve["mean"] for curve in json.loads(path.read_text())["curves"]}
-    return curves["AD"][:episodes] if "AD" in curves else None
+def ad_reference(env_id: str, results: Path, episodes: int) -> tuple[str, list[float]] | None:
+    """The env's main-results record and AD's mean return over its first ``episodes`` episodes there, if
+    any: the paper-scale one (batched learners' histories) when there is one, else the preset's."""
+    for name in (f"main_results_{env_slug(env_id)}_batched.json", f"main_results_{env_slug(env_id)}.json"):
+        path = results / name
+        if path.exists():
+            curves = {curve["method"]: curve["mean"] for curve in json.loads(path.read_text())["curves"]}
+            return (name, curves["AD"][:episodes]) if "AD" in curves else None
+    return None
 
 
 def plot(progress: Progress, ad: list[float] | None, optimal: float, random: float, path: Path) -> Path:
@@ -154,7 +156,8 @@ def write_record(
 ) -> None:
     """The record of the run so far: written after every chunk, so a stopped run leaves its partial results."""
     best = max(progress.evaluations, key=lambda e: e["late"])
-    ad = None if args.quick else ad_reference(args.env, args.results, len(best["curve"]))
+    reference = None if args.quick else ad_reference(args.env, args.results, len(best["curve"]))
+    ad = reference[1] if reference else None
     done = plateaued([e["late"] for e in progress.evaluations], optimal, random)
     evidence = (
         f"RL^2 after {progress.steps:,} meta-training steps ({'plateaued' if done else 'not plateaued yet'}): best "
@@ -194,6 +197,7 @@ def write_record(
         "rl2": {**dataclasses.asdict(chunk_config(args)), "total_timesteps": progress.steps},
         "evaluations": progress.evaluations,
         "ad_reference": ad,
+        "ad_reference_record": reference[0] if reference else None,
         "optimal": optimal,
         "random": random,
         "plots": [figure.name],

@@ -32,3 +32,16 @@ def test_a_quick_run_writes_its_record_and_a_rerun_resumes_instead_of_retraining
     from sb3_contrib import RecurrentPPO
 
     assert RecurrentPPO.load(folder / "model-768.zip").num_timesteps == 768  # the count went on from 512
+
+
+def test_the_ad_reference_is_the_paper_scale_main_result_when_there_is_one(tmp_path):
+    def write(name, ad_mean):
+        curves = [{"method": "AD", "mean": ad_mean}, {"method": "ED", "mean": [9.0] * 3}]
+        (tmp_path / name).write_text(json.dumps({"curves": curves}))
+
+    assert rl2_plateau.ad_reference("DarkKeyToDoor-v0", tmp_path, 2) is None
+    write("main_results_darkkeytodoor.json", [0.1, 0.2, 0.3])
+    assert rl2_plateau.ad_reference("DarkKeyToDoor-v0", tmp_path, 2) == ("main_results_darkkeytodoor.json", [0.1, 0.2])
+    write("main_results_darkkeytodoor_batched.json", [1.0, 1.5, 2.0])
+    expected = ("main_results_darkkeytodoor_batched.json", [1.0, 1.5])
+    assert rl2_plateau.ad_reference("DarkKeyToDoor-v0", tmp_path, 2) == expected
