@@ -157,7 +157,7 @@ def write_record(
     """The record of the run so far: written after every chunk, so a stopped run leaves its partial results."""
     best = max(progress.evaluations, key=lambda e: e["late"])
     reference = None if args.quick else ad_reference(args.env, args.results, len(best["curve"]))
-    ad = reference[1] if reference else None
+    ad_record, ad = reference or (None, None)
     done = plateaued([e["late"] for e in progress.evaluations], optimal, random)
     evidence = (
         f"RL^2 after {progress.steps:,} meta-training steps ({'plateaued' if done else 'not plateaued yet'}): best "
@@ -197,7 +197,7 @@ def write_record(
         "rl2": {**dataclasses.asdict(chunk_config(args)), "total_timesteps": progress.steps},
         "evaluations": progress.evaluations,
         "ad_reference": ad,
-        "ad_reference_record": reference[0] if reference else None,
+        "ad_reference_record": ad_record,
         "optimal": optimal,
         "random": random,
         "plots": [figure.name],
