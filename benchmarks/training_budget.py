@@ -138,6 +138,7 @@ def run(args: argparse.Namespace) -> Path:
 
     shape = shape_name(args)
     rows: dict[int, dict] = {}
+    seed_rows: dict[str, dict] = {}  # each training seed's blocks, when there are several
     curves = []
     for steps in sorted(set(args.steps)):
         as_main = _as_main_results(args, steps, preset.train.steps)
@@ -160,6 +161,7 @@ def run(args: argparse.Namespace) -> Path:
             rows[steps]["std over training seeds"] = dict(
                 zip(block_means(returns), spread.round(3).tolist(), strict=True)
             )
+            seed_rows |= {f"{steps} steps, seed {s}": block_means(r) for s, r in zip(seeds, per_seed, strict=True)}
         if train_tasks:  # the same policy on tasks it trained on: does it generalise, or only remember?
             seen = [
                 in_context_returns(
@@ -198,7 +200,8 @@ def run(args: argparse.Namespace) -> Path:
         ),
         "env_id": args.env,
         "findings": findings,
-        "tables": {"Mean return per episode block, by training steps": {str(s): _flat(r) for s, r in rows.items()}},
+        "tables": {"Mean return per episode block, by training steps": {str(s): _flat(r) for s, r in rows.items()}}
+        | ({"Mean return per episode block, by training seed": seed_rows} if seed_rows else {}),
         "plots": [p.name for p in plots],
         "budgets": {
             "held_out_tasks": len(tasks),

@@ -44,6 +44,11 @@ def test_another_depth_has_its_own_caches_and_record_and_train_tasks_are_played_
     assert record["budgets"]["model"]["n_layers"] == 2 and record["title"].endswith(", 2 layers, 2 training seeds")
     row = record["tables"]["Mean return per episode block, by training steps"]["5"]
     assert "train tasks ep 1-4" in row and row["ep 1-4 std over seeds"] >= 0
+    per_seed = record["tables"]["Mean return per episode block, by training seed"]
+    assert list(per_seed) == ["5 steps, seed 0", "5 steps, seed 1"]
+    seed_means = [per_seed[name]["ep 1-4"] for name in per_seed]  # equal trials per seed: they average to the row
+    assert abs(sum(seed_means) / 2 - row["ep 1-4"]) < 2e-3
+    assert abs(abs(seed_means[0] - seed_means[1]) / 2 - row["ep 1-4 std over seeds"]) < 2e-3
     assert record["curves"][0]["n"] == 2 * 3  # 2 training seeds x 3 held-out tasks
     assert record["findings"][1]["claim"].endswith("on 2 of its train tasks too")
     trained = sorted(p.name for p in (work / "DarkRoom-v0" / "policies").iterdir())
