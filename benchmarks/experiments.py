@@ -204,9 +204,45 @@ def _job_key(job: dict[str, Any]) -> str:
 
 
 def _job_done(folder: Path, job: dict[str, Any]) -> bool:
-    """Whether ``folder`` holds the finished output of exactly ``job`` (its record is written last)."""
+    """Whether ``folder`` holds the finished output of exactly ``job`` (its record is written last), or
+    now does, copied from a twin under another name (:func:`_adopt_twin`)."""
     key_file = folder / "job.json"
-    return key_file.exists() and key_file.read_text() == _job_key(job)
+    return (key_file.exists() and key_file.read_text() == _job_key(job)) or _adopt_twin(folder, job)
+
+
+def _same_training(job: dict[str, Any]) -> dict[str, Any]:
+    """``job`` with its training length in one field: a job that overrides its preset's steps and one
+    whose preset trains that many steps by default train the same model."""
+    if not isinstance(job.get("train"), dict) or "steps" not in job:
+        return job
+    steps = job["train"].get("steps") if job["steps"] is None else job["steps"]
+    return {**job, "steps": steps, "train": {**job["train"], "steps": None}}
+
+
+def _adopt_twin(folder: Path, job: dict[str, Any]) -> bool:
+    """Copy into ``folder`` a finished job of the same seed that differs from ``job`` only in its name.
+
+    Cache names say how a job departs from its preset ("ad-steps2400"), so a preset change renames
+    its jobs; this finds them again instead of training anew. The seed is in the folder name, not
+    the job, so only folders of the same seed are twins."""
+    _, marker, seed = folder.name.rpartition("-seed")
+    if not marker or not folder.parent.is_dir():
+        return False
+    wanted = _job_key(_same_training(job))
+    for twin in sorted(folder.parent.glob(f"*-seed{seed}")):
+        key_file = twin / "job.json"
+        if twin == folder or not key_file.exists():
+            continue
+        try:
+            stored = json.loads(key_file.read_text())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(stored, dict) and _job_key(_same_training(stored)) == wanted:
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.copytree(twin, folder, ignore=shutil.ignore_patterns("checkpoints", "pending.json", "job.json"))
+            _mark_done(folder, job)
+            return True
+    return False
 
 
 def _mark_done(folder: Path, job: dict[str, Any]) -> None:

@@ -77,6 +77,29 @@ def test_cached_returns_runs_setup_first_only_on_a_miss_and_leaves_it_out_of_the
     assert compute_seconds(tmp_path / "job") < 0.3
 
 
+def test_a_job_renamed_by_a_preset_change_is_found_under_its_new_name_for_the_same_seed_only(tmp_path) -> None:
+    calls = []
+
+    def compute() -> np.ndarray:
+        calls.append(1)
+        return np.full(3, float(len(calls)))
+
+    def job(preset_steps: int, steps: int | None, lr: float = 1e-3) -> dict:
+        return {"train": {"steps": preset_steps, "peak_lr": lr}, "steps": steps, "seed": 0}
+
+    old = cached_returns(tmp_path / "ad-steps20-seed0", job(10, 20), compute)  # the preset trained 10 then
+    renamed = cached_returns(tmp_path / "ad-seed0", job(20, None), compute)  # the preset's default is now 20
+    np.testing.assert_array_equal(renamed, old)
+    assert len(calls) == 1 and (tmp_path / "ad-steps20-seed0" / "returns.npy").exists()  # the old name stays valid
+    assert compute_seconds(tmp_path / "ad-seed0") == compute_seconds(tmp_path / "ad-steps20-seed0")
+    assert cached_returns(tmp_path / "ad-seed0", job(20, None), compute)[0] == 1.0 and len(calls) == 1
+
+    cached_returns(tmp_path / "ad-seed1", job(20, None), compute)  # another seed is another model
+    cached_returns(tmp_path / "ad-steps10-seed0", job(20, 10), compute)  # other steps
+    cached_returns(tmp_path / "ad-lr-seed0", job(20, None, lr=3e-4), compute)  # another setting
+    assert len(calls) == 4
+
+
 def test_dataset_key_changes_with_the_runs_in_the_folder(tmp_path) -> None:
     (tmp_path / "a.h5").touch()
     first = dataset_key(tmp_path)
