@@ -157,11 +157,12 @@ def run(args: argparse.Namespace) -> Path:
             "cache_name": name,
         }
         if len(seeds) > 1:  # the spread of the blocks' means over training seeds
-            spread = np.array([list(block_means(r).values()) for r in per_seed]).std(axis=0)
+            seed_blocks = {f"{steps} steps, seed {s}": block_means(r) for s, r in zip(seeds, per_seed, strict=True)}
+            spread = np.array([list(blocks.values()) for blocks in seed_blocks.values()]).std(axis=0)
             rows[steps]["std over training seeds"] = dict(
-                zip(block_means(returns), spread.round(3).tolist(), strict=True)
+                zip(rows[steps]["blocks"], spread.round(3).tolist(), strict=True)
             )
-            seed_rows |= {f"{steps} steps, seed {s}": block_means(r) for s, r in zip(seeds, per_seed, strict=True)}
+            seed_rows |= seed_blocks
         if train_tasks:  # the same policy on tasks it trained on: does it generalise, or only remember?
             seen = [
                 in_context_returns(
