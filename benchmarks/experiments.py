@@ -272,6 +272,24 @@ class Curve:
         steps = episode_length * np.arange(1, returns.shape[1] + 1)
         return cls(method, steps, returns.mean(axis=0), returns.std(axis=0), returns.shape[0])
 
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> Curve:
+        """The curve that :meth:`to_dict` wrote into a record."""
+        arrays = (np.asarray(record[key], dtype=np.float64) for key in ("steps", "mean", "std"))
+        return cls(record["method"], *arrays, record["n"])
+
+    @classmethod
+    def pooled(cls, method: str, curves: list[Curve]) -> Curve:
+        """The curve of all of ``curves``' returns taken together, as :meth:`from_returns` of their rows
+        concatenated would give: runs made apart (training seeds in different sessions) combine exactly."""
+        if any(not np.array_equal(c.steps, curves[0].steps) for c in curves):
+            raise ValueError("only curves over the same episodes pool")
+        weights = np.array([c.n for c in curves], dtype=np.float64)[:, None] / sum(c.n for c in curves)
+        mean = (weights * np.array([c.mean for c in curves])).sum(axis=0)
+        second_moment = (weights * np.array([c.std**2 + c.mean**2 for c in curves])).sum(axis=0)
+        std = np.sqrt(np.maximum(second_moment - mean**2, 0.0))
+        return cls(method, curves[0].steps, mean, std, sum(c.n for c in curves))
+
     def steps_to_reach(self, threshold: float) -> int | None:
         """Environment steps until the mean return first reaches ``threshold``; None if it never does."""
         reached = np.flatnonzero(self.mean >= threshold)

@@ -6,6 +6,11 @@ learning-rate schedule spans it), played on the held-out tasks with the Fig. 4 p
 and evaluations are cached under the names ``main_results`` gives them, so a budget that a main
 result already trained is not trained again, and a budget added later reuses the others.
 
+Training seeds can be played apart and pooled: a record keeps each seed's curve, and ``--pool``
+combines earlier records of the same experiment with this run's seeds exactly as one run of them all
+would (``Curve.pooled``), so a seed sweep longer than a session is one record per session plus a
+pooling run (``--train-seeds 0`` plays nothing new).
+
     python -m benchmarks.training_budget --env DarkKeyToDoor-v0 --seed 0 --num-tasks 1000 --runs-per-task 2 \\
         --batched --steps 1200 3000 6000 --test-tasks 16 --trials 2 --episodes 100 --threads 2
 """
@@ -14,8 +19,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import json
+import re
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,7 +33,8 @@ from ad_agent.model import ARCHS
 from ad_agent.pipeline import block_means as pipeline_block_means
 from ad_agent.pipeline import optimal_mean_return, random_mean_return
 from ad_agent.plots import pyplot, save_figure
-from ad_agent.presets import TRAIN_PRESETS, max_episode_steps
+from ad_agent.presets import TRAIN_PRESETS, Preset, max_episode_steps
+from ad_agent.training.loop import WEIGHT_NEUTRAL_SETTINGS
 from benchmarks.common import env_slug
 from benchmarks.experiments import (
     Curve,
@@ -115,6 +125,88 @@ def shape_name(args: argparse.Namespace) -> str:
     return "-".join(parts)
 
 
+def train_seeds(args: argparse.Namespace) -> list[int]:
+    """The training seeds this run plays: ``--train-seeds`` of them from ``--first-train-seed`` (default ``--seed``)."""
+    first = args.seed if args.first_train_seed is None else args.first_train_seed
+    return list(range(first, first + args.train_seeds))
+
+
+def seeds_label(seeds: list[int], data_seed: int) -> str:
+    """The record name's part for its training seeds: none for the data's own seed alone."""
+    if seeds == [data_seed]:
+        return ""
+    return f"_seed{seeds[0]}" if len(seeds) == 1 else f"_{len(seeds)}seeds"
+
+
+def _budgets_record(args: argparse.Namespace, budgets: Budgets, preset: Preset, held_out: int) -> dict[str, Any]:
+    """What the record says it spent, as JSON reads it back; ``AD`` keeps a ``{seeds}`` slot for the seed count."""
+    return json.loads(
+        json.dumps(
+            {
+                "held_out_tasks": held_out,
+                "AD": f"{budgets.episodes} in-context episodes x {budgets.trials or preset.eval_trials_per_task} "
+                f"trials per task, {{seeds}} training seed(s), context {preset.model.value('context_len')}",
+                "data": budgets.data or "the preset's collection",
+                "model": preset.model.resolved(),
+                "train": dataclasses.asdict(preset.train),
+            }
+        )
+    )
+
+
+def _comparable(budgets: dict[str, Any]) -> dict[str, Any]:
+    """A record's budgets less what may differ between runs that pool: the seed count and where it trained."""
+    train = {k: v for k, v in budgets["train"].items() if k not in WEIGHT_NEUTRAL_SETTINGS}
+    return {**budgets, "AD": re.sub(r"(\d+|\{seeds\}) training seed", "N training seed", budgets["AD"]), "train": train}
+
+
+def record_seed_curves(record: dict[str, Any]) -> dict[int, dict[int, dict[str, Any]]]:
+    """Each training seed's curve (and training seconds) per budget in a record. A record made before
+    records kept ``seed_curves`` holds one seed, the data's, whose curves are the record's."""
+    if "seed_curves" in record:
+        return {
+            int(steps): {int(s): {**v, "curve": Curve.from_dict(v["curve"])} for s, v in by_seed.items()}
+            for steps, by_seed in record["seed_curves"].items()
+        }
+    if not record["budgets"]["AD"].count(" 1 training seed(s)"):
+        raise ValueError("a record of several training seeds without seed_curves cannot be pooled")
+    table = record["tables"]["Mean return per episode block, by training steps"]
+    curves = {curve["method"]: Curve.from_dict(curve) for curve in record["curves"]}
+    return {
+        int(steps): {record["seed"]: {"curve": curves[f"AD, {steps} steps"], "train_seconds": row["train_seconds"]}}
+        for steps, row in table.items()
+    }
+
+
+def pooled_seeds(args: argparse.Namespace, budgets: dict[str, Any]) -> dict[int, dict[int, dict[str, Any]]]:
+    """The training seeds of ``--pool``'s records, per budget, after checking that each record is this
+    experiment (same env, data, model, training and evaluation) and that no seed comes twice."""
+    pooled: dict[int, dict[int, dict[str, Any]]] = {}
+    for path in args.pool:
+        record = json.loads(Path(path).read_text())
+        mismatch = [
+            what
+            for what, same in (
+                ("env", record["env_id"] == args.env),
+                ("data seed", record["seed"] == args.seed),
+                ("mode", record["mode"] == ("quick" if args.quick else "full")),
+                ("budgets", _comparable(record["budgets"]) == _comparable(budgets)),
+            )
+            if not same
+        ]
+        if mismatch:
+            raise ValueError(f"{path} is not this experiment: its {', '.join(mismatch)} differ")
+        by_steps = record_seed_curves(record)
+        for steps in args.steps:
+            if steps not in by_steps:
+                raise ValueError(f"{path} has no {steps}-step budget to pool")
+            twice = set(by_steps[steps]) & (set(pooled.get(steps, {})) | set(train_seeds(args)))
+            if twice:
+                raise ValueError(f"training seed(s) {sorted(twice)} of {path} come twice")
+            pooled.setdefault(steps, {}).update(by_steps[steps])
+    return pooled
+
+
 def run(args: argparse.Namespace) -> Path:
     torch.set_num_threads(args.threads)
     started = time.time()
@@ -130,14 +222,22 @@ def run(args: argparse.Namespace) -> Path:
     if args.label_smoothing is not None:
         preset = preset.customised(train={"label_smoothing": args.label_smoothing})
     use_data_options(args, budgets)
-    data = dataset(args.env, args.seed, args.workdir, workers=args.workers, **budgets.data)
+
+    @functools.cache
+    def histories() -> Path:  # collected only when a seed is played here, not by a run that only pools
+        return dataset(args.env, args.seed, args.workdir, workers=args.workers, **budgets.data)
+
     tasks = evenly_spaced(preset.test_tasks, budgets.test_tasks)
     train_tasks = evenly_spaced(preset.train_tasks, args.train_tasks) if args.train_tasks else []
     horizon = max_episode_steps(args.env)
     optimal, random = optimal_mean_return(preset, tasks), random_mean_return(preset, tasks)
 
     shape = shape_name(args)
+    seeds = train_seeds(args)  # training seeds played here, all on the same histories
+    budgets_record = _budgets_record(args, budgets, preset, len(tasks))
+    pooled = pooled_seeds(args, budgets_record)
     rows: dict[int, dict] = {}
+    seed_record: dict[str, dict] = {}  # each training seed's curve, for a later run to pool
     seed_rows: dict[str, dict] = {}  # each training seed's blocks, when there are several
     curves = []
     for steps in sorted(set(args.steps)):
@@ -146,18 +246,31 @@ def run(args: argparse.Namespace) -> Path:
         name = policy_names(as_main)[0]
         if shape:  # a shape of its own: its own cache entries
             name = name.replace("ad", f"ad-{shape}", 1)
-        seeds = [args.seed + i for i in range(args.train_seeds)]  # training seeds, all on the same histories
-        per_seed = [in_context_returns(preset, data, name, tasks, budgets, s, args.workdir) for s in seeds]
-        returns = np.concatenate(per_seed)
-        curves.append(Curve.from_returns(f"AD, {steps} steps", returns, horizon))
+        method = f"AD, {steps} steps"
+        played = {
+            s: {
+                "curve": Curve.from_returns(
+                    method, in_context_returns(preset, histories(), name, tasks, budgets, s, args.workdir), horizon
+                ),
+                "train_seconds": compute_seconds(args.workdir / args.env / "policies" / f"{name}-seed{s}"),
+            }
+            for s in seeds
+        }
+        by_seed = dict(sorted((pooled.get(steps, {}) | played).items()))
+        seed_record[str(steps)] = {str(s): {**v, "curve": v["curve"].to_dict()} for s, v in by_seed.items()}
+        curve = Curve.pooled(method, [v["curve"] for v in by_seed.values()])
+        curves.append(curve)
+        seconds = [v["train_seconds"] for v in by_seed.values() if v["train_seconds"] is not None]
         rows[steps] = {
-            "blocks": block_means(returns),
-            "best_episode_share_of_optimal": round(float(returns.mean(axis=0).max() / optimal), 3),
-            "train_seconds": compute_seconds(args.workdir / args.env / "policies" / f"{name}-seed{args.seed}"),
+            "blocks": block_means(curve.mean[None, :]),
+            "best_episode_share_of_optimal": round(float(curve.mean.max() / optimal), 3),
+            "train_seconds": round(float(np.mean(seconds)), 1) if seconds else None,
             "cache_name": name,
         }
-        if len(seeds) > 1:  # the spread of the blocks' means over training seeds
-            seed_blocks = {f"{steps} steps, seed {s}": block_means(r) for s, r in zip(seeds, per_seed, strict=True)}
+        if len(by_seed) > 1:  # the spread of the blocks' means over training seeds
+            seed_blocks = {
+                f"{steps} steps, seed {s}": block_means(v["curve"].mean[None, :]) for s, v in by_seed.items()
+            }
             spread = np.array([list(blocks.values()) for blocks in seed_blocks.values()]).std(axis=0)
             rows[steps]["std over training seeds"] = dict(
                 zip(rows[steps]["blocks"], spread.round(3).tolist(), strict=True)
@@ -166,7 +279,7 @@ def run(args: argparse.Namespace) -> Path:
         if train_tasks:  # the same policy on tasks it trained on: does it generalise, or only remember?
             seen = [
                 in_context_returns(
-                    preset, data, name, train_tasks, budgets, s, args.workdir, evaluation=f"{name}-train-tasks"
+                    preset, histories(), name, train_tasks, budgets, s, args.workdir, evaluation=f"{name}-train-tasks"
                 )
                 for s in seeds
             ]
@@ -177,7 +290,8 @@ def run(args: argparse.Namespace) -> Path:
     late = "ep {}-{}".format(*(reached or [(1, budgets.episodes)])[-1])
     label = f"training_budget_{env_slug(args.env)}"
     label += f"_{shape.replace('-', '_')}" if shape else ""
-    label += "" if args.train_seeds == 1 else f"_{args.train_seeds}seeds"
+    all_seeds = sorted({int(seed) for by_seed in seed_record.values() for seed in by_seed})
+    label += seeds_label(all_seeds, args.seed)
     label += f"_{args.record_suffix}" if args.record_suffix else ""
     label = f"{label}_quick" if args.quick else label
     findings = [_target_finding(rows, "blocks", late, target, optimal, "within the budgets measured")]
@@ -193,28 +307,28 @@ def run(args: argparse.Namespace) -> Path:
         + ("" if args.arch == "transformer" else f", {args.arch.upper()}")
         + ("" if args.n_layers is None else f", {args.n_layers} layers")
         + ("" if args.label_smoothing is None else f", label smoothing {args.label_smoothing:g}")
-        + ("" if args.train_seeds == 1 else f", {args.train_seeds} training seeds"),
+        + ("" if len(all_seeds) == 1 else f", {len(all_seeds)} training seeds"),
         "summary": (
-            f"AD trained for {', '.join(map(str, sorted(rows)))} gradient steps (each its own run, {args.train_seeds} "
-            f"training seed(s)) on the same histories, each played in context on {len(tasks)} held-out tasks; mean "
-            "return per episode block."
+            f"AD trained for {', '.join(map(str, sorted(rows)))} gradient steps (each its own run, training seed(s) "
+            f"{', '.join(map(str, all_seeds))}) on the same histories, each played in context on {len(tasks)} "
+            "held-out tasks; mean return per episode block"
+            + (
+                f"; seed(s) {', '.join(map(str, sorted(set(all_seeds) - set(seeds))))} from --pool's records."
+                if pooled
+                else "."
+            )
         ),
         "env_id": args.env,
         "findings": findings,
         "tables": {"Mean return per episode block, by training steps": {str(s): _flat(r) for s, r in rows.items()}}
         | ({"Mean return per episode block, by training seed": seed_rows} if seed_rows else {}),
         "plots": [p.name for p in plots],
-        "budgets": {
-            "held_out_tasks": len(tasks),
-            "AD": f"{budgets.episodes} in-context episodes x {budgets.trials or preset.eval_trials_per_task} trials "
-            f"per task, {args.train_seeds} training seed(s), context {preset.model.value('context_len')}",
-            "data": budgets.data or "the preset's collection",
-            "model": preset.model.resolved(),
-            "train": dataclasses.asdict(preset.train),
-        },
+        "budgets": {**budgets_record, "AD": budgets_record["AD"].format(seeds=len(all_seeds))},
+        "training_seeds": all_seeds,
         "optimal": optimal,
         "random": random,
         "wall_time_s": round(time.time() - started, 1),
+        "seed_curves": seed_record,
     }
     return save_experiment(label.removesuffix("_quick"), args, figures, curves)
 
@@ -230,7 +344,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batched", action="store_true", help="the batched PPO/A2C learners' histories")
     parser.add_argument("--test-tasks", type=positive_int, default=None, help="held-out tasks (default: all)")
     parser.add_argument("--train-tasks", type=positive_int, default=None, help="also play N train tasks (spread)")
-    parser.add_argument("--train-seeds", type=positive_int, default=1, help="training seeds (seed, seed + 1, ...)")
+    parser.add_argument(
+        "--train-seeds", type=int, default=1, help="training seeds played here (first, first + 1, ...; 0: pool only)"
+    )
+    parser.add_argument("--first-train-seed", type=int, default=None, help="the first of them (default: --seed)")
+    parser.add_argument(
+        "--pool",
+        nargs="+",
+        default=[],
+        metavar="RECORD",
+        help="records of this experiment with other training seeds (e.g. from another session) to pool with",
+    )
     parser.add_argument("--episodes", type=positive_int, default=100, help="in-context episodes per trial")
     parser.add_argument("--trials", type=positive_int, default=None, help="trials per held-out task")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads")
@@ -244,7 +368,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--arch", choices=ARCHS, default="transformer", help="the sequence model (lstm: the lstm training preset's)"
     )
-    print(f"wrote {run(parser.parse_args(argv))}")
+    args = parser.parse_args(argv)
+    if args.train_seeds < 0 or (args.train_seeds == 0 and not args.pool):
+        parser.error("--train-seeds must be >= 1, or 0 with --pool")
+    if args.pool and args.train_tasks:
+        parser.error("--pool pools held-out curves only; --train-tasks needs every seed played here")
+    print(f"wrote {run(args)}")
 
 
 if __name__ == "__main__":

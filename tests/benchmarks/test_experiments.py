@@ -1,6 +1,7 @@
 """The shared experiment helpers (curves, steps-to-threshold, tables, plots, caches) and the report built from them."""
 
 import argparse
+import json
 import time
 
 import numpy as np
@@ -29,6 +30,18 @@ def test_curve_counts_steps_per_episode_and_averages_runs() -> None:
     np.testing.assert_allclose(curve.mean, [1.0, 5.0, 9.0])
     np.testing.assert_allclose(curve.std, [1.0, 1.0, 1.0])
     assert curve.n == 2
+
+
+def test_curves_pooled_equal_the_curve_of_their_returns_together_and_survive_a_record() -> None:
+    rng = np.random.default_rng(0)
+    apart = [rng.random((n, 4)) for n in (3, 5)]  # two runs of different sizes: weighted by their counts
+    parts = [Curve.from_dict(json.loads(json.dumps(Curve.from_returns("AD", r, 20).to_dict()))) for r in apart]
+    pooled, together = Curve.pooled("AD", parts), Curve.from_returns("AD", np.concatenate(apart), 20)
+    np.testing.assert_allclose(pooled.mean, together.mean)
+    np.testing.assert_allclose(pooled.std, together.std)
+    assert pooled.n == together.n == 8 and np.array_equal(pooled.steps, together.steps)
+    with pytest.raises(ValueError, match="same episodes"):
+        Curve.pooled("AD", [parts[0], Curve.from_returns("AD", apart[1], 10)])
 
 
 @pytest.mark.parametrize(("threshold", "expected"), [(0.5, 20), (5.0, 40), (9.0, 60), (9.5, None)])

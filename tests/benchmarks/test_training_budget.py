@@ -72,3 +72,40 @@ def test_label_smoothing_trains_under_its_own_name_with_the_smoothing_recorded(t
     record = json.loads((results / "training_budget_darkroom_ls0.2_quick.json").read_text())
     assert record["budgets"]["train"]["label_smoothing"] == 0.2 and record["title"].endswith(", label smoothing 0.2")
     assert sorted(p.name for p in (work / "DarkRoom-v0" / "policies").iterdir()) == ["ad-ls0.2-steps5-seed0"]
+
+
+@pytest.mark.slow
+def test_seeds_played_apart_pool_into_the_record_of_them_played_together(tmp_path) -> None:
+    work, results = tmp_path / "work", tmp_path / "results"
+    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
+    training_budget.main([*argv, "--train-seeds", "2"])  # seeds 0 and 1 in one run
+    together = json.loads((results / "training_budget_darkroom_2seeds_quick.json").read_text())
+    training_budget.main(argv)  # seed 0 alone, then seed 1 alone (as two sessions would)
+    training_budget.main([*argv, "--first-train-seed", "1"])
+    alone = [results / "training_budget_darkroom_quick.json", results / "training_budget_darkroom_seed1_quick.json"]
+    assert json.loads(alone[1].read_text())["training_seeds"] == [1]
+    old_seed0 = results / "old_seed0.json"  # seed 0 in the format before records kept seed_curves: it pools too
+    old_seed0.write_text(json.dumps({k: v for k, v in json.loads(alone[0].read_text()).items() if k != "seed_curves"}))
+
+    training_budget.main([*argv, "--train-seeds", "0", "--pool", str(old_seed0), str(alone[1])])
+    pooled = json.loads((results / "training_budget_darkroom_2seeds_quick.json").read_text())
+    for key in ("tables", "findings", "training_seeds", "budgets"):
+        assert pooled[key] == together[key]
+    assert pooled["curves"][0]["n"] == together["curves"][0]["n"] == 2 * 3
+    assert pooled["curves"][0]["mean"] == pytest.approx(together["curves"][0]["mean"])
+    assert pooled["curves"][0]["std"] == pytest.approx(together["curves"][0]["std"])
+
+
+def test_pooling_refuses_another_experiment_a_seed_twice_and_nothing_to_play(tmp_path) -> None:
+    work, results = tmp_path / "work", tmp_path / "results"
+    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
+    training_budget.main(argv)
+    seed0 = str(results / "training_budget_darkroom_quick.json")
+    with pytest.raises(ValueError, match="seed\\(s\\) \\[0\\] .* come twice"):
+        training_budget.main([*argv, "--pool", seed0])
+    with pytest.raises(ValueError, match="its budgets differ"):
+        training_budget.main([*argv, "--first-train-seed", "1", "--label-smoothing", "0.2", "--pool", seed0])
+    with pytest.raises(ValueError, match="no 7-step budget"):
+        training_budget.main([*argv[:-1], "7", "--train-seeds", "0", "--pool", seed0])
+    with pytest.raises(SystemExit):
+        training_budget.main([*argv, "--train-seeds", "0"])  # nothing played, nothing pooled
