@@ -23,7 +23,7 @@ REPORT = Path(__file__).resolve().parent / "REPORT.md"
 NOTES = Path(__file__).resolve().parent / "report_notes.md"
 # Keys rendered by their own section, or too bulky to render at all.
 _HANDLED = {"title", "summary", "command", "date", "machine", "seed", "mode", "curves", "findings", "tables", "plots"}
-_HANDLED |= {"figure", "wall_time_s"}
+_HANDLED |= {"figure", "wall_time_s", "seed_curves"}  # seed_curves: each training seed's curve, for pooling
 VERDICT = {True: "**reproduced**", False: "**not reproduced**", None: "not tested"}
 
 

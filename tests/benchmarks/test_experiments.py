@@ -132,6 +132,7 @@ def test_report_renders_findings_tables_and_plots_of_any_experiment(tmp_path) ->
         "figure": "ablation.png",
         "budget": {"episodes": 50},
         "wall_time_s": 90.0,
+        "seed_curves": {"5": {"0": {"curve": curve.to_dict(), "train_seconds": 1.0}}},  # for pooling, not reading
     }
     save_experiment("ablation", args, figures, [curve])
     save_experiment("ablation", argparse.Namespace(quick=True, seed=3, results=tmp_path), figures, [curve])
@@ -143,6 +144,7 @@ def test_report_renders_findings_tables_and_plots_of_any_experiment(tmp_path) ->
     assert "| X | 40 | - |" in text and "| episodes | 50 |" in text
     assert "![ablation.png](ablation.png)" in text and "seed 3, full mode" in text
     assert "quick mode" not in text and "steps_per_s" not in text
+    assert "train_seconds" not in text
 
 
 def test_a_batched_dataset_is_collected_by_the_batched_learners(tmp_path) -> None:
