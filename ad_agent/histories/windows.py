@@ -217,6 +217,8 @@ class LazyHistories:
     stream_lengths: np.ndarray
     metadata: list[dict[str, Any]]
     _files: dict[int, h5py.File] = field(default_factory=dict, init=False, repr=False)
+    # each open file's four arrays: h5py's name lookup per read cost more than the read itself
+    _arrays: dict[int, dict[str, h5py.Dataset]] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def open(
@@ -250,14 +252,15 @@ class LazyHistories:
         as_int = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
         return cls(paths, action_coding(n_actions), as_int(files), as_int(actors), as_int(lengths), metas)
 
-    def _file(self, index: int) -> h5py.File:
-        if index not in self._files:
-            self._files[index] = _open(self.paths[index], rdcc_nbytes=4 * 2**20)
-        return self._files[index]
+    def _file_arrays(self, index: int) -> dict[str, h5py.Dataset]:
+        if index not in self._arrays:
+            self._files[index] = f = _open(self.paths[index], rdcc_nbytes=4 * 2**20)
+            self._arrays[index] = {name: f[name] for name in ("actions", "rewards", "observations", "episode_starts")}
+        return self._arrays[index]
 
     def _window(self, stream: int, start: int, length: int) -> dict[str, np.ndarray]:
         path_index, a = int(self.stream_files[stream]), int(self.stream_actors[stream])
-        f, first = self._file(path_index), max(start - 1, 0)  # one step earlier: previous action/reward
+        f, first = self._file_arrays(path_index), max(start - 1, 0)  # one step earlier: previous action/reward
         try:
             acts = f["actions"][a, first : start + length]
             rews = f["rewards"][a, first : start + length]
@@ -284,6 +287,7 @@ class LazyHistories:
         return {name: np.stack([w[name] for w in windows]) for name in windows[0]}
 
     def close(self) -> None:
+        self._arrays.clear()
         for f in self._files.values():
             f.close()
         self._files.clear()

@@ -247,6 +247,9 @@ def test_lazy_windows_equal_in_memory_windows(tmp_path):
                 np.testing.assert_array_equal(a[name], b[name], err_msg=name)
         with pytest.raises(ValueError, match="at least 5001 steps"):
             lazy.sample_windows(np.random.default_rng(0), 1, 5001)
+        lazy.close()  # closed, it reopens its files (and their arrays) on the next draw
+        again = lazy.sample_windows(np.random.default_rng(45), 64, 45)
+        np.testing.assert_array_equal(again["observations"], b["observations"])
 
 
 def image_streams(n_actors: int, n_steps: int, offset: int) -> Streams:

@@ -1,0 +1,102 @@
+"""Training windows read from disk (``LazyHistories``) against the same windows in memory (``FlatHistories``).
+
+Datasets above 2 GiB in memory (Dark Room Hard's 1,155 paper-scale runs hold 4 GiB) train from disk,
+one h5py slice per array per window; this measures what that costs per batch, as a ratio to the
+in-memory draw of the same windows in the same process, and as a share of a training step of the
+Hard preset's model (2 layers of width 64, batch 64 x 200 steps) on the same data.
+
+    python -m benchmarks.window_sampling --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ad_agent.histories import FlatHistories, LazyHistories, Streams, write_run
+from ad_agent.presets import get_preset
+from ad_agent.training.loop import train
+from benchmarks.common import RESULTS_DIR, write_result
+
+ENV_ID = "DarkRoomHard-v0"
+
+
+def write_synthetic_runs(folder: Path, seed: int, n_runs: int, actors: int = 64, steps: int = 1580) -> Path:
+    """``n_runs`` run files shaped as the batched Hard learner writes them (64 actors x 1,580 steps); what a
+    window costs does not depend on what it says."""
+    rng = np.random.default_rng(seed)
+    for run in range(n_runs):
+        streams = Streams(
+            observations=rng.integers(0, 17, size=(actors, steps, 2)),
+            actions=rng.integers(0, 5, size=(actors, steps)),
+            rewards=(rng.random((actors, steps)) < 0.05).astype(np.float32),
+            episode_starts=np.broadcast_to(np.arange(steps) % 20 == 0, (actors, steps)).copy(),
+        )
+        write_run(folder / f"run{run:03d}.h5", streams, {"env_id": ENV_ID, "seed": run})
+    return folder
+
+
+def seconds_per_batch(data: FlatHistories | LazyHistories, seed: int, batches: int, length: int) -> float:
+    """Median wall seconds of one ``sample_windows`` batch of 64 windows."""
+    rng = np.random.default_rng(seed)
+    data.sample_windows(rng, 64, length)  # opens files / warms caches, untimed
+    times = []
+    for _ in range(batches):
+        tick = time.perf_counter()
+        data.sample_windows(rng, 64, length)
+        times.append(time.perf_counter() - tick)
+    return float(np.median(times))
+
+
+def seconds_per_train_step(data: FlatHistories, seed: int, steps: int) -> float:
+    """Median wall seconds of one training step of the Hard preset's model, windows drawn in memory."""
+    preset = get_preset(ENV_ID)
+    config = dataclasses.replace(preset.train, steps=steps + 1, seed=seed, device="cpu", warmup_steps=1)
+    _, log = train(data, preset.model_config(), config)
+    seconds = np.diff([record["seconds"] for record in log])
+    return float(np.median(seconds))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", type=int, default=256, help="run files (windows spread over all of them)")
+    parser.add_argument("--batches", type=int, default=50, help="timed batches per reader")
+    parser.add_argument("--train-steps", type=int, default=10, help="timed training steps")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where the JSON goes")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    length = get_preset(ENV_ID).model.value("context_len")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_synthetic_runs(Path(tmp), args.seed, args.runs)
+        in_memory = FlatHistories.load(folder, n_actions=5)
+        with LazyHistories.open(folder, 5) as from_disk:
+            disk = seconds_per_batch(from_disk, args.seed, args.batches, length)
+        memory = seconds_per_batch(in_memory, args.seed, args.batches, length)
+        step = seconds_per_train_step(in_memory, args.seed, args.train_steps)
+    figures = {
+        "seed": args.seed,
+        "threads": args.threads,
+        "runs": args.runs,
+        "batch": f"64 windows x {length} steps",
+        "seconds_per_batch": {"in memory": round(memory, 5), "from disk": round(disk, 5)},
+        "from_disk_over_in_memory": round(disk / memory, 1),
+        "train_step_seconds": round(step, 4),
+        "from_disk_share_of_a_train_step": round(disk / (disk + step), 3),
+    }
+    print(
+        f"a batch: {1e3 * memory:.1f} ms in memory, {1e3 * disk:.1f} ms from disk ({disk / memory:.1f}x); "
+        f"a training step {1e3 * step:.0f} ms, so reading from disk is {disk / (disk + step):.0%} of a step"
+    )
+    print(f"wrote {write_result('window_sampling', figures, args.results)}")
+
+
+if __name__ == "__main__":
+    main()
