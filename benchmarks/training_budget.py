@@ -138,7 +138,7 @@ def seeds_label(seeds: list[int], data_seed: int) -> str:
     return f"_seed{seeds[0]}" if len(seeds) == 1 else f"_{len(seeds)}seeds"
 
 
-def _budgets_record(args: argparse.Namespace, budgets: Budgets, preset: Preset, held_out: int) -> dict[str, Any]:
+def _budgets_record(budgets: Budgets, preset: Preset, held_out: int) -> dict[str, Any]:
     """What the record says it spent, as JSON reads it back; ``AD`` keeps a ``{seeds}`` slot for the seed count."""
     return json.loads(
         json.dumps(
@@ -168,7 +168,7 @@ def record_seed_curves(record: dict[str, Any]) -> dict[int, dict[int, dict[str, 
             int(steps): {int(s): {**v, "curve": Curve.from_dict(v["curve"])} for s, v in by_seed.items()}
             for steps, by_seed in record["seed_curves"].items()
         }
-    if not record["budgets"]["AD"].count(" 1 training seed(s)"):
+    if " 1 training seed(s)" not in record["budgets"]["AD"]:
         raise ValueError("a record of several training seeds without seed_curves cannot be pooled")
     table = record["tables"]["Mean return per episode block, by training steps"]
     curves = {curve["method"]: Curve.from_dict(curve) for curve in record["curves"]}
@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> Path:
 
     shape = shape_name(args)
     seeds = train_seeds(args)  # training seeds played here, all on the same histories
-    budgets_record = _budgets_record(args, budgets, preset, len(tasks))
+    budgets_record = _budgets_record(budgets, preset, len(tasks))
     pooled = pooled_seeds(args, budgets_record)
     rows: dict[int, dict] = {}
     seed_record: dict[str, dict] = {}  # each training seed's curve, for a later run to pool
