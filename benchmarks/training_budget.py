@@ -183,7 +183,7 @@ def pooled_seeds(args: argparse.Namespace, budgets: dict[str, Any]) -> dict[int,
     experiment (same env, data, model, training and evaluation) and that no seed comes twice."""
     pooled: dict[int, dict[int, dict[str, Any]]] = {}
     for path in args.pool:
-        record = json.loads(Path(path).read_text())
+        record = json.loads(path.read_text())
         mismatch = [
             what
             for what, same in (
@@ -351,6 +351,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--pool",
         nargs="+",
+        type=Path,
         default=[],
         metavar="RECORD",
         help="records of this experiment with other training seeds (e.g. from another session) to pool with",
@@ -373,6 +374,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--train-seeds must be >= 1, or 0 with --pool")
     if args.pool and args.train_tasks:
         parser.error("--pool pools held-out curves only; --train-tasks needs every seed played here")
+    if missing := [str(path) for path in args.pool if not path.is_file()]:
+        parser.error(f"--pool: no record at {', '.join(missing)}")
     print(f"wrote {run(args)}")
 
 

@@ -109,6 +109,8 @@ def test_pooling_refuses_another_experiment_a_seed_twice_and_nothing_to_play(tmp
         training_budget.main([*argv[:-1], "7", "--train-seeds", "0", "--pool", seed0])
     with pytest.raises(SystemExit):
         training_budget.main([*argv, "--train-seeds", "0"])  # nothing played, nothing pooled
+    with pytest.raises(SystemExit):  # a missing record is the parser's error, before any training
+        training_budget.main([*argv, "--first-train-seed", "1", "--pool", str(results / "missing.json")])
     old = json.loads((results / "training_budget_darkroom_quick.json").read_text())
     del old["seed_curves"]  # a record of several seeds from before seed_curves: its seeds cannot be told apart
     old["budgets"]["AD"] = old["budgets"]["AD"].replace("1 training seed(s)", "2 training seed(s)")
