@@ -43,6 +43,7 @@ from ad_agent.histories import run_files
 from ad_agent.pipeline import distill
 from ad_agent.plots import pyplot, save_figure
 from ad_agent.presets import Preset
+from ad_agent.training.checkpoint import latest_checkpoint, load_checkpoint
 from ad_agent.training.loop import WEIGHT_NEUTRAL_SETTINGS, TrainConfig
 from benchmarks.common import RESULTS_DIR, write_result
 
@@ -136,14 +137,23 @@ def trained_policy(
         return InContextPolicy.load(folder / "policy")
     started = time.perf_counter()
     checkpoints = _resumable_checkpoints(folder, {**job, **views})
+    earlier = _seconds_trained(checkpoints)
     checkpointed = preset.customised(train={"checkpoint_every": CHECKPOINT_EVERY})
     policy, _ = distill(checkpointed, data_dir, seed, steps, checkpoint_dir=checkpoints, resume=True, **views)
     policy.save(folder / "policy")
-    _record_seconds(folder, time.perf_counter() - started)  # of this process: a resumed job counts its last part
+    _record_seconds(folder, earlier + time.perf_counter() - started)
     _mark_done(folder, {**job, **views})
     shutil.rmtree(checkpoints, ignore_errors=True)
     (folder / "pending.json").unlink(missing_ok=True)
     return policy
+
+
+def _seconds_trained(checkpoints: Path) -> float:
+    """Training seconds that the interrupted runs of a job spent before its latest checkpoint (0 with
+    none), so that a job resumed across sessions records the compute of all its parts, not its last."""
+    latest = latest_checkpoint(checkpoints)
+    log = load_checkpoint(latest).log if latest is not None else []
+    return float(log[-1]["seconds"]) if log else 0.0
 
 
 def training_key(config: TrainConfig) -> dict[str, Any]:

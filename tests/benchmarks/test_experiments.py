@@ -192,6 +192,10 @@ def test_a_killed_policy_job_resumes_from_its_checkpoint_and_trains_the_same_mod
         experiments.trained_policy(preset, data, 0, tmp_path / "killed", "ad", steps=12)
     folder = tmp_path / "killed" / "DarkRoom-v0" / "policies" / "ad-seed0"
     assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["step_00000004"]
+    state = folder / "checkpoints" / "step_00000004" / "state.json"  # as if the first part took 1,000 s
+    saved = json.loads(state.read_text())
+    saved["log"][-1]["seconds"] = 1000.0
+    state.write_text(json.dumps(saved))
     steps_run = []
 
     def watched(*args, **kwargs):
@@ -201,6 +205,11 @@ def test_a_killed_policy_job_resumes_from_its_checkpoint_and_trains_the_same_mod
     resumed = experiments.trained_policy(preset, data, 0, tmp_path / "killed", "ad", steps=12)
     assert steps_run[0] == 5 and steps_run[-1] == 12  # went on from the step-4 checkpoint
     assert not (folder / "checkpoints").exists() and not (folder / "pending.json").exists()
+    assert (
+        1000.0
+        < compute_seconds(folder)
+        < 1000.0 + compute_seconds(tmp_path / "whole" / "DarkRoom-v0" / "policies" / "ad-seed0") + 5
+    )
     for name, weight in whole.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[name], weight, rtol=0, atol=0)
 
