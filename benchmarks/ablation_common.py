@@ -117,6 +117,7 @@ def default_policy(args: argparse.Namespace, preset: Preset) -> tuple[InContextP
     --env <env> --seed 0``) when the shipped file says it was trained with the preset's model and
     training settings; then it is loaded rather than retrained. Otherwise it is trained (or loaded) as
     ``"ad"``, so that an ablation never compares its variants against a baseline trained otherwise.
+    Under ``--quick`` it trains the quick budget's steps, as the variants do.
     """
     if not args.quick and args.seed == 0 and preset == get_preset(preset.env_id):
         name = f"pretrained:{preset.env_id}"
@@ -124,7 +125,7 @@ def default_policy(args: argparse.Namespace, preset: Preset) -> tuple[InContextP
         if shipped_as_preset(shipped, preset):
             return shipped, name
     data = source_data(preset.env_id, args)
-    return trained_policy(preset, data, args.seed, args.workdir, "ad"), "ad"
+    return trained_policy(preset, data, args.seed, args.workdir, "ad", budget(args).train_steps), "ad"
 
 
 def default_data_dir(env_id: str, args: argparse.Namespace) -> Path:

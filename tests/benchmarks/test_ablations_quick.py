@@ -10,6 +10,7 @@ import pytest
 from ad_agent.deployment.policy import InContextPolicy
 from ad_agent.presets import PRESETS, get_preset
 from benchmarks import (
+    ablation_common,
     action_heads,
     bandit,
     context_size,
@@ -97,3 +98,20 @@ def test_the_shipped_policy_stands_in_for_the_default_only_when_trained_as_the_p
     assert shipped_as_preset(shipped, preset)
     assert not shipped_as_preset(shipped, preset.customised(train={"steps": 2400}))
     assert not shipped_as_preset(shipped, preset.customised(model={"n_layers": 4}))
+
+
+@pytest.mark.parametrize(("quick", "steps"), [(True, ablation_common.QUICK_TRAIN_STEPS), (False, None)])
+def test_the_default_policy_trains_the_quick_budget_under_quick_and_the_presets_steps_otherwise(
+    quick: bool, steps: int | None, monkeypatch, tmp_path
+) -> None:
+    trained = []
+
+    def trained_policy(preset, data_dir, seed, workdir, name, steps=None):
+        trained.append(steps)
+        return "policy"
+
+    monkeypatch.setattr(ablation_common, "source_data", lambda env_id, args: tmp_path)
+    monkeypatch.setattr(ablation_common, "trained_policy", trained_policy)
+    args = argparse.Namespace(quick=quick, seed=1, workdir=tmp_path)  # seed 1: never the shipped policy
+    assert ablation_common.default_policy(args, variant("DarkRoom-v0", args)) == ("policy", "ad")
+    assert trained == [steps]
