@@ -16,11 +16,9 @@ for both depths (alternating rounds; the CPU is shared), relative to the default
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 
 from ad_agent.presets import Preset
-from ad_agent.training.loop import train
 from benchmarks.ablation_common import (
     budget,
     curve_summary,
@@ -33,7 +31,7 @@ from benchmarks.ablation_common import (
     variant,
 )
 from benchmarks.experiments import experiment_parser, trained_policy
-from benchmarks.train_throughput import step_seconds, synthetic_histories
+from benchmarks.train_throughput import synthetic_histories, timed_training
 
 ENV = "DarkRoom-v0"
 # (depth: the preset's or half of it, training steps as a multiple of the preset's)
@@ -48,9 +46,8 @@ def seconds_per_step(presets: dict[str, Preset], seed: int) -> dict[str, float]:
     times: dict[str, list[float]] = {name: [] for name in presets}
     for _ in range(TIMED_ROUNDS):
         for name, preset in presets.items():
-            config = dataclasses.replace(preset.train, steps=TIMED_STEPS + 1, seed=seed, device="cpu", warmup_steps=1)
-            _, log = train(data, preset.model_config(), config)
-            times[name] += step_seconds(log)[1:]  # the first step warms up
+            _, seconds = timed_training(data, preset.model_config(), preset.train, TIMED_STEPS, seed)
+            times[name] += seconds[1:]  # the first step warms up
     return {name: statistics.median(values) for name, values in times.items()}
 
 

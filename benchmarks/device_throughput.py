@@ -38,10 +38,9 @@ import torch
 
 from ad_agent.presets import PRESETS, TRAIN_PRESETS, model_config_for, source_preset
 from ad_agent.sources.batched import BatchedSourceConfig, run_batched
-from ad_agent.training.loop import train
 from benchmarks.batched_sources import batch_tasks, batch_throughput
 from benchmarks.common import RESULTS_DIR, write_result
-from benchmarks.train_throughput import WINDOW, step_seconds, synthetic_histories
+from benchmarks.train_throughput import WINDOW, synthetic_histories, timed_training
 
 SOURCE_ENVS = ("DarkKeyToDoor-v0", "DarkRoomHard-v0")
 TRAIN_SHAPES = ("DarkRoom-v0", "paper")
@@ -115,11 +114,17 @@ def _train(
         model_shape = TRAIN_PRESETS[shape].model.updated({"context_len": WINDOW})
         config = TRAIN_PRESETS[shape].train
     model_config = model_config_for("DarkRoom-v0", **model_shape.choices())
-    config = dataclasses.replace(
-        config, steps=steps + 1, warmup_steps=1, seed=seed, device=device, eval_every=0, deterministic=deterministic
+    model, seconds = timed_training(
+        synthetic_histories(seed),
+        model_config,
+        config,
+        steps,
+        seed,
+        device=device,
+        eval_every=0,
+        deterministic=deterministic,
     )
-    model, log = train(synthetic_histories(seed), model_config, config)
-    return model, step_seconds(log)[1:], config.batch_size * WINDOW
+    return model, seconds[1:], config.batch_size * WINDOW
 
 
 # training variants: (device, deterministic CUDA kernels)

@@ -16,7 +16,6 @@ shared CPU, threads that wait on each other make both figures noisier than the r
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import numpy as np
 import torch
@@ -25,10 +24,9 @@ from ad_agent.deployment.policy import InContextPolicy, PolicySpec
 from ad_agent.histories import FlatHistories
 from ad_agent.model import ModelConfig, build_model
 from ad_agent.presets import TRAIN_PRESETS, model_config_for
-from ad_agent.training.loop import train
 from benchmarks.common import write_result
 from benchmarks.policy_latency import seconds_per_call
-from benchmarks.train_throughput import synthetic_histories
+from benchmarks.train_throughput import synthetic_histories, timed_training
 
 PRESETS = ("fast", "lstm")
 CONTEXT_LEN = 200
@@ -41,9 +39,9 @@ def preset_config(preset: str) -> ModelConfig:
 
 def tokens_per_second(preset: str, data: FlatHistories, steps: int, seed: int) -> float:
     """Training tokens (window steps) per second over ``steps`` steps, after one untimed step."""
-    config = dataclasses.replace(TRAIN_PRESETS[preset].train, steps=steps + 1, seed=seed, device="cpu", warmup_steps=1)
-    _, log = train(data, preset_config(preset), config)
-    return config.batch_size * CONTEXT_LEN * steps / (log[-1]["seconds"] - log[0]["seconds"])
+    train_config = TRAIN_PRESETS[preset].train
+    _, seconds = timed_training(data, preset_config(preset), train_config, steps, seed)
+    return train_config.batch_size * CONTEXT_LEN * steps / sum(seconds[1:])
 
 
 def preset_policy(preset: str, seed: int) -> InContextPolicy:

@@ -37,13 +37,15 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import torch
 
 from ad_agent.histories import FlatHistories, Streams
+from ad_agent.model import ModelConfig
 from ad_agent.presets import TRAIN_PRESETS, model_config_for
-from ad_agent.training.loop import train
+from ad_agent.training.loop import TrainConfig, train
 from benchmarks.common import write_result
 
 FIRST_COMMIT = "1720399"
@@ -90,6 +92,20 @@ def step_seconds(log: list[dict[str, float]]) -> list[float]:
     return [seconds[0], *np.diff(seconds).tolist()]
 
 
+def timed_training(
+    data: FlatHistories, model_config: ModelConfig, config: TrainConfig, steps: int, seed: int, **overrides: Any
+) -> tuple[torch.nn.Module, list[float]]:
+    """Train ``steps`` timed steps after one warm-up step; return the model and every step's seconds.
+
+    The first entry is the warm-up step, which also builds the model (and compiles it, if asked):
+    callers timing steady steps drop it. The learning rate is at its peak from the first step
+    (``warmup_steps=1``) so that a few timed steps are valid schedules on any preset.
+    """
+    config = dataclasses.replace(config, steps=steps + 1, seed=seed, warmup_steps=1, **{"device": "cpu", **overrides})
+    model, log = train(data, model_config, config)
+    return model, step_seconds(log)
+
+
 # (data, timed steps, seed) -> (seconds of each step, history steps per training step)
 Variant = Callable[[FlatHistories, int, int], tuple[list[float], int]]
 
@@ -100,11 +116,8 @@ def _today(preset: str, tokens_per_step: int = 1, model: dict | None = None, **t
 
     def run(data: FlatHistories, steps: int, seed: int) -> tuple[list[float], int]:
         model_config = model_config_for("DarkRoom-v0", **shape.choices())
-        config = dataclasses.replace(
-            chosen.train, steps=steps + 1, seed=seed, device="cpu", warmup_steps=1, **train_options
-        )
-        _, log = train(data, model_config, config)
-        return step_seconds(log), config.batch_size * WINDOW
+        _, seconds = timed_training(data, model_config, chosen.train, steps, seed, **train_options)
+        return seconds, chosen.train.batch_size * WINDOW
 
     return run
 

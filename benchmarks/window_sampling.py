@@ -11,7 +11,6 @@ Hard preset's model (2 layers of width 64, batch 64 x 200 steps) on the same dat
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -21,9 +20,8 @@ import torch
 
 from ad_agent.histories import FlatHistories, LazyHistories, Streams, write_run
 from ad_agent.presets import get_preset
-from ad_agent.training.loop import train
 from benchmarks.common import RESULTS_DIR, write_result
-from benchmarks.train_throughput import step_seconds
+from benchmarks.train_throughput import timed_training
 
 ENV_ID = "DarkRoomHard-v0"
 
@@ -58,9 +56,8 @@ def seconds_per_batch(data: FlatHistories | LazyHistories, seed: int, batches: i
 def seconds_per_train_step(data: FlatHistories, seed: int, steps: int) -> float:
     """Median wall seconds of one training step of the Hard preset's model, windows drawn in memory."""
     preset = get_preset(ENV_ID)
-    config = dataclasses.replace(preset.train, steps=steps + 1, seed=seed, device="cpu", warmup_steps=1)
-    _, log = train(data, preset.model_config(), config)
-    return float(np.median(step_seconds(log)[1:]))  # the first step also builds the model, untimed
+    _, seconds = timed_training(data, preset.model_config(), preset.train, steps, seed)
+    return float(np.median(seconds[1:]))  # the first step also builds the model, untimed
 
 
 def main(argv: list[str] | None = None) -> None:
