@@ -173,7 +173,12 @@ def _customised_preset(args: argparse.Namespace) -> Preset:
         train["checkpoint_every"] = args.checkpoint_every
     elif args.checkpoint_dir is not None:
         train.setdefault("checkpoint_every", CHECKPOINT_EVERY)
-    flags = {"amp": args.amp, "in_context_every": args.in_context_every, "compile": args.compile or None}
+    flags = {
+        "amp": args.amp,
+        "in_context_every": args.in_context_every,
+        "compile": args.compile or None,
+        "keep_checkpoints": args.keep_checkpoints,
+    }
     train.update({name: value for name, value in flags.items() if value is not None})
     return get_preset(args.env).customised(args.train_preset, settings.get("model", {}), train)
 
@@ -393,6 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_NON_NEGATIVE,
         default=None,
         help=f"steps between checkpoints (default {CHECKPOINT_EVERY} with --checkpoint-dir; 0: the last step only)",
+    )
+    train_p.add_argument(
+        "--keep-checkpoints",
+        type=_NON_NEGATIVE,
+        default=None,
+        help="how many of the latest checkpoints stay on disk (default: all)",
     )
     train_p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint, bit for bit")
     train_p.add_argument("--log-dir", default=None, help="TensorBoard log folder")

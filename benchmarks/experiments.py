@@ -138,7 +138,7 @@ def trained_policy(
     started = time.perf_counter()
     checkpoints = _resumable_checkpoints(folder, {**job, **views})
     earlier = _seconds_trained(checkpoints)
-    checkpointed = preset.customised(train={"checkpoint_every": CHECKPOINT_EVERY})
+    checkpointed = preset.customised(train={"checkpoint_every": CHECKPOINT_EVERY, "keep_checkpoints": 1})
     policy, _ = distill(checkpointed, data_dir, seed, steps, checkpoint_dir=checkpoints, resume=True, **views)
     policy.save(folder / "policy")
     _record_seconds(folder, earlier + time.perf_counter() - started)

@@ -171,9 +171,10 @@ def test_settings_override_in_order_preset_then_config_file_then_flags(tmp_path,
     argv = ["train", "--env", "DarkRoom-v0", "--data", str(tmp_path), "--policy", str(tmp_path / "p")]
     assert main(argv) == 2  # the preset alone
     assert main([*argv, "--config", str(config)]) == 2  # the file over the preset
-    assert main([*argv, "--config", str(config), "--train-steps", "7", "--amp", "off"]) == 2  # flags over the file
+    flags = ["--train-steps", "7", "--amp", "off", "--keep-checkpoints", "3"]
+    assert main([*argv, "--config", str(config), *flags]) == 2  # flags over the file
     (preset_steps, preset_model, preset_train), (file_steps, file_model, file_train), (flag_steps, _, flag_train) = seen
     assert (preset_steps, preset_model.d_model, preset_train.batch_size, preset_train.amp) == (4800, 64, 64, "auto")
     assert (file_steps, file_model.d_model, file_train.batch_size, file_train.amp) == (50, 32, 8, "bf16")
-    assert (flag_steps, flag_train.batch_size, flag_train.amp) == (7, 8, "off")
+    assert (flag_steps, flag_train.batch_size, flag_train.amp, flag_train.keep_checkpoints) == (7, 8, "off", 3)
     assert file_model.n_layers == preset_model.n_layers == 2  # what the file leaves alone stays the preset's

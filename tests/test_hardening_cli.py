@@ -34,6 +34,7 @@ def _exit_code_and_error(argv: list[str], capsys) -> tuple[int, str]:
         (["collect", "--steps", "x"], "--steps"),
         (["train", "--data", "d", "--policy", "p", "--in-context-every", "-1"], "--in-context-every"),
         (["train", "--data", "d", "--policy", "p", "--checkpoint-every", "-5"], "--checkpoint-every"),
+        (["train", "--data", "d", "--policy", "p", "--keep-checkpoints", "-1"], "--keep-checkpoints"),
         (["train", "--data", "d", "--policy", "p", "--train-steps", "0"], "--train-steps"),
         (["evaluate", "--policy", "p", "--device", "banana"], "--device"),
         (["demo", "--device", "banana"], "--device"),

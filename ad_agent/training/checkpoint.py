@@ -116,11 +116,27 @@ def save_checkpoint(
 
 def latest_checkpoint(root: str | Path) -> Path | None:
     """The complete checkpoint folder with the highest step, or ``None``; temporary ones are ignored."""
-    root = Path(root)
+    done = _complete_checkpoints(Path(root))
+    return done[-1] if done else None
+
+
+def prune_checkpoints(root: str | Path, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` latest complete checkpoints under ``root`` (0 keeps all); returns the deleted.
+
+    Only complete ones count and go: a temporary folder may be another process's write in progress.
+    """
+    stale = _complete_checkpoints(Path(root))[:-keep] if keep > 0 else []
+    for folder in stale:
+        shutil.rmtree(folder)
+    return stale
+
+
+def _complete_checkpoints(root: Path) -> list[Path]:
+    """The complete checkpoint folders under ``root``, by step."""
     if not root.is_dir():
-        return None
+        return []
     done = [p for p in root.glob(f"{PREFIX}*") if _step_of(p) is not None and (p / STATE_FILE).is_file()]
-    return max(done, key=lambda p: cast(int, _step_of(p)), default=None)  # every one in done has a step
+    return sorted(done, key=lambda p: cast(int, _step_of(p)))  # every one in done has a step
 
 
 def _step_of(folder: Path) -> int | None:

@@ -41,7 +41,13 @@ from torch.nn.parallel import DistributedDataParallel
 from ad_agent.devices import AMP_MODES, check_device, deterministic_kernels, process_group, resolve_amp
 from ad_agent.histories import FlatHistories, LazyHistories, fingerprint
 from ad_agent.model import ADModel, ModelConfig, build_model
-from ad_agent.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, set_torch_rng_state
+from ad_agent.training.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    prune_checkpoints,
+    save_checkpoint,
+    set_torch_rng_state,
+)
 
 VAL_SEED = 12345  # validation windows are the same for every run, seed and resumption
 
@@ -53,6 +59,8 @@ class TrainConfig:
 
     ``mask_prob`` is the paper's random input masking (App. J): see :func:`mask_inputs`.
     ``eval_every`` / ``checkpoint_every`` are in steps; 0 means only after the last step.
+    ``keep_checkpoints`` is how many of the latest checkpoints stay on disk (0: all), so that a long
+    run checkpointed often does not fill the disk with folders only the latest of which resumes it.
     ``val_windows`` fixed windows are drawn once from the validation histories.
     """
 
@@ -69,6 +77,7 @@ class TrainConfig:
     eval_every: int = 100
     val_windows: int = 256
     checkpoint_every: int = 0
+    keep_checkpoints: int = 0
     in_context_every: int = 0  # 0: never; else every N steps and the last, when train() gets in_context_eval
     amp: str = "auto"  # mixed precision of the training step: see resolve_amp
     compile: bool = False  # torch.compile the training step's model; off: on CPU it did not pay (train_throughput)
@@ -86,8 +95,8 @@ class TrainConfig:
             raise ValueError(f"mask_prob must be in [0, 1], got {self.mask_prob}")
         if not 0.0 <= self.label_smoothing < 1.0:  # 1 would spread every target evenly: nothing left to learn
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if min(self.eval_every, self.checkpoint_every) < 0 or self.val_windows < 1:
-            raise ValueError("eval_every and checkpoint_every must be >= 0, val_windows >= 1")
+        if min(self.eval_every, self.checkpoint_every, self.keep_checkpoints) < 0 or self.val_windows < 1:
+            raise ValueError("eval_every, checkpoint_every and keep_checkpoints must be >= 0, val_windows >= 1")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (tuples become lists), as stored in checkpoints."""
@@ -212,7 +221,7 @@ def _fresh_run(model_config: ModelConfig, config: TrainConfig, device: torch.dev
 #: Settings that never change the weights (where to train, how often to save, validate or probe):
 #: a run may resume with other values of them.
 WEIGHT_NEUTRAL_SETTINGS = frozenset(
-    {"device", "deterministic", "checkpoint_every", "eval_every", "val_windows", "in_context_every"}
+    {"device", "deterministic", "checkpoint_every", "keep_checkpoints", "eval_every", "val_windows", "in_context_every"}
 )
 
 
@@ -411,6 +420,7 @@ def train(
                     run.scaler.state_dict(),
                     data_fingerprint,
                 )
+                prune_checkpoints(checkpoint_dir, config.keep_checkpoints)
             if main and on_progress:
                 on_progress(record)
     if writer is not None:

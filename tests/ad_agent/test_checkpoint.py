@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from ad_agent.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ad_agent.training.checkpoint import latest_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
 
 
 def _trained_adam() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
@@ -50,3 +50,19 @@ def test_grad_scaler_state_round_trips_and_old_checkpoints_have_none(tmp_path):
     assert restored.state_dict() == scaler.state_dict() and restored.get_scale() == 512.0
     save_checkpoint(tmp_path / "fp32", 1, model, optimizer, rng, {}, {}, [])
     assert load_checkpoint(tmp_path / "fp32" / "step_00000001").scaler_state == {}
+
+
+def test_pruning_keeps_the_latest_complete_checkpoints_and_leaves_other_folders_alone(tmp_path):
+    model, optimizer = _trained_adam()
+    for step in (2, 10, 4):
+        save_checkpoint(tmp_path, step, model, optimizer, np.random.default_rng(0), {}, {}, [])
+    others = [tmp_path / ".tmp_step_00000012_1", tmp_path / "step_00000011", tmp_path / "runs"]
+    for folder in others:  # a write in progress, an incomplete checkpoint, the user's own folder
+        folder.mkdir()
+    assert prune_checkpoints(tmp_path, 0) == []  # 0 keeps all
+    assert [p.name for p in prune_checkpoints(tmp_path, 2)] == ["step_00000002"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["step_00000004", "step_00000010", *(p.name for p in others)]
+    )
+    assert latest_checkpoint(tmp_path).name == "step_00000010"
+    assert prune_checkpoints(tmp_path / "missing", 1) == []

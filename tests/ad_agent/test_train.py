@@ -143,6 +143,19 @@ def test_resume_after_a_crash_is_bit_identical(tiny_data, tmp_path, amp):
     assert sorted(p.name for p in folder.iterdir()) == ["step_00000010", "step_00000020"]
 
 
+def test_kept_checkpoints_are_the_latest_and_resume_exactly(tiny_data, tmp_path):
+    config = TrainConfig(steps=8, batch_size=4, warmup_steps=2, checkpoint_every=2, keep_checkpoints=1)
+    folder = tmp_path / "checkpoints"
+    straight, _ = train(tiny_data, CONFIG, config)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_data, CONFIG, config, _crash_at(5), checkpoint_dir=folder)
+    assert [p.name for p in folder.iterdir()] == ["step_00000004"]
+    keep_two = dataclasses.replace(config, keep_checkpoints=2)  # how many stay is no setting of the weights
+    resumed, _ = train(tiny_data, CONFIG, keep_two, checkpoint_dir=folder, resume=True)
+    _assert_same_weights(straight, resumed)
+    assert sorted(p.name for p in folder.iterdir()) == ["step_00000006", "step_00000008"]
+
+
 def test_resume_refuses_other_settings_and_names_them(tiny_data, tmp_path):
     config = TrainConfig(steps=2, batch_size=4, checkpoint_every=1)
     train(tiny_data, CONFIG, config, checkpoint_dir=tmp_path)
@@ -194,6 +207,12 @@ def test_tensorboard_events_are_written(tiny_data, tmp_path):
     pytest.importorskip("tensorboard")
     train(tiny_data, CONFIG, TrainConfig(steps=2, batch_size=4), log_dir=tmp_path)
     assert list(tmp_path.glob("events.out.tfevents.*"))
+
+
+@pytest.mark.parametrize("setting", ["eval_every", "checkpoint_every", "keep_checkpoints"])
+def test_negative_paces_and_counts_are_refused(setting):
+    with pytest.raises(ValueError, match=f"{setting}.* must be >= 0"):
+        TrainConfig(**{setting: -1})
 
 
 def test_presets_build_valid_configs():
