@@ -6,7 +6,9 @@ of in-context RL: *exploration* (how many episodes pass before the first find, a
 episodes up to it that find the goal) and *exploitation* (after an episode that found the goal, how
 often the next one finds it again). Played on held-out goals and on spread train goals alike, with
 the same policy and protocol, they show whether the policy generalises what it learned or
-remembers its training goals.
+remembers its training goals. With ``--histories``, the same numbers for every stream of the learning
+histories the policy was distilled from: how fast the source explores, stream by stream, against
+the policy that imitates it.
 
     python -m benchmarks.return_to_goal --env DarkRoomHard-v0 --seed 0
 """
@@ -14,6 +16,7 @@ remembers its training goals.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any, cast
 
 import gymnasium as gym
@@ -22,6 +25,8 @@ import torch
 
 from ad_agent import InContextPolicy, evaluate
 from ad_agent.deployment.policy_file import PRETRAINED_PREFIX
+from ad_agent.histories.runfile import iter_rewards
+from ad_agent.histories.streams import episode_returns
 from benchmarks.common import env_slug, write_result
 from envs.core import Split, TaskEnv, evenly_spaced
 
@@ -53,6 +58,17 @@ def goal_statistics(returns: np.ndarray) -> dict[str, float]:
     }
 
 
+def stream_returns(histories: Path) -> np.ndarray:
+    """``(streams, episodes)`` returns of every stream of a dataset's run files, cut to the shortest
+    stream's episodes less one (a stream's last episode may be cut short)."""
+    runs = iter_rewards(histories)
+    rows = [episode_returns(r, s) for run in runs for r, s in zip(run.rewards, run.episode_starts, strict=True)]
+    if not rows:
+        raise ValueError(f"no run files in {histories}")
+    episodes = min(len(row) for row in rows) - 1
+    return np.stack([row[:episodes] for row in rows])
+
+
 def _tasks(env_id: str, split: Split, n: int) -> list[Any]:
     env = cast(TaskEnv, gym.make(env_id).unwrapped)
     tasks = env.tasks(split)
@@ -70,6 +86,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         returns = evaluate(policy, args.env, tasks * args.trials, args.episodes, args.seed)
         splits["held-out goals" if split == "test" else "train goals"] = {
             "goals": len(tasks),
+            "mean_return": float(returns.mean()),
+            **goal_statistics(returns),
+        }
+    if args.histories is not None:
+        returns = stream_returns(args.histories)
+        splits["source histories (train goals)"] = {
+            "streams": len(returns),
+            "episodes_per_stream": returns.shape[1],
             "mean_return": float(returns.mean()),
             **goal_statistics(returns),
         }
@@ -91,7 +115,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--histories", type=Path, default=None, help="also the streams of this dataset folder")
     args = parser.parse_args(argv)
+    if args.histories is not None and not args.histories.is_dir():
+        parser.error(f"--histories {args.histories} is not a folder")
     torch.set_num_threads(1)
     figures = run(args)
     for split, stats in figures["splits"].items():

@@ -42,3 +42,29 @@ def test_the_benchmark_runs_on_the_shipped_policy(tmp_path, monkeypatch) -> None
     splits = written["return_to_goal_darkroom"]["splits"]
     assert sorted(splits) == ["held-out goals", "train goals"] and all(s["goals"] == 2 for s in splits.values())
     assert all(0 <= s["trials_finding_the_goal"] <= 1 for s in splits.values())
+
+
+def test_stream_returns_are_every_streams_whole_episodes(tmp_path) -> None:
+    from ad_agent.histories import Streams
+    from ad_agent.histories.runfile import write_run
+    from benchmarks.return_to_goal import stream_returns
+
+    def run(rewards: list[list[float]], episode_length: int) -> Streams:
+        rewards_ = np.array(rewards, dtype=np.float32)
+        starts = np.broadcast_to(np.arange(rewards_.shape[1]) % episode_length == 0, rewards_.shape).copy()
+        zeros = np.zeros(rewards_.shape, dtype=np.int64)
+        return Streams(observations=zeros[..., None], actions=zeros, rewards=rewards_, episode_starts=starts)
+
+    write_run(tmp_path / "a.h5", run([[0, 0, 1, 0, 1, 1, 0], [1, 0, 0, 0, 0, 0, 0]], 2), {"env_id": "DarkRoom-v0"})
+    write_run(tmp_path / "b.h5", run([[0, 0, 0, 0, 0, 1, 1, 1, 0]], 3), {"env_id": "DarkRoom-v0"})
+    returns = stream_returns(tmp_path)
+    # a: 4 episodes each (the last cut short), b: 3 (the last whole); every stream keeps the 2 all have bar the last
+    np.testing.assert_array_equal(returns, [[0, 1], [1, 0], [0, 1]])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no run files"):
+        stream_returns(tmp_path / "empty")
+
+
+def test_histories_must_be_a_folder(tmp_path) -> None:
+    with pytest.raises(SystemExit):
+        main(["--env", "DarkRoom-v0", "--histories", str(tmp_path / "missing")])
