@@ -134,7 +134,7 @@ def _load_histories(
     A disk-backed dataset is handed to ``closes``, which closes its files when the caller is done."""
     whole = every_kth_episode == 1 and last_episodes is None
     data: FlatHistories | LazyHistories
-    if whole and in_memory_bytes(data_dir) > LAZY_ABOVE_BYTES:
+    if whole and in_memory_bytes(data_dir, coding) > LAZY_ABOVE_BYTES:
         data = closes.enter_context(LazyHistories.open(data_dir, coding))
     else:
         data = FlatHistories.load(

@@ -1,7 +1,7 @@
 """Training windows read from disk (``LazyHistories``) against the same windows in memory (``FlatHistories``).
 
-Datasets above 2 GiB in memory (Dark Room Hard's 1,155 paper-scale runs hold 4 GiB) train from disk,
-one h5py slice per array per window; this measures what that costs per batch, as a ratio to the
+Datasets above 2 GiB in memory (such as 32 Pixel Watermaze runs) train from disk, one h5py slice
+per array per window; this measures what that costs per batch, as a ratio to the
 in-memory draw of the same windows in the same process, and as a share of a training step of the
 Hard preset's model (2 layers of width 64, batch 64 x 200 steps) on the same data.
 

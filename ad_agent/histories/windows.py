@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,9 +77,11 @@ class _Codebook:
     def __init__(self) -> None:
         self._rows: dict[bytes, int] = {}
         self._images: list[np.ndarray] = []
+        self.used = False  # whether any run was coded, so that load knows to hand over a table
 
     def coded(self, run: Streams) -> Streams:
         """``run`` with its observations replaced by their rows ``(n_actors, n_steps)`` int32."""
+        self.used = True
         images = run.observations.reshape(-1, *run.observations.shape[2:])
         codes = np.empty(len(images), dtype=np.int32)
         for i, image in enumerate(images):
@@ -91,6 +93,19 @@ class _Codebook:
 
     def table(self) -> np.ndarray:
         return np.stack(self._images)
+
+
+_NARROW_INTEGERS = tuple(np.dtype(name) for name in ("uint8", "int8", "uint16", "int16", "uint32", "int32"))
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    """Integer ``values`` in the smallest integer type that holds them all, others as they are: a
+    gridworld's coordinates and actions fit a byte, where their files hold 8 per number."""
+    if values.dtype.kind not in "iu" or values.size == 0:
+        return values
+    low, high = values.min(), values.max()
+    fits = next((t for t in _NARROW_INTEGERS if np.iinfo(t).min <= low and high <= np.iinfo(t).max), values.dtype)
+    return values.astype(fits, copy=False)
 
 
 def _is_image(run: Streams) -> bool:
@@ -108,8 +123,11 @@ class FlatHistories:
     null class and 0 reward. Loaders take the coding, or a Discrete space's size.
     ``stream_starts`` / ``stream_lengths`` delimit streams so windows never cross them.
     ``metadata`` has one entry per run file loaded. Image observations are held coded
-    (:class:`CodedObservations`) when loaded from files. Use :class:`LazyHistories` when the dataset
-    does not fit in memory.
+    (:class:`CodedObservations`) when loaded from files. Integer observations and action classes
+    are held in the smallest integer type that fits them (a byte for a gridworld, against the
+    files' eight): windows come out as ``observation_dtype`` (the observations' type as given) and
+    int64 classes, exactly as :class:`LazyHistories` reads them. Use :class:`LazyHistories` when the
+    dataset does not fit in memory.
     """
 
     observations: np.ndarray | CodedObservations
@@ -120,6 +138,7 @@ class FlatHistories:
     stream_starts: np.ndarray
     stream_lengths: np.ndarray
     metadata: list[dict[str, Any]]
+    observation_dtype: np.dtype | None = None  # what windows hold; None: as ``observations`` are
 
     @classmethod
     def load(
@@ -137,19 +156,19 @@ class FlatHistories:
         keeps the last N episodes of each (resulting) stream. Corrupted files are skipped with a
         :class:`CorruptHistoryWarning` unless ``strict``.
         """
-        streams: list[Streams] = []
-        metas = []
-        codebook: _Codebook | None = None
-        for run, meta in iter_runs(root, strict=strict):
-            views = _views(run, every_kth_episode, last_episodes)
-            if _is_image(run):  # coded now, so that only this run's images are ever laid out
-                codebook = codebook or _Codebook()
-                views = [codebook.coded(view) for view in views]
-            streams += views
-            metas.append(meta)
-        if not streams:
+        metas: list[dict[str, Any]] = []
+        codebook = _Codebook()
+
+        def views() -> Iterator[Streams]:  # one run in memory at a time, as it was read
+            for run, meta in iter_runs(root, strict=strict):
+                metas.append(meta)
+                for view in _views(run, every_kth_episode, last_episodes):
+                    yield codebook.coded(view) if _is_image(run) else view  # only this run's images laid out
+
+        layout = _Layout.of(views(), action_coding(n_actions))
+        if not metas:
             raise ValueError(f"no readable history files ({SUFFIX}) in {root}")
-        return cls.from_streams(streams, n_actions, metas, None if codebook is None else codebook.table())
+        return layout.histories(metas, codebook.table() if codebook.used else None)
 
     @classmethod
     def from_streams(
@@ -161,43 +180,66 @@ class FlatHistories:
     ) -> FlatHistories:
         """Lay the actors of ``runs`` end to end, one stream per actor; given ``table``, the runs'
         observations are rows of it (:class:`CodedObservations`)."""
-        coding = action_coding(n_actions)
-        parts: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "act", "pact", "prew", "start")}
-        lengths: list[int] = []
-        for run in runs:
-            n, t = run.n_actors, run.n_steps
-            classes = coding.encode(run.actions)
-            prev_act, prev_rew = previous_actions_and_rewards(classes, run.rewards, coding.null)
-            parts["obs"].append(run.observations.reshape(n * t, *run.observations.shape[2:]))
-            parts["act"].append(classes.reshape(n * t, *coding.shape))
-            parts["pact"].append(prev_act.reshape(n * t, *coding.shape))
-            parts["prew"].append(prev_rew.reshape(-1))
-            parts["start"].append(run.episode_starts.reshape(-1))
-            lengths += [t] * n
-        stream_lengths = np.asarray(lengths, dtype=np.int64)
-        observations = np.concatenate(parts["obs"])
-        return cls(
-            observations=observations if table is None else CodedObservations(table, observations),
-            actions=np.concatenate(parts["act"]).astype(np.int64),
-            prev_actions=np.concatenate(parts["pact"]).astype(np.int64),
-            prev_rewards=np.concatenate(parts["prew"]).astype(np.float32),
-            episode_starts=np.concatenate(parts["start"]).astype(bool),
-            stream_starts=np.concatenate([[0], np.cumsum(stream_lengths)[:-1]]).astype(np.int64),
-            stream_lengths=stream_lengths,
-            metadata=metadata,
-        )
+        return _Layout.of(runs, action_coding(n_actions)).histories(metadata, table)
 
     def sample_windows(self, rng: np.random.Generator, batch_size: int, length: int) -> dict[str, np.ndarray]:
         """``batch_size`` windows of ``length`` consecutive steps, each inside one stream."""
         streams, offsets = _draw(rng, self.stream_lengths, batch_size, length)
         index = (self.stream_starts[streams] + offsets)[:, None] + np.arange(length)
+        observations = self.observations[index]
+        if self.observation_dtype is not None:  # held compact: as the files hold them
+            observations = observations.astype(self.observation_dtype)
         return {
-            "observations": self.observations[index],
-            "prev_actions": self.prev_actions[index],
+            "observations": observations,
+            "prev_actions": self.prev_actions[index].astype(np.int64),
             "prev_rewards": self.prev_rewards[index],
             "episode_starts": self.episode_starts[index],
-            "actions": self.actions[index],
+            "actions": self.actions[index].astype(np.int64),
         }
+
+
+@dataclass
+class _Layout:
+    """Runs' actors laid end to end, each run's part compacted as it comes, so that loading holds
+    the compact parts and one run at a time, not every run at its files' width."""
+
+    parts: dict[str, list[np.ndarray]]
+    lengths: list[int]
+    observation_dtypes: list[np.dtype]
+
+    @classmethod
+    def of(cls, runs: Iterable[Streams], coding: ActionCoding) -> _Layout:
+        layout = cls({k: [] for k in ("obs", "act", "pact", "prew", "start")}, [], [])
+        for run in runs:
+            n, t = run.n_actors, run.n_steps
+            classes = coding.encode(run.actions)
+            prev_act, prev_rew = previous_actions_and_rewards(classes, run.rewards, coding.null)
+            layout.parts["obs"].append(_compact(run.observations.reshape(n * t, *run.observations.shape[2:])))
+            layout.parts["act"].append(_compact(classes.reshape(n * t, *coding.shape)))
+            layout.parts["pact"].append(_compact(prev_act.reshape(n * t, *coding.shape)))
+            layout.parts["prew"].append(prev_rew.reshape(-1).astype(np.float32))
+            layout.parts["start"].append(run.episode_starts.reshape(-1).astype(bool))
+            layout.lengths += [t] * n
+            layout.observation_dtypes.append(run.observations.dtype)
+        return layout
+
+    def histories(self, metadata: list[dict[str, Any]], table: np.ndarray | None) -> FlatHistories:
+        if not self.lengths:
+            raise ValueError("no streams to lay out")
+        stream_lengths = np.asarray(self.lengths, dtype=np.int64)
+        observations = np.concatenate(self.parts["obs"])  # the smallest type that holds every run's
+        given = np.result_type(*self.observation_dtypes)
+        return FlatHistories(
+            observations=observations if table is None else CodedObservations(table, observations),
+            actions=np.concatenate(self.parts["act"]),
+            prev_actions=np.concatenate(self.parts["pact"]),
+            prev_rewards=np.concatenate(self.parts["prew"]),
+            episode_starts=np.concatenate(self.parts["start"]),
+            stream_starts=np.concatenate([[0], np.cumsum(stream_lengths)[:-1]]).astype(np.int64),
+            stream_lengths=stream_lengths,
+            metadata=metadata,
+            observation_dtype=None if table is not None or given == observations.dtype else given,
+        )
 
 
 @dataclass
@@ -308,19 +350,31 @@ def fingerprint(data: FlatHistories | LazyHistories) -> str:
     return digest.hexdigest()[:16]
 
 
-def in_memory_bytes(root: str | Path) -> int:
-    """What :meth:`FlatHistories.load` of ``root`` would hold: per step the observation as stored, an
-    int64 action and previous action (one per dimension of a Box action), a float32 previous reward
-    and a bool episode start. Reads only the files' shapes, so it is cheap for any size. A file
-    loading would skip (unreadable, or without observations) counts for nothing here rather than
-    failing: loading warns about it."""
+def in_memory_bytes(root: str | Path, n_actions: int | ActionCoding | None = None) -> int:
+    """What :meth:`FlatHistories.load` of ``root`` would hold: per step the observation (integer ones
+    at the width of the smallest type that holds all of them, which this reads from the files; others
+    as stored, images too, though loading codes those), the action and previous action at the width
+    of ``n_actions``'s classes (8 bytes each without it), a float32 previous reward and a bool episode
+    start. Cheap for any size but an integer dataset, whose observations it reads once. A file loading
+    would skip (unreadable, or without observations) counts for nothing here rather than failing:
+    loading warns about it."""
+    class_bytes = 8 if n_actions is None else np.min_scalar_type(action_coding(n_actions).null).itemsize
+    steps = 0  # steps of the integer observations, whose width is known only once all are read
+    widths: list[np.dtype] = []
     total = 0
     for path in run_files(root):
         try:
             with _open(path) as f:
                 obs, action_dims = f["observations"], int(np.prod(f["actions"].shape[2:]))
-                step_bytes = obs.dtype.itemsize * int(np.prod(obs.shape[2:])) + 16 * action_dims + 4 + 1
-                total += int(obs.shape[0]) * int(obs.shape[1]) * step_bytes
+                n_steps = int(obs.shape[0]) * int(obs.shape[1])
+                per_step = int(np.prod(obs.shape[2:]))
+                total += n_steps * (2 * class_bytes * action_dims + 4 + 1)
+                coded = obs.dtype == np.uint8 and obs.ndim >= 4  # images, as _is_image tells them
+                if obs.dtype.kind in "iu" and not coded and obs.size:
+                    widths.append(_compact(obs[()]).dtype)
+                    steps += n_steps * per_step
+                else:
+                    total += n_steps * per_step * obs.dtype.itemsize
         except (CorruptRunError, KeyError):
             continue
-    return total
+    return total + (steps * np.result_type(*widths).itemsize if widths else 0)

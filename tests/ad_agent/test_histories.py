@@ -1,5 +1,6 @@
 """On-disk history format: round trip, checksums, atomic files, views, windows that never cross streams."""
 
+import dataclasses
 import json
 import os
 
@@ -15,6 +16,7 @@ from ad_agent.histories import (
     LazyHistories,
     Streams,
     episode_returns,
+    in_memory_bytes,
     iter_rewards,
     last_episodes,
     learning_curve,
@@ -250,6 +252,27 @@ def test_lazy_windows_equal_in_memory_windows(tmp_path):
         lazy.close()  # closed, it reopens its files (and their arrays) on the next draw
         again = lazy.sample_windows(np.random.default_rng(45), 64, 45)
         np.testing.assert_array_equal(again["observations"], b["observations"])
+
+
+def test_integers_are_held_in_the_narrowest_type_and_windows_come_back_as_the_files_hold_them(tmp_path):
+    small, wide = make_streams(2, 60), make_streams(3, 60, offset=1)
+    wide = dataclasses.replace(wide, observations=wide.observations * 40 - 20)  # -20 .. 300: needs int16
+    write_run(tmp_path / "a.h5", small, {"env_id": "x"})
+    flat = FlatHistories.load(tmp_path, n_actions=5)
+    assert (flat.observations.dtype, flat.actions.dtype, flat.prev_actions.dtype) == (np.uint8,) * 3
+    write_run(tmp_path / "b.h5", wide, {"env_id": "x"})
+    flat = FlatHistories.load(tmp_path, n_actions=5)
+    assert flat.observations.dtype == np.int16 and flat.observation_dtype == np.int64
+    assert in_memory_bytes(tmp_path, 5) == sum(
+        a.nbytes for a in (flat.observations, flat.actions, flat.prev_actions, flat.prev_rewards, flat.episode_starts)
+    )
+    window = flat.sample_windows(np.random.default_rng(0), 8, 60)
+    assert window["observations"].dtype == window["actions"].dtype == window["prev_actions"].dtype == np.int64
+    held = np.concatenate([small.observations.reshape(-1, 2), wide.observations.reshape(-1, 2)])
+    np.testing.assert_array_equal(flat.observations, held)  # every value as it was
+    floats = dataclasses.replace(small, observations=small.observations.astype(np.float32))
+    as_floats = FlatHistories.from_streams([floats], 5, [{}])
+    assert as_floats.observations.dtype == np.float32 and as_floats.observation_dtype is None
 
 
 def image_streams(n_actors: int, n_steps: int, offset: int) -> Streams:

@@ -36,7 +36,8 @@ def test_in_memory_bytes_is_what_loading_would_hold(tmp_path):
     write_learnable_histories(tmp_path)
     data = FlatHistories.load(tmp_path, n_actions=5)
     arrays = (data.observations, data.actions, data.prev_actions, data.prev_rewards, data.episode_starts)
-    assert in_memory_bytes(tmp_path) == sum(array.nbytes for array in arrays)
+    assert in_memory_bytes(tmp_path, 5) == sum(array.nbytes for array in arrays)
+    assert in_memory_bytes(tmp_path) > in_memory_bytes(tmp_path, 5)  # without the coding: 8 bytes per class
 
 
 def test_an_unreadable_run_file_is_skipped_with_a_warning_not_fatal(tmp_path):
