@@ -77,11 +77,9 @@ class _Codebook:
     def __init__(self) -> None:
         self._rows: dict[bytes, int] = {}
         self._images: list[np.ndarray] = []
-        self.used = False  # whether any run was coded, so that load knows to hand over a table
 
     def coded(self, run: Streams) -> Streams:
         """``run`` with its observations replaced by their rows ``(n_actors, n_steps)`` int32."""
-        self.used = True
         images = run.observations.reshape(-1, *run.observations.shape[2:])
         codes = np.empty(len(images), dtype=np.int32)
         for i, image in enumerate(images):
@@ -91,21 +89,26 @@ class _Codebook:
             codes[i] = code
         return dataclasses.replace(run, observations=codes.reshape(run.observations.shape[:2]))
 
-    def table(self) -> np.ndarray:
-        return np.stack(self._images)
+    def table(self) -> np.ndarray | None:
+        """The distinct images in order of first sight, or None when no run held images."""
+        return np.stack(self._images) if self._images else None
 
 
 _NARROW_INTEGERS = tuple(np.dtype(name) for name in ("uint8", "int8", "uint16", "int16", "uint32", "int32"))
 
 
-def _compact(values: np.ndarray) -> np.ndarray:
-    """Integer ``values`` in the smallest integer type that holds them all, others as they are: a
-    gridworld's coordinates and actions fit a byte, where their files hold 8 per number."""
+def _narrowest(values: np.ndarray) -> np.dtype:
+    """The smallest integer type that holds every one of integer ``values``; others keep their type."""
     if values.dtype.kind not in "iu" or values.size == 0:
-        return values
+        return values.dtype
     low, high = values.min(), values.max()
-    fits = next((t for t in _NARROW_INTEGERS if np.iinfo(t).min <= low and high <= np.iinfo(t).max), values.dtype)
-    return values.astype(fits, copy=False)
+    return next((t for t in _NARROW_INTEGERS if np.iinfo(t).min <= low and high <= np.iinfo(t).max), values.dtype)
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    """``values`` in :func:`_narrowest` type: a gridworld's coordinates and actions fit a byte, where
+    their files hold 8 per number."""
+    return values.astype(_narrowest(values), copy=False)
 
 
 def _is_image(run: Streams) -> bool:
@@ -168,7 +171,7 @@ class FlatHistories:
         layout = _Layout.of(views(), action_coding(n_actions))
         if not metas:
             raise ValueError(f"no readable history files ({SUFFIX}) in {root}")
-        return layout.histories(metas, codebook.table() if codebook.used else None)
+        return layout.histories(metas, codebook.table())
 
     @classmethod
     def from_streams(
@@ -371,7 +374,7 @@ def in_memory_bytes(root: str | Path, n_actions: int | ActionCoding | None = Non
                 total += n_steps * (2 * class_bytes * action_dims + 4 + 1)
                 coded = obs.dtype == np.uint8 and obs.ndim >= 4  # images, as _is_image tells them
                 if obs.dtype.kind in "iu" and not coded and obs.size:
-                    widths.append(_compact(obs[()]).dtype)
+                    widths.append(_narrowest(obs[()]))
                     steps += n_steps * per_step
                 else:
                     total += n_steps * per_step * obs.dtype.itemsize
