@@ -1,24 +1,29 @@
-"""The README's table of main results, generated from the ``main_results*.json`` records.
+"""The README's tables of results, generated from the records: main results and training budgets.
 
-README.md holds the table between two marker comments; this script rewrites what lies between
-them, and a test fails when the README's table differs from what the committed records give, so
-no main-result figure in the README can go stale.
+README.md holds each table between two marker comments; this script rewrites what lies between
+them, and a test fails when a README table differs from what the committed records give, so no
+figure in those tables can go stale.
 
-    python -m benchmarks.readme_results            # rewrite the block in README.md
+    python -m benchmarks.readme_results            # rewrite every block in README.md
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS_DIR
+import numpy as np
+
+from benchmarks.common import RESULTS_DIR, env_slug
+from benchmarks.experiments import Curve
+from benchmarks.training_budget import differences, record_seed_curves
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-BEGIN = "<!-- main-results:begin (python -m benchmarks.readme_results) -->"
-END = "<!-- main-results:end -->"
 EFFICIENCY = "Environment steps until the mean return first reaches 80% / 90% of optimal"
 BLOCKS = "Mean return per block of episodes"
 
@@ -67,7 +72,7 @@ def row(name: str, record: dict[str, Any]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def table(results: Path = RESULTS_DIR) -> str:
+def main_table(results: Path = RESULTS_DIR) -> str:
     """The Markdown table of every full-mode main-results record in ``results``."""
     header = [
         "| env (record) | data | AD steps | AD ep 1-10 | AD ep 41-50 | AD ep 91-100 | optimal | AD steps to 80% "
@@ -82,19 +87,118 @@ def table(results: Path = RESULTS_DIR) -> str:
     return "\n".join(header + rows)
 
 
-def block(readme: str) -> str:
-    """The text between the markers of ``readme``."""
-    if BEGIN not in readme or END not in readme:
-        raise ValueError(f"README has no {BEGIN!r} ... {END!r} block")
-    return readme.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+# the episode blocks (1-based, inclusive) of a training-budget table: the paper's horizon, in steps
+BUDGET_BLOCKS = ((1, 10), (41, 50), (91, 100), (191, 200), (291, 300))
+
+
+@dataclass(frozen=True)
+class BudgetTable:
+    """Return against training budget on one env: a row per training seed and budget from every record
+    of the experiment that ``reference`` holds (same env, data, model, training and evaluation), and a
+    row per pooled record besides; data efficiency against the single-stream source of ``source``,
+    a main-results record of the same data."""
+
+    reference: str
+    source: str
+
+    def __call__(self, results: Path) -> str:
+        reference = _record(results, self.reference)
+        optimal = reference["optimal"]
+        source80 = _record(results, self.source)["tables"][EFFICIENCY]["source (scratch)"]["80%"]
+        rows: dict[tuple[int, int, int], str] = {}  # by (steps, 0, seed), then pooled: (steps, 1, seeds)
+        for path in sorted(results.glob(f"training_budget_{env_slug(reference['env_id'])}*.json")):
+            record = json.loads(path.read_text())
+            if differences(record, reference["env_id"], reference["seed"], reference["mode"], reference["budgets"]):
+                continue  # another experiment on this env
+            for steps, by_seed in record_seed_curves(record).items():
+                for seed, part in by_seed.items():
+                    rows[steps, 0, seed] = _budget_row(f"{steps:,}, seed {seed}", part["curve"], optimal, source80)
+                if len(by_seed) > 1:
+                    curve = Curve.from_dict(next(c for c in record["curves"] if c["method"] == f"AD, {steps} steps"))
+                    spread = np.std([_block_mean(part["curve"], BUDGET_BLOCKS[2]) for part in by_seed.values()])
+                    label = f"{steps:,}, {len(by_seed)} seeds ({curve.n} trials)"
+                    rows[steps, 1, len(by_seed)] = _budget_row(label, curve, optimal, source80, float(spread))
+        header = [
+            "| training steps | " + " | ".join(f"episodes {a}-{b}" for a, b in BUDGET_BLOCKS) + " | env steps to 80% |",
+            "|---|" + "---:|" * (len(BUDGET_BLOCKS) + 1),
+        ]
+        return "\n".join(header + [rows[key] for key in sorted(rows)])
+
+
+def _record(results: Path, name: str) -> dict[str, Any]:
+    return json.loads((results / f"{name}.json").read_text())
+
+
+def _block_mean(curve: Curve, block: tuple[int, int]) -> float:
+    return float(curve.mean[block[0] - 1 : block[1]].mean())
+
+
+def _budget_row(label: str, curve: Curve, optimal: float, source80: int | None, spread: float | None = None) -> str:
+    """One curve as a row: its mean return per block (the 91-100 block's spread over seeds, given one),
+    and the env steps until it first reaches 80% of optimal, against the source's."""
+    cells = [f"{_block_mean(curve, block):.2f}" if len(curve.mean) >= block[1] else "-" for block in BUDGET_BLOCKS]
+    if spread is not None:
+        cells[2] += f" (spread {spread:.2f})"
+    return "| " + " | ".join([label, *cells, _against_source(curve.steps_to_reach(0.8 * optimal), source80)]) + " |"
+
+
+def _against_source(reached: int | None, source80: int | None) -> str:
+    if reached is None:
+        return "never"
+    if source80 is None:
+        return f"{reached:,} (the source never does)"
+    ratio = source80 / reached
+    if ratio >= 1:
+        return f"{reached:,} ({ratio:.1f}x fewer than the source's {source80:,})"
+    return f"{reached:,} ({1 / ratio:.1f}x more than the source's {source80:,})"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A generated table in the README, between its two marker comments."""
+
+    name: str
+    table: Callable[[Path], str]
+
+    @property
+    def begin(self) -> str:
+        return f"<!-- {self.name}:begin (python -m benchmarks.readme_results) -->"
+
+    @property
+    def end(self) -> str:
+        return f"<!-- {self.name}:end -->"
+
+    def find(self, readme: str) -> str:
+        """The table between the markers of ``readme``, less the indent it has inside a list item."""
+        if self.begin not in readme or self.end not in readme:
+            raise ValueError(f"README has no {self.begin!r} ... {self.end!r} block")
+        return textwrap.dedent(readme.split(self.begin, 1)[1].split(self.end, 1)[0]).strip()
+
+    def rewrite(self, readme: str, results: Path) -> str:
+        """``readme`` with this block's table made anew from ``results``, indented as its markers are."""
+        self.find(readme)  # the markers are there
+        before, rest = readme.split(self.begin, 1)
+        after = rest.split(self.end, 1)[1]
+        indent = before[before.rfind("\n") + 1 :]
+        table = textwrap.indent(self.table(results), indent)
+        return f"{before}{self.begin}\n{table}\n{indent}{self.end}{after}"
+
+
+BLOCKS_IN_README = (
+    Block("main-results", main_table),
+    Block(
+        "training-budget-darkroomhard",
+        BudgetTable("training_budget_darkroomhard_3seeds", "main_results_darkroomhard_batched"),
+    ),
+)
 
 
 def rewrite(readme_path: Path = README, results: Path = RESULTS_DIR) -> Path:
+    """Make every block of :data:`BLOCKS_IN_README` in ``readme_path`` anew from ``results``."""
     text = readme_path.read_text()
-    block(text)  # the markers are there
-    before, rest = text.split(BEGIN, 1)
-    after = rest.split(END, 1)[1]
-    readme_path.write_text(f"{before}{BEGIN}\n{table(results)}\n{END}{after}")
+    for block in BLOCKS_IN_README:
+        text = block.rewrite(text, results)
+    readme_path.write_text(text)
     return readme_path
 
 

@@ -160,6 +160,21 @@ def _comparable(budgets: dict[str, Any]) -> dict[str, Any]:
     return {**budgets, "AD": re.sub(r"(\d+|\{seeds\}) training seed", "N training seed", budgets["AD"]), "train": train}
 
 
+def differences(record: dict[str, Any], env_id: str, seed: int, mode: str, budgets: dict[str, Any]) -> list[str]:
+    """What makes ``record`` another experiment than this one (env, data seed, mode, budgets), if anything:
+    records of the same experiment hold curves that pool, whatever their training seeds and steps."""
+    return [
+        what
+        for what, same in (
+            ("env", record["env_id"] == env_id),
+            ("data seed", record["seed"] == seed),
+            ("mode", record["mode"] == mode),
+            ("budgets", _comparable(record["budgets"]) == _comparable(budgets)),
+        )
+        if not same
+    ]
+
+
 def record_seed_curves(record: dict[str, Any]) -> dict[int, dict[int, dict[str, Any]]]:
     """Each training seed's curve (and training seconds) per budget in a record. A record made before
     records kept ``seed_curves`` holds one seed, the data's, whose curves are the record's."""
@@ -184,16 +199,7 @@ def pooled_seeds(args: argparse.Namespace, budgets: dict[str, Any]) -> dict[int,
     pooled: dict[int, dict[int, dict[str, Any]]] = {}
     for path in args.pool:
         record = json.loads(path.read_text())
-        mismatch = [
-            what
-            for what, same in (
-                ("env", record["env_id"] == args.env),
-                ("data seed", record["seed"] == args.seed),
-                ("mode", record["mode"] == ("quick" if args.quick else "full")),
-                ("budgets", _comparable(record["budgets"]) == _comparable(budgets)),
-            )
-            if not same
-        ]
+        mismatch = differences(record, args.env, args.seed, "quick" if args.quick else "full", budgets)
         if mismatch:
             raise ValueError(f"{path} is not this experiment: its {', '.join(mismatch)} differ")
         by_steps = record_seed_curves(record)

@@ -1,17 +1,22 @@
-"""The README's main-results table is what the committed records say."""
+"""The README's generated tables are what the committed records say."""
 
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from benchmarks import readme_results
 from benchmarks.common import RESULTS_DIR
+from benchmarks.experiments import Curve
+
+MAIN = readme_results.BLOCKS_IN_README[0]
 
 
-def test_readme_main_results_table_matches_the_records() -> None:
+@pytest.mark.parametrize("block", readme_results.BLOCKS_IN_README, ids=lambda block: block.name)
+def test_every_readme_table_matches_the_records(block) -> None:
     readme = readme_results.README.read_text()
-    assert readme_results.block(readme) == readme_results.table(), "run: python -m benchmarks.readme_results"
+    assert block.find(readme) == block.table(RESULTS_DIR), "run: python -m benchmarks.readme_results"
 
 
 def test_a_changed_record_changes_the_table_and_rewrite_puts_it_in(tmp_path) -> None:
@@ -22,12 +27,63 @@ def test_a_changed_record_changes_the_table_and_rewrite_puts_it_in(tmp_path) -> 
     record["tables"]["Mean return per block of episodes"]["AD"]["ep 41-50"] = 15.0
     path.write_text(json.dumps(record))
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{readme_results.BEGIN}\n{readme_results.END}\noutro\n")  # an empty block
+    blocks = "\n".join(f"{block.begin}\n{block.end}" for block in readme_results.BLOCKS_IN_README)
+    readme.write_text(f"intro\n{blocks}\noutro\n")  # empty blocks
     readme_results.rewrite(readme, results)
     readme.write_text(readme.read_text().replace("| 15.00 (92%) |", "| old |"))
     readme_results.rewrite(readme, results)
     text = readme.read_text()
-    assert "15.00 (92%)" in readme_results.block(text) and "| old |" not in text
+    assert "15.00 (92%)" in MAIN.find(text) and "| old |" not in text
     assert text.startswith("intro\n") and text.endswith("outro\n")
     with pytest.raises(ValueError, match="no .* block"):
-        readme_results.block("no markers here")
+        MAIN.find("no markers here")
+
+
+def budget_record(seeds: dict[int, dict[int, np.ndarray]], label_smoothing: float = 0.0) -> dict:
+    """A training-budget record of env ``X-v0``: per budget, each training seed's mean-return curve
+    (2 trials each), and the pooled curve where a budget has several seeds."""
+    curves, seed_curves = [], {}
+    for steps, by_seed in seeds.items():
+        parts = {seed: Curve.from_returns("AD", np.stack([mean, mean]), 20) for seed, mean in by_seed.items()}
+        seed_curves[str(steps)] = {str(s): {"curve": c.to_dict(), "train_seconds": 1.0} for s, c in parts.items()}
+        curves.append(Curve.pooled(f"AD, {steps} steps", list(parts.values())).to_dict())
+    budgets = {"AD": "300 in-context episodes, 1 training seed(s)", "train": {"label_smoothing": label_smoothing}}
+    return {"env_id": "X-v0", "seed": 0, "mode": "full", "optimal": 1.0, "budgets": budgets} | {
+        "curves": curves,
+        "seed_curves": seed_curves,
+    }
+
+
+def test_the_budget_table_has_a_row_per_seed_and_pooled_record_of_the_same_experiment_only(tmp_path) -> None:
+    rising, flat, fast = np.linspace(0, 1, 300), np.full(300, 0.5), np.minimum(1.0, np.arange(300) / 10)
+    records = {
+        "training_budget_x_2seeds": budget_record({100: {0: rising, 1: flat}}),
+        "training_budget_x_seed5": budget_record({200: {5: fast}}),
+        "training_budget_x_ls": budget_record({300: {0: fast}}, label_smoothing=0.1),  # another experiment
+    }
+    for name, record in records.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(record))
+    efficiency = {readme_results.EFFICIENCY: {"source (scratch)": {"80%": 1000}}}
+    (tmp_path / "main_results_x.json").write_text(json.dumps({"tables": efficiency}))
+
+    lines = readme_results.BudgetTable("training_budget_x_2seeds", "main_results_x")(tmp_path).splitlines()
+    assert lines[0].startswith("| training steps | episodes 1-10 | episodes 41-50 | episodes 91-100 |")
+    labels = [line.split(" | ")[0] for line in lines[2:]]
+    assert labels == ["| 100, seed 0", "| 100, seed 1", "| 100, 2 seeds (4 trials)", "| 200, seed 5"]
+    rows = {label: line.split(" | ")[1:] for label, line in zip(labels, lines[2:], strict=True)}
+    # rising crosses 0.8 at episode 241 (4,820 steps): 4.8x more than the source's 1,000
+    assert rows["| 100, seed 0"][-1] == "4,820 (4.8x more than the source's 1,000) |"
+    assert rows["| 100, seed 1"][-1] == "never |"  # the flat seed, and the pooled mean, never reach 80%
+    assert rows["| 100, 2 seeds (4 trials)"][-1] == "never |"
+    pooled_91_100 = (rising[90:100].mean() + 0.5) / 2
+    spread = np.std([rising[90:100].mean(), 0.5])
+    assert rows["| 100, 2 seeds (4 trials)"][2] == f"{pooled_91_100:.2f} (spread {spread:.2f})"
+    assert rows["| 200, seed 5"][0] == "0.45" and rows["| 200, seed 5"][-1].startswith("180 (5.6x fewer")
+
+
+def test_a_table_inside_a_list_item_keeps_its_indent(tmp_path) -> None:
+    block = readme_results.Block("x", lambda results: "| a |\n|---|\n| 1 |")
+    readme = f"- item\n\n  {block.begin}\n  {block.end}\n\n  more of the item\n"
+    rewritten = block.rewrite(readme, tmp_path)
+    assert f"  {block.begin}\n  | a |\n  |---|\n  | 1 |\n  {block.end}" in rewritten
+    assert block.find(rewritten) == "| a |\n|---|\n| 1 |" and block.rewrite(rewritten, tmp_path) == rewritten
