@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ad_agent.histories import FlatHistories, Streams
+from ad_agent.histories import FlatHistories, LazyHistories, Streams
 from ad_agent.model import ModelConfig
 from ad_agent.presets import TRAIN_PRESETS, model_config_for
 from ad_agent.training.loop import TrainConfig, train
@@ -93,7 +93,12 @@ def step_seconds(log: list[dict[str, float]]) -> list[float]:
 
 
 def timed_training(
-    data: FlatHistories, model_config: ModelConfig, config: TrainConfig, steps: int, seed: int, **overrides: Any
+    data: FlatHistories | LazyHistories,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    steps: int,
+    seed: int,
+    **overrides: Any,
 ) -> tuple[torch.nn.Module, list[float]]:
     """Train ``steps`` timed steps after one warm-up step; return the model and every step's seconds.
 

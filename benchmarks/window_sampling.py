@@ -5,22 +5,32 @@ per array per window; this measures what that costs per batch, as a ratio to the
 in-memory draw of the same windows in the same process, and as a share of a training step of the
 Hard preset's model (2 layers of width 64, batch 64 x 200 steps) on the same data.
 
+On synthetic runs shaped as the batched Hard learner writes them by default; given ``--histories``,
+on a collected dataset, where it also says what loading holds (compact, against the files' widths),
+how long loading takes and at what peak, and times training steps from memory against from disk.
+
     python -m benchmarks.window_sampling --seed 0
+    python -m benchmarks.window_sampling --seed 0 --threads 2 \
+        --histories runs/experiments/DarkRoomHard-v0/tasks231x5-batched-seed0
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import resource
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ad_agent.histories import FlatHistories, LazyHistories, Streams, write_run
+from ad_agent.actions import ActionCoding
+from ad_agent.histories import FlatHistories, LazyHistories, Streams, in_memory_bytes, write_run
 from ad_agent.presets import get_preset
-from benchmarks.common import RESULTS_DIR, write_result
+from benchmarks.common import RESULTS_DIR, env_slug, write_result
 from benchmarks.train_throughput import timed_training
 
 ENV_ID = "DarkRoomHard-v0"
@@ -53,11 +63,49 @@ def seconds_per_batch(data: FlatHistories | LazyHistories, seed: int, batches: i
     return float(np.median(times))
 
 
-def seconds_per_train_step(data: FlatHistories, seed: int, steps: int) -> float:
-    """Median wall seconds of one training step of the Hard preset's model, windows drawn in memory."""
+def seconds_per_train_step(data: FlatHistories | LazyHistories, seed: int, steps: int) -> float:
+    """Median wall seconds of one training step of the Hard preset's model on ``data``."""
     preset = get_preset(ENV_ID)
     _, seconds = timed_training(data, preset.model_config(), preset.train, steps, seed)
     return float(np.median(seconds[1:]))  # the first step also builds the model, untimed
+
+
+def bytes_at_file_widths(data: FlatHistories) -> int:
+    """What ``data`` would hold with every array at its files' width (8-byte integers, float32
+    rewards, bool starts): what loading held before it narrowed integers."""
+    steps = len(data.prev_rewards)
+    obs_item = (data.observation_dtype or data.observations.dtype).itemsize
+    per_step_obs = int(np.prod(data.observations.shape[1:]))
+    per_step_actions = int(np.prod(data.actions.shape[1:]))
+    return steps * (obs_item * per_step_obs + 2 * 8 * per_step_actions + 4 + 1)
+
+
+def _peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+
+
+def _load_figures(folder: Path, coding: ActionCoding) -> tuple[FlatHistories, dict[str, float]]:
+    """The dataset in memory, and what loading it costs: seconds, peak resident memory, bytes held."""
+    before, tick = _peak_rss_bytes(), time.perf_counter()
+    data = FlatHistories.load(folder, n_actions=coding)
+    seconds = time.perf_counter() - tick
+    gib = 2**30
+    return data, {
+        "load_seconds": round(seconds, 1),
+        "load_peak_rss_gib": round(_peak_rss_bytes() / gib, 2),  # the process's peak; loading comes first
+        "peak_rss_before_load_gib": round(before / gib, 2),
+        "held_bytes": in_memory_bytes(folder, coding),
+        "held_at_file_widths_bytes": bytes_at_file_widths(data),
+    }
+
+
+@contextlib.contextmanager
+def _dataset(args: argparse.Namespace) -> Iterator[Path]:
+    if args.histories is not None:
+        yield args.histories
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        yield write_synthetic_runs(Path(tmp), args.seed, args.runs)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -68,31 +116,46 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-steps", type=int, default=10, help="timed training steps")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where the JSON goes")
+    parser.add_argument("--histories", type=Path, default=None, help=f"a collected {ENV_ID} dataset")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     length = get_preset(ENV_ID).model.value("context_len")
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = write_synthetic_runs(Path(tmp), args.seed, args.runs)
-        in_memory = FlatHistories.load(folder, n_actions=5)
-        with LazyHistories.open(folder, 5) as from_disk:
+    coding = get_preset(ENV_ID).model_config().action_coding
+    with _dataset(args) as folder:
+        in_memory, loading = _load_figures(folder, coding)
+        if args.histories is not None and {m["env_id"] for m in in_memory.metadata} != {ENV_ID}:
+            raise SystemExit(f"--histories: {folder} holds no {ENV_ID} histories alone")
+        with LazyHistories.open(folder, coding) as from_disk:
             disk = seconds_per_batch(from_disk, args.seed, args.batches, length)
+            disk_step = seconds_per_train_step(from_disk, args.seed, args.train_steps) if args.histories else None
         memory = seconds_per_batch(in_memory, args.seed, args.batches, length)
         step = seconds_per_train_step(in_memory, args.seed, args.train_steps)
     figures = {
         "seed": args.seed,
         "threads": args.threads,
-        "runs": args.runs,
+        "histories": str(args.histories) if args.histories else f"{args.runs} synthetic runs",
+        "runs": len(in_memory.metadata),
+        "steps": len(in_memory.prev_rewards),
         "batch": f"64 windows x {length} steps",
         "seconds_per_batch": {"in memory": round(memory, 5), "from disk": round(disk, 5)},
         "from_disk_over_in_memory": round(disk / memory, 1),
         "train_step_seconds": round(step, 4),
         "from_disk_share_of_a_train_step": round(disk / (disk + step), 3),
+        **loading,
     }
+    if disk_step is not None:
+        figures |= {
+            "train_step_seconds_from_disk": round(disk_step, 4),
+            "train_from_disk_over_in_memory": round(disk_step / step, 2),
+        }
     print(
         f"a batch: {1e3 * memory:.1f} ms in memory, {1e3 * disk:.1f} ms from disk ({disk / memory:.1f}x); "
-        f"a training step {1e3 * step:.0f} ms, so reading from disk is {disk / (disk + step):.0%} of a step"
+        f"a training step {1e3 * step:.0f} ms, so reading from disk is {disk / (disk + step):.0%} of a step; "
+        f"loading held {loading['held_bytes'] / 2**30:.2f} GiB "
+        f"({loading['held_at_file_widths_bytes'] / 2**30:.2f} at the files' widths) in {loading['load_seconds']} s"
     )
-    print(f"wrote {write_result('window_sampling', figures, args.results)}")
+    name = "window_sampling" + (f"_{env_slug(ENV_ID)}" if args.histories else "")
+    print(f"wrote {write_result(name, figures, args.results)}")
 
 
 if __name__ == "__main__":
