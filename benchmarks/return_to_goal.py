@@ -8,7 +8,8 @@ often the next one finds it again). Played on held-out goals and on spread train
 the same policy and protocol, they show whether the policy generalises what it learned or
 remembers its training goals. With ``--histories``, the same numbers for every stream of the learning
 histories the policy was distilled from: how fast the source explores, stream by stream, against
-the policy that imitates it.
+the policy that imitates it, and how many streams first found the goal after a sibling actor of
+their run had (and so may have been taught it by the shared policy).
 
     python -m benchmarks.return_to_goal --env DarkRoomHard-v0 --seed 0
 """
@@ -58,15 +59,35 @@ def goal_statistics(returns: np.ndarray) -> dict[str, float]:
     }
 
 
-def stream_returns(histories: Path) -> np.ndarray:
+def stream_returns(histories: Path) -> tuple[np.ndarray, np.ndarray]:
     """``(streams, episodes)`` returns of every stream of a dataset's run files, cut to the shortest
-    stream's episodes less one (a stream's last episode may be cut short)."""
-    runs = iter_rewards(histories)
-    rows = [episode_returns(r, s) for run in runs for r, s in zip(run.rewards, run.episode_starts, strict=True)]
+    stream's episodes less one (a stream's last episode may be cut short), and each stream's run
+    (its file's place in the folder)."""
+    rows, runs = [], []
+    for index, run in enumerate(iter_rewards(histories)):
+        rows += [episode_returns(r, s) for r, s in zip(run.rewards, run.episode_starts, strict=True)]
+        runs += [index] * len(run.rewards)
     if not rows:
         raise ValueError(f"no run files in {histories}")
     episodes = min(len(row) for row in rows) - 1
-    return np.stack([row[:episodes] for row in rows])
+    return np.stack([row[:episodes] for row in rows]), np.asarray(runs)
+
+
+def first_finds_after_a_sibling(returns: np.ndarray, runs: np.ndarray) -> float:
+    """Of the streams that find their goal, the share whose first find comes in a later episode than
+    another stream of the same run first found it: a learner's actors share one policy, so such a
+    stream was taught where the goal is by a sibling. Episodes align across a run's actors on the
+    fixed-length Dark rooms, where the actors step together."""
+    found = np.asarray(returns) > 0
+    first = np.where(found.any(axis=1), found.argmax(axis=1), np.iinfo(np.int64).max)
+    after = np.zeros(len(first), dtype=bool)
+    for run in np.unique(runs):
+        members = np.flatnonzero(runs == run)
+        firsts = np.sort(first[members])
+        earliest_other = np.where(first[members] == firsts[0], firsts[1] if len(firsts) > 1 else firsts[0], firsts[0])
+        after[members] = first[members] > earliest_other
+    finders = found.any(axis=1)
+    return float(after[finders].mean()) if finders.any() else float("nan")
 
 
 def _tasks(env_id: str, split: Split, n: int) -> list[Any]:
@@ -90,12 +111,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             **goal_statistics(returns),
         }
     if args.histories is not None:
-        returns = stream_returns(args.histories)
+        returns, runs = stream_returns(args.histories)
         splits["source histories (train goals)"] = {
             "streams": len(returns),
             "episodes_per_stream": returns.shape[1],
             "mean_return": float(returns.mean()),
             **goal_statistics(returns),
+            "first_find_after_a_sibling": first_finds_after_a_sibling(returns, runs),
         }
     return {
         "title": f"Return to the goal once found: {args.env}, held-out against train goals",

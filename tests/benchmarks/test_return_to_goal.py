@@ -57,9 +57,10 @@ def test_stream_returns_are_every_streams_whole_episodes(tmp_path) -> None:
 
     write_run(tmp_path / "a.h5", run([[0, 0, 1, 0, 1, 1, 0], [1, 0, 0, 0, 0, 0, 0]], 2), {"env_id": "DarkRoom-v0"})
     write_run(tmp_path / "b.h5", run([[0, 0, 0, 0, 0, 1, 1, 1, 0]], 3), {"env_id": "DarkRoom-v0"})
-    returns = stream_returns(tmp_path)
+    returns, runs = stream_returns(tmp_path)
     # a: 4 episodes each (the last cut short), b: 3 (the last whole); every stream keeps the 2 all have bar the last
     np.testing.assert_array_equal(returns, [[0, 1], [1, 0], [0, 1]])
+    np.testing.assert_array_equal(runs, [0, 0, 1])
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no run files"):
         stream_returns(tmp_path / "empty")
@@ -68,3 +69,22 @@ def test_stream_returns_are_every_streams_whole_episodes(tmp_path) -> None:
 def test_histories_must_be_a_folder(tmp_path) -> None:
     with pytest.raises(SystemExit):
         main(["--env", "DarkRoom-v0", "--histories", str(tmp_path / "missing")])
+
+
+def test_first_finds_after_a_sibling_count_streams_taught_by_their_run() -> None:
+    from benchmarks.return_to_goal import first_finds_after_a_sibling
+
+    returns = np.array(
+        [
+            [0, 1, 1, 1],  # run 0: first find in episode 1, the run's earliest
+            [0, 0, 0, 1],  # run 0: episode 3, after its sibling's 1
+            [0, 1, 0, 1],  # run 0: episode 1, tied with the earliest: not after
+            [0, 0, 0, 0],  # run 0: never finds it, not counted
+            [0, 0, 1, 1],  # run 1: alone in its run, so never after a sibling
+            [1, 1, 1, 1],  # run 2: episode 0
+            [0, 0, 1, 0],  # run 2: episode 2, after
+        ]
+    )
+    share = first_finds_after_a_sibling(returns, np.array([0, 0, 0, 0, 1, 2, 2]))
+    assert share == pytest.approx(2 / 6)
+    assert math.isnan(first_finds_after_a_sibling(np.zeros((2, 3)), np.array([0, 0])))
