@@ -87,3 +87,10 @@ def test_a_table_inside_a_list_item_keeps_its_indent(tmp_path) -> None:
     rewritten = block.rewrite(readme, tmp_path)
     assert f"  {block.begin}\n  | a |\n  |---|\n  | 1 |\n  {block.end}" in rewritten
     assert block.find(rewritten) == "| a |\n|---|\n| 1 |" and block.rewrite(rewritten, tmp_path) == rewritten
+
+
+def test_data_efficiency_is_worded_for_each_case() -> None:
+    against = readme_results._against_source
+    assert against(None, 1000) == "never" and against(500, None) == "500 (the source never does)"
+    assert against(500, 1000) == "500 (2.0x fewer than the source's 1,000)"
+    assert against(2000, 1000) == "2,000 (2.0x more than the source's 1,000)"
