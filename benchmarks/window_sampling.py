@@ -10,7 +10,7 @@ on a collected dataset, where it also says what loading holds (compact, against 
 how long loading takes and at what peak, and times training steps from memory against from disk.
 
     python -m benchmarks.window_sampling --seed 0
-    python -m benchmarks.window_sampling --seed 0 --threads 2 \
+    python -m benchmarks.window_sampling --seed 0 --threads 2 --train-steps 40 \\
         --histories runs/experiments/DarkRoomHard-v0/tasks231x5-batched-seed0
 """
 
