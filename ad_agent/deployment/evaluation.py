@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from ad_agent.deployment.policy import InContextPolicy
+from ad_agent.deployment.policy import InContextPolicy, check_temperature
 
 
 def make_task_vector_env(env_id: str, tasks: Sequence[Any]) -> gym.vector.VectorEnv:
@@ -41,10 +41,13 @@ def evaluate(
     episodes: int,
     seed: int = 0,
     on_step: Callable[[int], None] | None = None,
+    temperature: float = 1.0,
 ) -> np.ndarray:
-    """Per-episode returns, shaped ``(len(tasks), episodes)``; repeat a task to get more trials."""
+    """Per-episode returns, shaped ``(len(tasks), episodes)``; repeat a task to get more trials.
+    Actions are sampled at ``temperature`` (:meth:`InContextPolicy.act`; 1 is the paper's protocol)."""
     if episodes < 1 or len(tasks) == 0:  # len: a numpy array of tasks has no truth value
         raise ValueError(f"need at least one task and one episode, got {len(tasks)} tasks, {episodes} episodes")
+    check_temperature(temperature)  # before the envs are built
     vec_env = make_task_vector_env(env_id, tasks)
     n = len(tasks)
     obs, _ = vec_env.reset(seed=seed)
@@ -54,7 +57,7 @@ def evaluate(
     reward = np.zeros(n)
     start = np.ones(n, dtype=bool)
     while (episode < episodes).any():
-        actions = policy.act(obs, reward, episode_start=start)
+        actions = policy.act(obs, reward, episode_start=start, temperature=temperature)
         obs, reward, terminated, truncated, _ = vec_env.step(actions)
         playing = np.flatnonzero(episode < episodes)
         returns[playing, episode[playing]] += reward[playing]

@@ -15,6 +15,7 @@ that overflow on some input), ``act`` raises ``FloatingPointError`` rather than 
 
 from __future__ import annotations
 
+import math
 import numbers
 import reprlib
 from collections.abc import Iterator
@@ -44,6 +45,14 @@ SMALL_BATCH = 16
 MAX_CONTEXT_BYTES = 16 * 2**30
 _short = reprlib.Repr()
 _short.maxstring, _short.maxother = 40, 40
+
+
+def check_temperature(temperature: Any) -> None:
+    """Refuse a sampling temperature that is not a finite number above 0."""
+    if isinstance(temperature, (bool, np.bool_)) or not isinstance(temperature, numbers.Real):
+        raise ValueError(f"temperature must be a number above 0, got {_short.repr(temperature)}")
+    if not (math.isfinite(temperature) and float(temperature) > 0):
+        raise ValueError(f"temperature must be a finite number above 0, got {temperature}")
 
 
 class InContextPolicy:
@@ -119,6 +128,7 @@ class InContextPolicy:
         *,
         episode_start: Any = None,
         deterministic: bool = False,
+        temperature: float = 1.0,
     ) -> int | np.ndarray:
         """Choose the next action(s) in the env's action space.
 
@@ -126,11 +136,15 @@ class InContextPolicy:
         space: a float32 array ``(d,)``, or ``(batch, d)``. A categorical head gives each dimension one of
         its evenly spaced bin values (:mod:`ad_agent.actions`), sampled, or the most likely with
         ``deterministic``; a Gaussian head a sample, or ``tanh`` of its mean (:mod:`ad_agent.model.heads`).
+        ``temperature`` scales the sampled distribution: a categorical's scores are divided by it, a
+        Gaussian's spread multiplied (1, the default, samples the model's own distribution, as the
+        paper does).
         Only the new step goes through the model: earlier steps are read from the attention cache
         (transformer) or summarised by the carried recurrent state (LSTM).
         """
         if not isinstance(deterministic, (bool, np.bool_)):
             raise ValueError(f"deterministic must be True or False, got {_short.repr(deterministic)}")
+        check_temperature(temperature)
         obs_arr, single = self._check_obs(obs)
         rewards = self._check_rewards(reward)
         starts = self._episode_starts(episode_start)
@@ -139,7 +153,7 @@ class InContextPolicy:
         out = self._forward(obs_arr[:, None], self._last_actions[:, None], rewards[:, None], starts[:, None])
         if not torch.isfinite(out).all():  # never sample from NaN: say so instead
             raise FloatingPointError("the model's action scores are not finite; call reset() to start over")
-        actions, classes = self.model.action_head.choose(out, self._rng, bool(deterministic))
+        actions, classes = self.model.action_head.choose(out, self._rng, bool(deterministic), float(temperature))
         self._last_actions = classes.astype(np.int64)
         self._fresh = False
         if not single:

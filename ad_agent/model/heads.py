@@ -54,13 +54,14 @@ class CategoricalHead:
         return torch.softmax(scores.float(), -1).cpu().numpy()
 
     def choose(
-        self, scores: torch.Tensor, rng: np.random.Generator, deterministic: bool
+        self, scores: torch.Tensor, rng: np.random.Generator, deterministic: bool, temperature: float = 1.0
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Env actions and their classes: the most likely class, or one drawn from the scores with ``rng``."""
+        """Env actions and their classes: the most likely class, or one drawn with ``rng`` from the
+        scores divided by ``temperature`` (above 1 flatter, below 1 sharper than the model's own)."""
         if deterministic:
             classes = scores.float().argmax(-1).cpu().numpy()
         else:
-            classes = _inverse_cdf(self.probabilities(scores), rng)
+            classes = _inverse_cdf(self.probabilities(scores.float() / temperature), rng)
         return self.coding.decode(classes), classes
 
 
@@ -109,13 +110,16 @@ class SquashedGaussianHead:
         bins = self.coding.classes - 1
         return torch.round((torch.tanh(out[..., 0]) + 1) / 2 * bins).long() == targets
 
-    def choose(self, out: torch.Tensor, rng: np.random.Generator, deterministic: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Env actions ``(..., d)`` (``tanh`` of the mean, or of a draw with ``rng``, scaled to the
-        bounds) and their bins, which is how the model reads them back."""
+    def choose(
+        self, out: torch.Tensor, rng: np.random.Generator, deterministic: bool, temperature: float = 1.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Env actions ``(..., d)`` (``tanh`` of the mean, or of a draw with ``rng`` whose spread is the
+        model's times ``temperature``, scaled to the bounds) and their bins, which is how the model reads
+        them back."""
         params = out.float().cpu().numpy()
         pre = params[..., 0]
         if not deterministic:
-            pre = pre + np.exp(params[..., 1]) * rng.standard_normal(pre.shape)
+            pre = pre + temperature * np.exp(params[..., 1]) * rng.standard_normal(pre.shape)
         actions = (self._low + (np.tanh(pre) + 1) * self._half_span).astype(np.float32)
         return actions, self.coding.encode(actions)
 

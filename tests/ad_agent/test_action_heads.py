@@ -141,3 +141,21 @@ def test_a_preset_refuses_a_head_its_env_or_training_cannot_take_before_any_work
         get_preset("PointRobot-v0").customised(model={"action_head": "gaussian"}, train={"label_smoothing": 0.1})
     with pytest.raises(ValueError, match="action_head must be one of"):
         get_preset("PointRobot-v0").customised(model={"action_head": "Gaussian"})
+
+
+def test_temperature_sharpens_or_flattens_what_each_head_samples():
+    categorical = CategoricalHead(ActionCoding(classes=3))
+    scores = torch.log(torch.tensor([[0.7, 0.2, 0.1]])).repeat(20000, 1)
+
+    def shares(temperature: float) -> np.ndarray:
+        _, classes = categorical.choose(scores, np.random.default_rng(0), False, temperature)
+        return np.bincount(classes, minlength=3) / len(classes)
+
+    expected = {t: np.array([0.7, 0.2, 0.1]) ** (1 / t) for t in (0.5, 1.0, 2.0)}
+    for temperature, weights in expected.items():
+        np.testing.assert_allclose(shares(temperature), weights / weights.sum(), atol=0.01)
+    gaussian = SquashedGaussianHead(CODING)
+    out = torch.tensor([[[0.5, np.log(0.2)], [-1.0, np.log(0.2)]]] * 4000)
+    draws, _ = gaussian.choose(out, np.random.default_rng(0), deterministic=False, temperature=0.5)
+    pre = np.arctanh(2 * (draws - CODING.low) / np.subtract(CODING.high, CODING.low) - 1)
+    np.testing.assert_allclose(pre.std(0), [0.1, 0.1], atol=0.005)  # half the model's spread of 0.2

@@ -287,3 +287,40 @@ def test_image_and_vector_policies_act_validate_and_round_trip(tmp_path):
     assert policy.act(np.array([[0.1, -2.0, 3.0], [0.0, 0.0, 1.0]]), np.zeros(2)).shape == (2,)
     with pytest.raises(ValueError, match="finite numbers"):
         policy.act(np.array([[np.nan, 0, 0], [0, 0, 0]]), np.zeros(2))
+
+
+def test_temperature_one_is_the_default_and_a_bad_temperature_is_refused(policy):
+    obs = np.array([[4, 4], [1, 2]])
+    policy.reset(batch_size=2, seed=3)
+    default = [policy.act(obs, np.zeros(2)) for _ in range(5)]
+    policy.reset(batch_size=2, seed=3)
+    at_one = [policy.act(obs, np.zeros(2), temperature=1.0) for _ in range(5)]
+    np.testing.assert_array_equal(default, at_one)
+    for bad in (0, -1.0, float("nan"), float("inf"), "hot", True):
+        with pytest.raises(ValueError, match="temperature"):
+            policy.act(obs, np.zeros(2), temperature=bad)
+    with pytest.raises(ValueError, match="temperature"):
+        evaluate(policy, "DarkRoom-v0", [(1, 1)], 1, temperature=0)
+
+
+def test_a_cold_evaluation_plays_as_the_most_likely_actions_do(policy):
+    cold = evaluate(policy, "DarkRoom-v0", [(1, 1), (7, 2)], 3, seed=0, temperature=1e-4)
+    policy.reset(batch_size=2, seed=0)
+    greedy = evaluate_greedy(policy, [(1, 1), (7, 2)], 3)
+    np.testing.assert_array_equal(cold, greedy)
+
+
+def evaluate_greedy(policy: InContextPolicy, tasks: list, episodes: int) -> np.ndarray:
+    """``evaluate``'s loop with the most likely action at every step."""
+    from ad_agent.deployment.evaluation import make_task_vector_env
+
+    env = make_task_vector_env("DarkRoom-v0", tasks)
+    obs, _ = env.reset(seed=0)
+    policy.reset(batch_size=len(tasks), seed=0)
+    returns, reward, start = np.zeros((len(tasks), episodes)), np.zeros(len(tasks)), np.ones(len(tasks), bool)
+    for step in range(episodes * 20):
+        actions = policy.act(obs, reward, episode_start=start, deterministic=True)
+        obs, reward, terminated, truncated, _ = env.step(actions)
+        returns[:, step // 20] += reward
+        start = terminated | truncated
+    return returns
