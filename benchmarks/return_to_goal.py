@@ -90,7 +90,8 @@ def first_finds_after_a_sibling(returns: np.ndarray, runs: np.ndarray) -> float:
     return float(after[finders].mean()) if finders.any() else float("nan")
 
 
-def _tasks(env_id: str, split: Split, n: int) -> list[Any]:
+def split_tasks(env_id: str, split: Split, n: int) -> list[Any]:
+    """``n`` tasks of ``split`` spread over it (all of them if it has fewer)."""
     env = cast(TaskEnv, gym.make(env_id).unwrapped)
     tasks = env.tasks(split)
     return evenly_spaced(tasks, min(n, len(tasks)))
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(f"--policy plays {policy.spec.env_id}, not --env {args.env}")
     splits = {}
     for split in cast(tuple[Split, ...], ("test", "train")):
-        tasks = _tasks(args.env, split, args.tasks)
+        tasks = split_tasks(args.env, split, args.tasks)
         returns = evaluate(policy, args.env, tasks * args.trials, args.episodes, args.seed)
         splits["held-out goals" if split == "test" else "train goals"] = {
             "goals": len(tasks),
