@@ -61,7 +61,9 @@ class CategoricalHead:
         if deterministic:
             classes = scores.float().argmax(-1).cpu().numpy()
         else:
-            classes = _inverse_cdf(self.probabilities(scores.float() / temperature), rng)
+            scores = scores.float()
+            # shifted first, so that a tiny temperature gives the most likely class rather than inf - inf
+            classes = _inverse_cdf(self.probabilities((scores - scores.amax(-1, keepdim=True)) / temperature), rng)
         return self.coding.decode(classes), classes
 
 

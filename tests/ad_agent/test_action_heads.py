@@ -154,6 +154,8 @@ def test_temperature_sharpens_or_flattens_what_each_head_samples():
     expected = {t: np.array([0.7, 0.2, 0.1]) ** (1 / t) for t in (0.5, 1.0, 2.0)}
     for temperature, weights in expected.items():
         np.testing.assert_allclose(shares(temperature), weights / weights.sum(), atol=0.01)
+    np.testing.assert_array_equal(shares(1e-300), [1, 0, 0])  # the most likely class, not NaN
+    np.testing.assert_allclose(shares(1e300), [1 / 3] * 3, atol=0.01)
     gaussian = SquashedGaussianHead(CODING)
     out = torch.tensor([[[0.5, np.log(0.2)], [-1.0, np.log(0.2)]]] * 4000)
     draws, _ = gaussian.choose(out, np.random.default_rng(0), deterministic=False, temperature=0.5)

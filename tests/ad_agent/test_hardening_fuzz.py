@@ -118,13 +118,19 @@ def _still_sound(policy: InContextPolicy) -> None:
 
 
 @FUZZ
-@given(obs=arrays_ish, reward=arrays_ish, start=arrays_ish, deterministic=arrays_ish)
-def test_fuzz_act(saved_policy, obs, reward, start, deterministic):
+@given(
+    obs=arrays_ish,
+    reward=arrays_ish,
+    start=arrays_ish,
+    deterministic=arrays_ish,
+    temperature=arrays_ish | st.floats(allow_nan=True, allow_infinity=True),
+)
+def test_fuzz_act(saved_policy, obs, reward, start, deterministic, temperature):
     policy = saved_policy[2]
     policy.reset(seed=0)
     policy.act([4, 4])
     try:
-        action = policy.act(obs, reward, episode_start=start, deterministic=deterministic)
+        action = policy.act(obs, reward, episode_start=start, deterministic=deterministic, temperature=temperature)
     except ValueError:
         _still_sound(policy)
         return
