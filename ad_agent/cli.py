@@ -28,7 +28,7 @@ from ad_agent.collection.runner import (
 )
 from ad_agent.deployment.attention import attention_maps, play_trial
 from ad_agent.deployment.evaluation import evaluate
-from ad_agent.deployment.policy import InContextPolicy
+from ad_agent.deployment.policy import InContextPolicy, check_temperature
 from ad_agent.deployment.policy_file import PRETRAINED_PREFIX
 from ad_agent.devices import AMP_MODES, check_device
 from ad_agent.pipeline import (
@@ -96,6 +96,16 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
 
 
 _NON_NEGATIVE, _POSITIVE = _int_at_least(0), _int_at_least(1)
+
+
+def _temperature(text: str) -> float:
+    """An argparse ``type``: a sampling temperature, a finite number above 0."""
+    try:
+        value = float(text)
+        check_temperature(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text!r}") from None
+    return value
 
 
 def _device(text: str) -> str:
@@ -236,7 +246,7 @@ def _evaluate(args: argparse.Namespace, policy: InContextPolicy | None = None) -
     episodes = _given(args.episodes, preset.eval_episodes)
     trials = _given(args.trials, preset.eval_trials_per_task)
     with tqdm(total=episodes * (policy.spec.max_episode_steps or 0) or None, desc="evaluate", unit="step") as bar:
-        returns = evaluate_held_out(policy, preset, args.seed, episodes, trials, on_step=bar.update)
+        returns = evaluate_held_out(policy, preset, args.seed, episodes, trials, bar.update, args.temperature)
     optimal = optimal_mean_return(preset)
     blocks = block_means(returns)
     print(
@@ -251,6 +261,7 @@ def _evaluate(args: argparse.Namespace, policy: InContextPolicy | None = None) -
         "policy": str(args.policy),
         "seed": args.seed,
         "trials_per_task": trials,
+        "temperature": args.temperature,
         "optimal_mean_return": optimal,
         "block_means": blocks,
         "per_episode_mean": returns.mean(axis=0).tolist(),
@@ -303,7 +314,7 @@ def _demo(args: argparse.Namespace) -> None:
     preset = get_preset(policy.spec.env_id)
     tasks = evenly_spaced(preset.test_tasks, min(args.tasks, len(preset.test_tasks)))
     clock = time.perf_counter()
-    returns = evaluate(policy, preset.env_id, tasks, args.episodes, args.seed)
+    returns = evaluate(policy, preset.env_id, tasks, args.episodes, args.seed, temperature=args.temperature)
     seconds = time.perf_counter() - clock
     optimal, random = optimal_mean_return(preset, tasks), random_mean_return(preset, tasks)
     print(
@@ -424,6 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     eval_p.add_argument("--episodes", type=_POSITIVE, default=None, help="episodes per trial (default: preset)")
     eval_p.add_argument("--trials", type=_POSITIVE, default=None, help="trials per held-out task (default: preset)")
     eval_p.add_argument("--json", default=None, help="write the results here as JSON")
+    temperature_help = "sampling temperature (default 1, the paper's protocol; a diagnostic otherwise)"
+    eval_p.add_argument("--temperature", type=_temperature, default=1.0, help=temperature_help)
     seeded = _Parser(add_help=False)
     seeded.add_argument("--seed", type=_NON_NEGATIVE, default=0, help="seeds data, model and evaluation")
     common = _Parser(add_help=False, parents=[seeded])  # collect has no use for a device
@@ -450,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=_POSITIVE, default=20, help="episodes per held-out task")
     p.add_argument("--tasks", type=_POSITIVE, default=32, help="held-out tasks, spread over the split (default 32)")
     p.add_argument("--plot", default="ad_demo.png", help="where to write the PNG (default ad_demo.png)")
+    p.add_argument("--temperature", type=_temperature, default=1.0, help=temperature_help)
     p = sub.add_parser("attention", parents=[policy_p], help="plot where a policy attends in its own history")
     p.add_argument("--episodes", type=_POSITIVE, default=30, help="episodes played on the task before plotting")
     p.add_argument("--task-index", type=_NON_NEGATIVE, default=0, help="which held-out task (default: the first)")

@@ -170,14 +170,16 @@ def evaluate_held_out(
     episodes: int | None = None,
     trials_per_task: int | None = None,
     on_step: Callable[[int], None] | None = None,
+    temperature: float = 1.0,
 ) -> np.ndarray:
-    """Returns ``(n_test_tasks * trials, episodes)`` of the frozen policy on held-out tasks."""
+    """Returns ``(n_test_tasks * trials, episodes)`` of the frozen policy on held-out tasks, actions
+    sampled at ``temperature`` (1: the paper's protocol)."""
     trials = preset.eval_trials_per_task if trials_per_task is None else trials_per_task
     if trials < 1:
         raise ValueError(f"trials per task must be >= 1, got {trials}")
     tasks = list(preset.test_tasks) * trials
     episodes = preset.eval_episodes if episodes is None else episodes
-    return evaluate(policy, preset.env_id, tasks, episodes, seed, on_step)
+    return evaluate(policy, preset.env_id, tasks, episodes, seed, on_step, temperature)
 
 
 def optimal_mean_return(preset: Preset, tasks: Sequence[Any] | None = None) -> float:

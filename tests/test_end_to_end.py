@@ -178,3 +178,18 @@ def test_settings_override_in_order_preset_then_config_file_then_flags(tmp_path,
     assert (file_steps, file_model.d_model, file_train.batch_size, file_train.amp) == (50, 32, 8, "bf16")
     assert (flag_steps, flag_train.batch_size, flag_train.amp, flag_train.keep_checkpoints) == (7, 8, "off", 3)
     assert file_model.n_layers == preset_model.n_layers == 2  # what the file leaves alone stays the preset's
+
+
+def test_cli_evaluates_and_demos_at_a_temperature_and_refuses_a_bad_one(policy_dir, tmp_path, capsys):
+    out_json = tmp_path / "eval.json"
+    evaluate = ["evaluate", "--policy", str(policy_dir), "--episodes", "2", "--trials", "1"]
+    assert main([*evaluate, "--temperature", "1.5", "--json", str(out_json)]) == 0
+    assert json.loads(out_json.read_text())["temperature"] == 1.5
+    plot = tmp_path / "demo.png"
+    demo = ["demo", "--policy", str(policy_dir), "--episodes", "2", "--plot", str(plot)]
+    assert main([*demo, "--temperature", "0.5"]) == 0
+    assert plot.exists()
+    for bad in ("0", "-1", "nan", "inf", "hot"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*evaluate, "--temperature", bad])
+        assert exit_info.value.code == 2 and "--temperature" in capsys.readouterr().err
