@@ -435,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_p.add_argument("--episodes", type=_POSITIVE, default=None, help="episodes per trial (default: preset)")
     eval_p.add_argument("--trials", type=_POSITIVE, default=None, help="trials per held-out task (default: preset)")
     eval_p.add_argument("--json", default=None, help="write the results here as JSON")
-    temperature_help = "sampling temperature (default 1, the paper's protocol; a diagnostic otherwise)"
+    temperature_help = "sampling temperature; the default is the paper's protocol, others a diagnostic (default 1.0)"
     eval_p.add_argument("--temperature", type=_temperature, default=1.0, help=temperature_help)
     seeded = _Parser(add_help=False)
     seeded.add_argument("--seed", type=_NON_NEGATIVE, default=0, help="seeds data, model and evaluation")
