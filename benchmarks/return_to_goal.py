@@ -79,14 +79,11 @@ def first_finds_after_a_sibling(returns: np.ndarray, runs: np.ndarray) -> float:
     stream was taught where the goal is by a sibling. Episodes align across a run's actors on the
     fixed-length Dark rooms, where the actors step together."""
     found = np.asarray(returns) > 0
-    first = np.where(found.any(axis=1), found.argmax(axis=1), np.iinfo(np.int64).max)
-    after = np.zeros(len(first), dtype=bool)
-    for run in np.unique(runs):
-        members = np.flatnonzero(runs == run)
-        firsts = np.sort(first[members])
-        earliest_other = np.where(first[members] == firsts[0], firsts[1] if len(firsts) > 1 else firsts[0], firsts[0])
-        after[members] = first[members] > earliest_other
     finders = found.any(axis=1)
+    first = np.where(finders, found.argmax(axis=1), np.iinfo(np.int64).max)
+    run_first = np.full(runs.max() + 1, np.iinfo(np.int64).max)
+    np.minimum.at(run_first, runs, first)  # a stream later than its run's earliest is later than a sibling
+    after = first > run_first[runs]
     return float(after[finders].mean()) if finders.any() else float("nan")
 
 
