@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ad_agent.actions import ActionCoding
-from ad_agent.histories import FlatHistories, LazyHistories, Streams, in_memory_bytes, write_run
+from ad_agent.histories import FlatHistories, LazyHistories, Streams, write_run
 from ad_agent.presets import get_preset
 from benchmarks.common import RESULTS_DIR, env_slug, write_result
 from benchmarks.train_throughput import timed_training
@@ -70,6 +70,12 @@ def seconds_per_train_step(data: FlatHistories | LazyHistories, seed: int, steps
     return float(np.median(seconds[1:]))  # the first step also builds the model, untimed
 
 
+def held_bytes(data: FlatHistories) -> int:
+    """What ``data`` holds: its arrays as loaded (what :func:`in_memory_bytes` predicts from the files)."""
+    arrays = (data.observations, data.actions, data.prev_actions, data.prev_rewards, data.episode_starts)
+    return sum(array.nbytes for array in arrays)
+
+
 def bytes_at_file_widths(data: FlatHistories) -> int:
     """What ``data`` would hold with every array at its files' width (8-byte integers, float32
     rewards, bool starts): what loading held before it narrowed integers."""
@@ -94,7 +100,7 @@ def _load_figures(folder: Path, coding: ActionCoding) -> tuple[FlatHistories, di
         "load_seconds": round(seconds, 1),
         "load_peak_rss_gib": round(_peak_rss_bytes() / gib, 2),  # the process's peak; loading comes first
         "peak_rss_before_load_gib": round(before / gib, 2),
-        "held_bytes": in_memory_bytes(folder, coding),
+        "held_bytes": held_bytes(data),
         "held_at_file_widths_bytes": bytes_at_file_widths(data),
     }
 
