@@ -28,12 +28,11 @@ from benchmarks.return_to_goal import ENVS, goal_statistics, split_tasks
 BLOCKS = ((1, 10), (41, 50), (91, 100), (191, 200), (291, 300))
 
 
-def play(args: argparse.Namespace, temperature: float) -> tuple[Curve, dict[str, float]]:
-    """The held-out curve at ``temperature`` and its blocks and goal statistics."""
-    policy = InContextPolicy.load(args.policy or f"{PRETRAINED_PREFIX}{args.env}", device="cpu")
-    if policy.spec.env_id != args.env:
-        raise SystemExit(f"--policy plays {policy.spec.env_id}, not --env {args.env}")
-    tasks = split_tasks(args.env, "test", args.tasks) * args.trials
+def play(
+    policy: InContextPolicy, args: argparse.Namespace, tasks: list, temperature: float
+) -> tuple[Curve, dict[str, float]]:
+    """The held-out curve at ``temperature`` and its blocks and goal statistics (``evaluate`` resets the
+    policy, so every temperature starts from the same empty context and seed)."""
     returns = evaluate(policy, args.env, tasks, args.episodes, args.seed, temperature=temperature)
     blocks = {f"ep {block}": round(mean, 3) for block, mean in block_means(returns, BLOCKS).items()}
     curve = Curve.from_returns(f"temperature {temperature:g}", returns, max_episode_steps(args.env))
@@ -53,7 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where the JSON and plot go")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    played = {t: play(args, t) for t in args.temperatures}  # each checked (finite, above 0) by evaluate
+    policy = InContextPolicy.load(args.policy or f"{PRETRAINED_PREFIX}{args.env}", device="cpu")
+    if policy.spec.env_id != args.env:
+        raise SystemExit(f"--policy plays {policy.spec.env_id}, not --env {args.env}")
+    tasks = split_tasks(args.env, "test", args.tasks) * args.trials
+    played = {t: play(policy, args, tasks, t) for t in args.temperatures}  # evaluate checks each temperature
     preset = get_preset(args.env)
     optimal, random = optimal_mean_return(preset), random_mean_return(preset)
     name = f"sampling_temperature_{env_slug(args.env)}"
