@@ -122,6 +122,7 @@ def shape_name(args: argparse.Namespace) -> str:
     parts = [args.arch] if args.arch != "transformer" else []
     parts += [f"{args.n_layers}layers"] if args.n_layers is not None else []
     parts += [f"ls{args.label_smoothing:g}"] if args.label_smoothing is not None else []
+    parts += [f"every{args.every_kth_episode}"] if args.every_kth_episode > 1 else []
     return "-".join(parts)
 
 
@@ -138,7 +139,13 @@ def seeds_label(seeds: list[int], data_seed: int) -> str:
     return f"_seed{seeds[0]}" if len(seeds) == 1 else f"_{len(seeds)}seeds"
 
 
-def _budgets_record(budgets: Budgets, preset: Preset, held_out: int) -> dict[str, Any]:
+def _views(args: argparse.Namespace) -> dict[str, int]:
+    """The view of each stream AD trains on, as ``distill`` takes it: none for whole streams, so the
+    cache keys of whole-stream runs stay what they were."""
+    return {"every_kth_episode": args.every_kth_episode} if args.every_kth_episode > 1 else {}
+
+
+def _budgets_record(budgets: Budgets, preset: Preset, held_out: int, views: dict[str, int]) -> dict[str, Any]:
     """What the record says it spent, as JSON reads it back; ``AD`` keeps a ``{seeds}`` slot for the seed count."""
     return json.loads(
         json.dumps(
@@ -150,6 +157,7 @@ def _budgets_record(budgets: Budgets, preset: Preset, held_out: int) -> dict[str
                 "model": preset.model.resolved(),
                 "train": dataclasses.asdict(preset.train),
             }
+            | ({"views": views} if views else {})
         )
     )
 
@@ -240,7 +248,8 @@ def run(args: argparse.Namespace) -> Path:
 
     shape = shape_name(args)
     seeds = train_seeds(args)  # training seeds played here, all on the same histories
-    budgets_record = _budgets_record(budgets, preset, len(tasks))
+    views = _views(args)
+    budgets_record = _budgets_record(budgets, preset, len(tasks), views)
     pooled = pooled_seeds(args, budgets_record)
     rows: dict[int, dict] = {}
     seed_record: dict[str, dict] = {}  # each training seed's curve, for a later run to pool
@@ -256,7 +265,9 @@ def run(args: argparse.Namespace) -> Path:
         played = {
             s: {
                 "curve": Curve.from_returns(
-                    method, in_context_returns(preset, histories(), name, tasks, budgets, s, args.workdir), horizon
+                    method,
+                    in_context_returns(preset, histories(), name, tasks, budgets, s, args.workdir, **views),
+                    horizon,
                 ),
                 "train_seconds": compute_seconds(args.workdir / args.env / "policies" / f"{name}-seed{s}"),
             }
@@ -285,7 +296,15 @@ def run(args: argparse.Namespace) -> Path:
         if train_tasks:  # the same policy on tasks it trained on: does it generalise, or only remember?
             seen = [
                 in_context_returns(
-                    preset, histories(), name, train_tasks, budgets, s, args.workdir, evaluation=f"{name}-train-tasks"
+                    preset,
+                    histories(),
+                    name,
+                    train_tasks,
+                    budgets,
+                    s,
+                    args.workdir,
+                    evaluation=f"{name}-train-tasks",
+                    **views,
                 )
                 for s in seeds
             ]
@@ -313,6 +332,7 @@ def run(args: argparse.Namespace) -> Path:
         + ("" if args.arch == "transformer" else f", {args.arch.upper()}")
         + ("" if args.n_layers is None else f", {args.n_layers} layers")
         + ("" if args.label_smoothing is None else f", label smoothing {args.label_smoothing:g}")
+        + ("" if args.every_kth_episode == 1 else f", one episode in {args.every_kth_episode} of each stream")
         + ("" if len(all_seeds) == 1 else f", {len(all_seeds)} training seeds"),
         "summary": (
             f"AD trained for {', '.join(map(str, sorted(rows)))} gradient steps (each its own run, training seed(s) "
@@ -368,6 +388,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-layers", type=positive_int, default=None, help="model layers (default: preset)")
     parser.add_argument(
         "--label-smoothing", type=float, default=None, help="of the action targets (default: preset; paper Fig. 10)"
+    )
+    parser.add_argument(
+        "--every-kth-episode",
+        type=positive_int,
+        default=1,
+        help="train on each stream's episodes 0, k, 2k, ... (paper Fig. 6 / App. I; default 1: all)",
     )
     parser.add_argument(
         "--record-suffix", default="", help="appended to the record's name, e.g. for other data (x16batched)"

@@ -74,6 +74,20 @@ def test_label_smoothing_trains_under_its_own_name_with_the_smoothing_recorded(t
     assert sorted(p.name for p in (work / "DarkRoom-v0" / "policies").iterdir()) == ["ad-ls0.2-steps5-seed0"]
 
 
+def test_subsampled_streams_train_under_their_own_name_with_the_view_recorded(tmp_path) -> None:
+    work, results = tmp_path / "work", tmp_path / "results"
+    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
+    training_budget.main([*argv, "--every-kth-episode", "2"])
+    record = json.loads((results / "training_budget_darkroom_every2_quick.json").read_text())
+    assert record["budgets"]["views"] == {"every_kth_episode": 2}
+    assert record["title"].endswith(", one episode in 2 of each stream")
+    (policy,) = (work / "DarkRoom-v0" / "policies").iterdir()
+    assert policy.name == "ad-every2-steps5-seed0"
+    assert json.loads((policy / "job.json").read_text())["every_kth_episode"] == 2  # the view reached distill
+    (evaluation,) = (work / "DarkRoom-v0" / "evaluations").iterdir()
+    assert json.loads((evaluation / "job.json").read_text())["views"] == {"every_kth_episode": 2}
+
+
 @pytest.mark.slow
 def test_seeds_played_apart_pool_into_the_record_of_them_played_together(tmp_path) -> None:
     work, results = tmp_path / "work", tmp_path / "results"
