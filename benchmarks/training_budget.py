@@ -281,6 +281,7 @@ def run(args: argparse.Namespace) -> Path:
         rows[steps] = {
             "blocks": block_means(curve.mean[None, :]),
             "best_episode_share_of_optimal": round(float(curve.mean.max() / optimal), 3),
+            **{f"env steps to {share:.0%}": curve.steps_to_reach(share * optimal) for share in (0.8, 0.9)},
             "train_seconds": round(float(np.mean(seconds)), 1) if seconds else None,
             "cache_name": name,
         }

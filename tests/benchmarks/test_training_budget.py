@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from benchmarks import training_budget
+from benchmarks import experiments, training_budget
 
 
 def test_the_preset_budget_shares_main_results_cache_names() -> None:
@@ -22,6 +22,8 @@ def test_quick_budget_curve_trains_each_budget_once(tmp_path) -> None:
     record = json.loads((results / "training_budget_darkroom_quick.json").read_text())
     table = record["tables"]["Mean return per episode block, by training steps"]
     assert list(table) == ["5", "10"] and table["5"]["ep 1-4"] >= 0 and table["5"]["cache_name"] == "ad-steps5"
+    curve = experiments.Curve.from_dict(record["curves"][0])
+    assert table["5"]["env steps to 80%"] == curve.steps_to_reach(0.8 * record["optimal"])
     assert [c["method"] for c in record["curves"]] == ["AD, 5 steps", "AD, 10 steps"]
     assert all((results / name).exists() for name in record["plots"])
     policies = work / "DarkRoom-v0" / "policies"
