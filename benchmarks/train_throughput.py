@@ -19,6 +19,8 @@ Variants:
   time depends on torch's on-disk inductor cache: a cold cache costs several times a warm one.
 - ``paper``: the paper preset (Tables 1-2 shapes), for scale.
 - ``fast_2_layers``: the fast preset at half its depth: what halving the model buys, for scale.
+- ``fast_attn_dropout``: the fast preset with attention dropout 0.1, which sends PyTorch's
+  ``scaled_dot_product_attention`` to its unfused path: why the presets keep it at 0.
 - ``fast_3x_tokens`` (``--layout``): the fast model over 3x longer windows of the same steps, the
   sequence length of the paper's separate (o, a, r) tokens; reported per history step.
 
@@ -145,6 +147,7 @@ def variants(layout: bool) -> dict[str, Variant]:
         "fast_compile": _today("fast", compile=True),
         "paper": _today("paper"),
         "fast_2_layers": _today("fast", model={"n_layers": 2}),
+        "fast_attn_dropout": _today("fast", model={"attn_dropout": 0.1}),
     }
     if layout:
         chosen["fast_3x_tokens"] = _today("fast", tokens_per_step=3)
