@@ -107,8 +107,9 @@ def _machines(records: list[tuple[Path, dict[str, Any]]]) -> list[str]:
     seen: dict[str, list[str]] = {}
     for path, record in records:
         m = record.get("machine", {})
+        cpu = m.get("cpu_model") or m.get("processor", "?")
         desc = (
-            f"{m.get('platform', '?')}, {m.get('processor', '?')}, {m.get('cpu_count', '?')} CPUs, "
+            f"{m.get('platform', '?')}, {cpu}, {m.get('cpu_count', '?')} CPUs, "
             f"GPU {m.get('cuda') or 'none'}; Python {m.get('python', '?')}, torch {m.get('torch', '?')}, "
             f"numpy {m.get('numpy', '?')}, gymnasium {m.get('gymnasium', '?')}"
         )
