@@ -52,6 +52,7 @@ def random_walk_histories(seed: int, n_streams: int = 4, n_steps: int = 1000) ->
                 obs, _ = env.reset()
         for name in fields:
             fields[name].append(np.asarray(rows[name]))
+    env.close()
     streams = Streams(**{name: np.stack(values) for name, values in fields.items()})
     return FlatHistories.from_streams([streams], n_actions=int(env.action_space.n), metadata=[{}])
 
