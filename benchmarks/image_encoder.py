@@ -12,8 +12,6 @@ the median of the timed steps after one warm-up step each time a variant trains.
 from __future__ import annotations
 
 import argparse
-import os
-from collections.abc import Callable
 from contextlib import nullcontext
 from unittest import mock
 
@@ -26,7 +24,7 @@ from ad_agent.histories import FlatHistories, Streams
 from ad_agent.model import encoders
 from ad_agent.presets import PRESETS, model_config_for
 from benchmarks.common import write_result
-from benchmarks.train_throughput import timed_training
+from benchmarks.train_throughput import Variant, alternate_rounds, timed_training
 
 ENV_ID = "PixelWatermaze-v0"
 
@@ -62,16 +60,17 @@ def _every_image(rows: torch.Tensor) -> None:
     return None
 
 
-def variants() -> dict[str, Callable[[FlatHistories, int, int], list[float]]]:
+def variants() -> dict[str, Variant]:
     preset = PRESETS[ENV_ID]
+    steps_per_window = preset.train.batch_size * preset.model.value("context_len")
 
-    def run(image_channels: int, every_image: bool = False) -> Callable[[FlatHistories, int, int], list[float]]:
+    def run(image_channels: int, every_image: bool = False) -> Variant:
         shape = preset.model.updated({"image_channels": image_channels})
 
-        def timed(data: FlatHistories, steps: int, seed: int) -> list[float]:
+        def timed(data: FlatHistories, steps: int, seed: int) -> tuple[list[float], int]:
             config = model_config_for(ENV_ID, **shape.choices())
             with mock.patch.object(encoders, "distinct_rows", _every_image) if every_image else nullcontext():
-                return timed_training(data, config, preset.train, steps, seed)[1]
+                return timed_training(data, config, preset.train, steps, seed)[1], steps_per_window
 
         return timed
 
@@ -88,13 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     data = random_walk_histories(args.seed)
     chosen = variants()
-    steady: dict[str, list[float]] = {name: [] for name in chosen}
-    loads = []
-    for _ in range(args.rounds):
-        for name, run in chosen.items():
-            steady[name] += run(data, args.steps, args.seed)[1:]
-            loads.append(os.getloadavg()[0])
-    median = {name: float(np.median(values)) for name, values in steady.items()}
+    timed = alternate_rounds(chosen, data, args.steps, args.seed, args.rounds)
+    median, loads = timed.median, timed.loads
     relative = {name: median[name] / median["preset (32 channels)"] for name in chosen}
     for name in chosen:
         print(f"{name:24s} {median[name]:6.2f} s per step  x{relative[name]:.1f} the preset's")

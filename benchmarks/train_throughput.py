@@ -139,6 +139,34 @@ def _first(module: ModuleType) -> Variant:
     return run
 
 
+@dataclasses.dataclass
+class Rounds:
+    """What :func:`alternate_rounds` measured: per variant, the median of its timed steps, each warm-up
+    step and its history steps per training step; and the load average after each variant trained."""
+
+    median: dict[str, float]
+    first_step: dict[str, list[float]]
+    steps_per_window: dict[str, int]
+    loads: list[float]
+
+
+def alternate_rounds(chosen: dict[str, Variant], data: FlatHistories, steps: int, seed: int, rounds: int) -> Rounds:
+    """Train every variant ``steps`` timed steps in each of ``rounds`` rounds, alternating within a round
+    so that all see the same machine state (the CPU is shared)."""
+    steady: dict[str, list[float]] = {name: [] for name in chosen}  # seconds per step, all rounds
+    first_step: dict[str, list[float]] = {name: [] for name in chosen}
+    steps_per_window: dict[str, int] = {}
+    loads = []
+    for _ in range(rounds):
+        for name, run in chosen.items():
+            seconds, steps_per_window[name] = run(data, steps, seed)
+            first_step[name].append(seconds[0])
+            steady[name] += seconds[1:]
+            loads.append(os.getloadavg()[0])  # say how busy the shared CPU was
+    median = {name: float(np.median(values)) for name, values in steady.items()}
+    return Rounds(median, first_step, steps_per_window, loads)
+
+
 def variants(layout: bool) -> dict[str, Variant]:
     chosen = {
         "first": _first(first_implementation()),
@@ -165,17 +193,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     data = synthetic_histories(args.seed)
     chosen = variants(args.layout)
-    steady: dict[str, list[float]] = {name: [] for name in chosen}  # seconds per step, all rounds
-    first_step: dict[str, list[float]] = {name: [] for name in chosen}
-    steps_per_window: dict[str, int] = {}
-    loads = []
-    for _ in range(args.rounds):
-        for name, run in chosen.items():
-            seconds, steps_per_window[name] = run(data, args.steps, args.seed)
-            first_step[name].append(seconds[0])
-            steady[name] += seconds[1:]
-            loads.append(os.getloadavg()[0])  # the CPU is shared: say how busy it was
-    median = {name: float(np.median(values)) for name, values in steady.items()}
+    timed = alternate_rounds(chosen, data, args.steps, args.seed, args.rounds)
+    median, first_step, steps_per_window, loads = timed.median, timed.first_step, timed.steps_per_window, timed.loads
     steps_per_s = {name: steps_per_window[name] / median[name] for name in chosen}
     speedup = {name: steps_per_s[name] / steps_per_s["first"] for name in chosen}
     for name in chosen:
