@@ -330,11 +330,13 @@ def plot_curves(
     path: Path,
     xlabel: str = "environment steps",
     xscale: str = "linear",
+    ylabel: str = "return per episode",
+    legend_columns: int = 4,
 ) -> Path:
     """Every method's mean return (+- std band) on one set of axes, between random and optimal.
 
     ``xscale="log"`` puts an in-context learner's few hundred steps and an in-weights learner's
-    tens of thousands on one readable axis.
+    tens of thousands on one readable axis; fewer ``legend_columns`` fit long method names.
     """
     fig, ax = pyplot().subplots(figsize=(7, 4.2), dpi=120)
     for curve in curves:
@@ -342,8 +344,8 @@ def plot_curves(
         ax.fill_between(curve.steps, curve.mean - curve.std, curve.mean + curve.std, color=line.get_color(), alpha=0.15)
     ax.axhline(optimal, color="black", linestyle="--", linewidth=1, label="optimal")
     ax.axhline(random, color="gray", linestyle=":", linewidth=1, label="random")
-    ax.set(xlabel=xlabel, ylabel="return per episode", title=title, xscale=xscale)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4, frameon=False, fontsize="small")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title, xscale=xscale)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=legend_columns, frameon=False, fontsize="small")
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -351,6 +353,32 @@ def plot_curves(
 def finding(claim: str, reproduced: bool | None, evidence: str) -> dict[str, Any]:
     """One paper claim checked by an experiment: ``reproduced`` is None when it could not be tested."""
     return {"claim": claim, "reproduced": reproduced, "evidence": evidence}
+
+
+def speedup_finding(
+    claim: str, fast: Curve, slow: Curve, level: float, factor: float, level_name: str
+) -> dict[str, Any]:
+    """Whether ``fast`` first reaches ``level`` in at least ``factor`` times fewer env steps than ``slow``.
+
+    A ``slow`` curve that never gets there is taken to reach it just after its last step, which makes
+    the ratio a lower bound: it can still pass, but only if even that bound does. ``level_name`` says
+    the level in the evidence (e.g. "80% of optimal").
+    """
+    fast_steps, slow_steps = fast.steps_to_reach(level), slow.steps_to_reach(level)
+    if fast_steps is None:
+        return finding(claim, False, f"{fast.method} never reaches {level_name}")
+    if slow_steps is None:
+        bound = int(slow.steps[-1]) / fast_steps
+        return finding(
+            claim,
+            bound >= factor,
+            f"{fast.method} {fast_steps} steps; {slow.method} never reached {level_name} within "
+            f"{int(slow.steps[-1])} steps (ratio > {bound:.1f})",
+        )
+    ratio = slow_steps / fast_steps
+    return finding(
+        claim, ratio >= factor, f"{fast.method} {fast_steps} steps, {slow.method} {slow_steps} steps: {ratio:.1f}x"
+    )
 
 
 def save_experiment(name: str, args: argparse.Namespace, figures: dict[str, Any], curves: list[Curve]) -> Path:

@@ -43,6 +43,7 @@ from benchmarks.experiments import (
     plot_curves,
     positive_int,
     save_experiment,
+    speedup_finding,
     trained_policy,
     training_key,
 )
@@ -231,24 +232,15 @@ def findings(curves: dict[str, Curve], optimal: float, random: float, horizon: i
             f"{ad.mean.max() / optimal:.0%} of optimal",
         )
     )
-    ad80, scratch80 = ad.steps_to_reach(0.8 * optimal), scratch.steps_to_reach(0.8 * optimal)
-    if ad80 is None:
-        verdict, evidence = False, "AD never reaches 80% of optimal"
-    elif scratch80 is None:
-        bound = int(scratch.steps[-1]) / ad80
-        verdict = bound >= SPEEDUP
-        evidence = (
-            f"AD {ad80} steps; the source never reached 80% within {int(scratch.steps[-1])} steps (ratio > {bound:.1f})"
-        )
-    else:
-        verdict = scratch80 / ad80 >= SPEEDUP
-        evidence = f"AD {ad80} steps, source from scratch {scratch80} steps: {scratch80 / ad80:.1f}x"
     out.append(
-        finding(
+        speedup_finding(
             f"AD needs >= {SPEEDUP:.0f}x fewer env steps than the source from scratch (single stream) to reach "
             "80% of optimal",
-            verdict,
-            evidence,
+            ad,
+            scratch,
+            0.8 * optimal,
+            SPEEDUP,
+            "80% of optimal",
         )
     )
     rl2 = curves["RL^2"]
