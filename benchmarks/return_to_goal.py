@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import gymnasium as gym
 import numpy as np
@@ -59,18 +59,27 @@ def goal_statistics(returns: np.ndarray) -> dict[str, float]:
     }
 
 
-def stream_returns(histories: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``(streams, episodes)`` returns of every stream of a dataset's run files, cut to the shortest
-    stream's episodes less one (a stream's last episode may be cut short), and each stream's run
-    (its file's place in the folder)."""
-    rows, runs = [], []
+class StreamReturns(NamedTuple):
+    """Every stream's episode returns, ``(streams, episodes)``, each stream's run (its file's place in the
+    folder) and each run's metadata."""
+
+    returns: np.ndarray
+    runs: np.ndarray
+    metadata: list[dict[str, Any]]
+
+
+def stream_returns(histories: Path) -> StreamReturns:
+    """The returns of every stream of a dataset's run files, cut to the shortest stream's episodes less
+    one (a stream's last episode may be cut short)."""
+    rows, runs, metadata = [], [], []
     for index, run in enumerate(iter_rewards(histories)):
         rows += [episode_returns(r, s) for r, s in zip(run.rewards, run.episode_starts, strict=True)]
         runs += [index] * len(run.rewards)
+        metadata.append(run.metadata)
     if not rows:
         raise ValueError(f"no run files in {histories}")
     episodes = min(len(row) for row in rows) - 1
-    return np.stack([row[:episodes] for row in rows]), np.asarray(runs)
+    return StreamReturns(np.stack([row[:episodes] for row in rows]), np.asarray(runs), metadata)
 
 
 def first_finds_after_a_sibling(returns: np.ndarray, runs: np.ndarray) -> float:
@@ -109,7 +118,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             **goal_statistics(returns),
         }
     if args.histories is not None:
-        returns, runs = stream_returns(args.histories)
+        returns, runs, _ = stream_returns(args.histories)
         splits["source histories (train goals)"] = {
             "streams": len(returns),
             "episodes_per_stream": returns.shape[1],

@@ -57,10 +57,11 @@ def test_stream_returns_are_every_streams_whole_episodes(tmp_path) -> None:
 
     write_run(tmp_path / "a.h5", run([[0, 0, 1, 0, 1, 1, 0], [1, 0, 0, 0, 0, 0, 0]], 2), {"env_id": "DarkRoom-v0"})
     write_run(tmp_path / "b.h5", run([[0, 0, 0, 0, 0, 1, 1, 1, 0]], 3), {"env_id": "DarkRoom-v0"})
-    returns, runs = stream_returns(tmp_path)
+    returns, runs, metadata = stream_returns(tmp_path)
     # a: 4 episodes each (the last cut short), b: 3 (the last whole); every stream keeps the 2 all have bar the last
     np.testing.assert_array_equal(returns, [[0, 1], [1, 0], [0, 1]])
     np.testing.assert_array_equal(runs, [0, 0, 1])
+    assert [m["env_id"] for m in metadata] == ["DarkRoom-v0"] * 2
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no run files"):
         stream_returns(tmp_path / "empty")
