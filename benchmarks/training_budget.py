@@ -121,6 +121,7 @@ def shape_name(args: argparse.Namespace) -> str:
     """How the model departs from the preset's, as cache names and labels carry it ('' for the preset's)."""
     parts = [args.arch] if args.arch != "transformer" else []
     parts += [f"{args.n_layers}layers"] if args.n_layers is not None else []
+    parts += [f"ctx{args.context_len}"] if args.context_len is not None else []
     parts += [f"ls{args.label_smoothing:g}"] if args.label_smoothing is not None else []
     parts += [f"every{args.every_kth_episode}"] if args.every_kth_episode > 1 else []
     return "-".join(parts)
@@ -233,6 +234,8 @@ def run(args: argparse.Namespace) -> Path:
         preset = dataclasses.replace(preset, model=preset.model.updated(TRAIN_PRESETS["lstm"].model.choices()))
     if args.n_layers is not None:
         preset = dataclasses.replace(preset, model=dataclasses.replace(preset.model, n_layers=args.n_layers))
+    if args.context_len is not None:
+        preset = dataclasses.replace(preset, model=dataclasses.replace(preset.model, context_len=args.context_len))
     if args.label_smoothing is not None:
         preset = preset.customised(train={"label_smoothing": args.label_smoothing})
     use_data_options(args, budgets)
@@ -332,6 +335,7 @@ def run(args: argparse.Namespace) -> Path:
         "title": f"Held-out return against AD's training budget on {args.env}"
         + ("" if args.arch == "transformer" else f", {args.arch.upper()}")
         + ("" if args.n_layers is None else f", {args.n_layers} layers")
+        + ("" if args.context_len is None else f", context {args.context_len} steps")
         + ("" if args.label_smoothing is None else f", label smoothing {args.label_smoothing:g}")
         + ("" if args.every_kth_episode == 1 else f", one episode in {args.every_kth_episode} of each stream")
         + ("" if len(all_seeds) == 1 else f", {len(all_seeds)} training seeds"),
@@ -387,6 +391,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=positive_int, default=None, help="trials per held-out task")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads")
     parser.add_argument("--n-layers", type=positive_int, default=None, help="model layers (default: preset)")
+    parser.add_argument(
+        "--context-len", type=positive_int, default=None, help="steps AD sees, in training and play (default: preset)"
+    )
     parser.add_argument(
         "--label-smoothing", type=float, default=None, help="of the action targets (default: preset; paper Fig. 10)"
     )

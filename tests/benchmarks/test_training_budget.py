@@ -67,6 +67,18 @@ def test_the_lstm_variant_trains_under_its_own_name_with_the_lstm_shape(tmp_path
     assert sorted(p.name for p in (work / "DarkRoom-v0" / "policies").iterdir()) == ["ad-lstm-steps5-seed0"]
 
 
+def test_a_longer_context_trains_under_its_own_name_with_the_context_recorded(tmp_path) -> None:
+    work, results = tmp_path / "work", tmp_path / "results"
+    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
+    training_budget.main([*argv, "--context-len", "48"])
+    record = json.loads((results / "training_budget_darkroom_ctx48_quick.json").read_text())
+    assert record["budgets"]["model"]["context_len"] == 48 and record["title"].endswith(", context 48 steps")
+    assert record["budgets"]["AD"].endswith("context 48")
+    assert sorted(p.name for p in (work / "DarkRoom-v0" / "policies").iterdir()) == ["ad-ctx48-steps5-seed0"]
+    policy = work / "DarkRoom-v0" / "policies" / "ad-ctx48-steps5-seed0"
+    assert json.loads((policy / "job.json").read_text())["model"]["context_len"] == 48  # the shape reached training
+
+
 def test_label_smoothing_trains_under_its_own_name_with_the_smoothing_recorded(tmp_path) -> None:
     work, results = tmp_path / "work", tmp_path / "results"
     argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
