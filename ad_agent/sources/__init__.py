@@ -1,5 +1,5 @@
 """Learners that produce learning histories: SB3 algorithms (one run at a time, or many batched), UCB,
-a noisy scripted expert, and any learner of your own.
+a noisy scripted expert, a tabular searcher of the Dark rooms, and any learner of your own.
 
 Each is a config dataclass with a ``record`` method (the :class:`~ad_agent.sources.base.Source`
 contract), made known to collection by :func:`~ad_agent.sources.base.register_source`;
@@ -12,6 +12,7 @@ from typing import Any
 
 from ad_agent.sources.base import SOURCES, Recorded, Source, register_source
 from ad_agent.sources.batched import BatchedSourceConfig
+from ad_agent.sources.grid_search import GridSearchConfig, run_grid_search
 from ad_agent.sources.noisy_expert import NoisyExpertConfig, run_noisy_expert
 from ad_agent.sources.sb3 import ALGORITHMS, HistoryRecorder, SourceConfig, run_source
 from ad_agent.sources.ucb import UCBConfig, run_ucb
@@ -23,6 +24,7 @@ __all__ = [
     "ALGORITHMS",
     "AnySourceConfig",
     "BatchedSourceConfig",
+    "GridSearchConfig",
     "HistoryRecorder",
     "NoisyExpertConfig",
     "SOURCES",
@@ -31,6 +33,7 @@ __all__ = [
     "UCBConfig",
     "record",
     "register_source",
+    "run_grid_search",
     "run_noisy_expert",
     "run_source",
     "run_ucb",
