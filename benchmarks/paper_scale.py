@@ -3,7 +3,8 @@
 Collects ``--num-tasks`` train tasks (spread over the split) x ``--runs-per-task`` runs of the env's
 preset source into ``--out`` with :func:`ad_agent.collection.runner.collect`, exactly as ``ad-agent collect``
 does (``--batched`` for the batched PPO/A2C learners, ``--source noisy-expert`` for the scripted
-noisy expert, the paper's cheap AD-epsilon source). Re-running the same command resumes a collection
+noisy expert, the paper's cheap AD-epsilon source; ``--source grid-search`` for the tabular searcher of the
+Dark rooms). Re-running the same command resumes a collection
 that was stopped; the record then says how many runs this invocation collected and how long it took.
 
 The record (``benchmarks/results/paper_scale_<env>_<source>.json``) holds the wall time, runs per
@@ -29,7 +30,7 @@ import numpy as np
 from ad_agent.collection.runner import collect, plan_collection, source_for, split_jobs
 from ad_agent.histories import read_shape_and_metadata, run_files
 from ad_agent.presets import get_preset
-from ad_agent.sources import NoisyExpertConfig
+from ad_agent.sources import GridSearchConfig, NoisyExpertConfig
 from benchmarks.common import env_slug, write_result
 
 SOLVED = 0.9
@@ -66,7 +67,7 @@ def main() -> None:
     parser.add_argument("--env", required=True)
     parser.add_argument("--num-tasks", type=int, required=True, help="train tasks, spread over the split")
     parser.add_argument("--runs-per-task", type=int, default=1)
-    parser.add_argument("--source", choices=("preset", "noisy-expert"), default="preset")
+    parser.add_argument("--source", choices=("preset", "noisy-expert", "grid-search"), default="preset")
     parser.add_argument("--batched", action="store_true", help="batched PPO/A2C learners")
     parser.add_argument("--learners-per-batch", type=int, default=128)
     parser.add_argument("--workers", type=int, default=2)
@@ -76,6 +77,8 @@ def main() -> None:
     preset = get_preset(args.env)
     if args.source == "noisy-expert":
         source = NoisyExpertConfig()  # 64 streams of 40 episodes, as many streams as a learner's actors
+    elif args.source == "grid-search":
+        source = GridSearchConfig()  # 64 streams of 40 episodes, each actor searching by itself
     else:
         source = source_for(
             args.env, preset.source, learners_per_batch=args.learners_per_batch if args.batched else None

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ad_agent.histories import run_files
 from ad_agent.model import ARCHS
 from ad_agent.pipeline import block_means as pipeline_block_means
 from ad_agent.pipeline import optimal_mean_return, random_mean_return
@@ -122,6 +123,7 @@ def shape_name(args: argparse.Namespace) -> str:
     parts = [args.arch] if args.arch != "transformer" else []
     parts += [f"{args.n_layers}layers"] if args.n_layers is not None else []
     parts += [f"ctx{args.context_len}"] if args.context_len is not None else []
+    parts += [f"on-{args.histories.name}"] if args.histories is not None else []
     parts += [f"ls{args.label_smoothing:g}"] if args.label_smoothing is not None else []
     parts += [f"every{args.every_kth_episode}"] if args.every_kth_episode > 1 else []
     return "-".join(parts)
@@ -240,8 +242,13 @@ def run(args: argparse.Namespace) -> Path:
         preset = preset.customised(train={"label_smoothing": args.label_smoothing})
     use_data_options(args, budgets)
 
+    if args.histories is not None:  # a dataset made elsewhere (another source), named in the record
+        budgets.data = {"histories": str(args.histories)}
+
     @functools.cache
     def histories() -> Path:  # collected only when a seed is played here, not by a run that only pools
+        if args.histories is not None:
+            return args.histories
         return dataset(args.env, args.seed, args.workdir, workers=args.workers, **budgets.data)
 
     tasks = evenly_spaced(preset.test_tasks, budgets.test_tasks)
@@ -336,6 +343,7 @@ def run(args: argparse.Namespace) -> Path:
         + ("" if args.arch == "transformer" else f", {args.arch.upper()}")
         + ("" if args.n_layers is None else f", {args.n_layers} layers")
         + ("" if args.context_len is None else f", context {args.context_len} steps")
+        + ("" if args.histories is None else f", on {args.histories.name}")
         + ("" if args.label_smoothing is None else f", label smoothing {args.label_smoothing:g}")
         + ("" if args.every_kth_episode == 1 else f", one episode in {args.every_kth_episode} of each stream")
         + ("" if len(all_seeds) == 1 else f", {len(all_seeds)} training seeds"),
@@ -392,6 +400,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads")
     parser.add_argument("--n-layers", type=positive_int, default=None, help="model layers (default: preset)")
     parser.add_argument(
+        "--histories",
+        type=Path,
+        default=None,
+        help="train on this dataset folder (e.g. another source's, from paper_scale) instead of collecting",
+    )
+    parser.add_argument(
         "--context-len", type=positive_int, default=None, help="steps AD sees, in training and play (default: preset)"
     )
     parser.add_argument(
@@ -414,6 +428,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--train-seeds must be >= 1, or 0 with --pool")
     if args.pool and args.train_tasks:
         parser.error("--pool pools held-out curves only; --train-tasks needs every seed played here")
+    if args.histories is not None and (args.num_tasks or args.runs_per_task or args.batched):
+        parser.error("--histories names the data; --num-tasks, --runs-per-task and --batched choose a collection")
+    if args.histories is not None and (not args.histories.is_dir() or not run_files(args.histories)):
+        parser.error(f"--histories: no run files in {args.histories}")
     if missing := [str(path) for path in args.pool if not path.is_file()]:
         parser.error(f"--pool: no record at {', '.join(missing)}")
     print(f"wrote {run(args)}")

@@ -79,6 +79,27 @@ def test_a_longer_context_trains_under_its_own_name_with_the_context_recorded(tm
     assert json.loads((policy / "job.json").read_text())["model"]["context_len"] == 48  # the shape reached training
 
 
+def test_histories_of_another_source_train_under_their_own_name_with_the_folder_recorded(tmp_path) -> None:
+    from ad_agent.collection.runner import collect, split_jobs
+    from ad_agent.presets import get_preset
+    from ad_agent.sources import GridSearchConfig
+
+    data, work, results = tmp_path / "searched", tmp_path / "work", tmp_path / "results"
+    jobs = split_jobs("DarkRoom-v0", get_preset("DarkRoom-v0").task_env.tasks, "train", 1, 0, num_tasks=3)
+    collect(jobs, GridSearchConfig(n_actors=4, episodes=6), data, workers=1)
+    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
+    training_budget.main([*argv, "--histories", str(data)])
+    record = json.loads((results / "training_budget_darkroom_on_searched_quick.json").read_text())
+    assert record["budgets"]["data"] == {"histories": str(data)} and record["title"].endswith(", on searched")
+    (policy,) = (work / "DarkRoom-v0" / "policies").iterdir()
+    assert policy.name == "ad-on-searched-steps5-seed0" and not (work / "DarkRoom-v0" / "histories-seed0").exists()
+    assert json.loads((policy / "job.json").read_text())["data"]["folder"] == str(data)  # trained on those runs
+    with pytest.raises(SystemExit):
+        training_budget.main([*argv, "--histories", str(data), "--batched"])
+    with pytest.raises(SystemExit):
+        training_budget.main([*argv, "--histories", str(tmp_path / "missing")])
+
+
 def test_label_smoothing_trains_under_its_own_name_with_the_smoothing_recorded(tmp_path) -> None:
     work, results = tmp_path / "work", tmp_path / "results"
     argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
