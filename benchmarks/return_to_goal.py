@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--histories", type=Path, default=None, help="also the streams of this dataset folder")
+    parser.add_argument("--record-suffix", default="", help="appended to the record's name (another policy or data)")
     args = parser.parse_args(argv)
     if args.histories is not None and not args.histories.is_dir():
         parser.error(f"--histories {args.histories} is not a folder")
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     figures = run(args)
     for split, stats in figures["splits"].items():
         print(split, {k: round(v, 3) for k, v in stats.items()})
-    name = f"return_to_goal_{env_slug(args.env)}"
+    name = f"return_to_goal_{env_slug(args.env)}" + (f"_{args.record_suffix}" if args.record_suffix else "")
     print(f"wrote {write_result(name, figures)}")
 
 

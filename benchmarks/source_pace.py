@@ -113,6 +113,10 @@ def _similar_claim(ad: Curve) -> str:
     return f"{ad.method} is about as good as one actor of its source after as many episodes (Sec. 5)"
 
 
+def record_name(args: argparse.Namespace) -> str:
+    return f"source_pace_{env_slug(args.env)}" + (f"_{args.record_suffix}" if args.record_suffix else "")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     streams = stream_returns(args.histories)
     one, every = source_curves(streams, args.env)
@@ -132,7 +136,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         1.0,
         random,
         f"{args.env}: AD in context against its {actors}-actor source",
-        args.results / f"source_pace_{env_slug(args.env)}.png",
+        args.results / f"{record_name(args)}.png",
         xlabel="environment steps on a task (log scale)",
         xscale="log",
         ylabel="return per episode, share of optimal",
@@ -165,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ad", type=Path, nargs="+", required=True, help="records with AD's curves on --env")
     parser.add_argument("--seed", type=int, default=0, help="recorded; nothing here is random")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where the JSON and PNG go")
+    parser.add_argument("--record-suffix", default="", help="appended to the record's name (another source's data)")
     args = parser.parse_args(argv)
     if not args.histories.is_dir():
         parser.error(f"--histories {args.histories} is not a folder")
@@ -175,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
         print(method, row)
     for found in figures["findings"]:
         print(("REPRODUCED " if found["reproduced"] else "NOT REPRODUCED ") + found["claim"], "-", found["evidence"])
-    print(f"wrote {write_result(f'source_pace_{env_slug(args.env)}', figures, args.results)}")
+    print(f"wrote {write_result(record_name(args), figures, args.results)}")
 
 
 if __name__ == "__main__":

@@ -38,8 +38,8 @@ def test_the_benchmark_runs_on_the_shipped_policy(tmp_path, monkeypatch) -> None
 
     written = {}
     monkeypatch.setattr(return_to_goal, "write_result", lambda name, figures: written.setdefault(name, figures))
-    main(["--env", "DarkRoom-v0", "--tasks", "2", "--trials", "1", "--episodes", "3"])
-    splits = written["return_to_goal_darkroom"]["splits"]
+    main(["--env", "DarkRoom-v0", "--tasks", "2", "--trials", "1", "--episodes", "3", "--record-suffix", "mine"])
+    splits = written["return_to_goal_darkroom_mine"]["splits"]
     assert sorted(splits) == ["held-out goals", "train goals"] and all(s["goals"] == 2 for s in splits.values())
     assert all(0 <= s["trials_finding_the_goal"] <= 1 for s in splits.values())
 

@@ -51,11 +51,15 @@ def histories(tmp_path):
     return folder
 
 
-def run(tmp_path, histories, ad_shares) -> dict:
+def run(tmp_path, histories, ad_shares, suffix: str = "") -> dict:
     record = tmp_path / "ad.json"
     write_ad_record(record, ad_shares)
-    main(["--env", ENV, "--histories", str(histories), "--ad", str(record), "--results", str(tmp_path)])
-    return json.loads((tmp_path / "source_pace_darkroom.json").read_text())
+    argv = ["--env", ENV, "--histories", str(histories), "--ad", str(record), "--results", str(tmp_path)]
+    main(argv + (["--record-suffix", suffix] if suffix else []))
+    name = "source_pace_darkroom" + (f"_{suffix}" if suffix else "")
+    out = json.loads((tmp_path / f"{name}.json").read_text())
+    assert out["plots"] == [f"{name}.png"] and (tmp_path / f"{name}.png").is_file()
+    return out
 
 
 def test_source_curves_count_one_actors_steps_and_all_actors_steps(tmp_path, histories) -> None:
@@ -88,7 +92,7 @@ def test_verdicts_on_an_ad_as_fast_as_one_actor(tmp_path, histories) -> None:
 
 
 def test_an_ad_that_played_fewer_episodes_than_an_actor_is_not_judged(tmp_path, histories) -> None:
-    _, similar = run(tmp_path, histories, np.full(5, 0.95))["findings"]
+    _, similar = run(tmp_path, histories, np.full(5, 0.95), suffix="searcher")["findings"]
     assert similar["reproduced"] is None
 
 
