@@ -32,7 +32,7 @@ from ad_agent.baselines import RL2Config, evaluate_rl2, train_rl2
 from ad_agent.pipeline import optimal_mean_return, random_mean_return
 from ad_agent.plots import pyplot, save_figure
 from ad_agent.presets import get_preset
-from benchmarks.common import env_slug, write_result
+from benchmarks.common import RESULTS_DIR, env_slug, write_result
 from benchmarks.experiments import experiment_parser, finding, positive_int
 from envs.core import evenly_spaced
 
@@ -124,14 +124,16 @@ def meta_train(
     report(progress)
 
 
-def ad_reference(env_id: str, results: Path, episodes: int) -> tuple[str, list[float]] | None:
-    """The env's main-results record and AD's mean return over its first ``episodes`` episodes there, if
-    any: the paper-scale one (batched learners' histories) when there is one, else the preset's."""
-    for name in (f"main_results_{env_slug(env_id)}_batched.json", f"main_results_{env_slug(env_id)}.json"):
-        path = results / name
-        if path.exists():
-            curves = {curve["method"]: curve["mean"] for curve in json.loads(path.read_text())["curves"]}
-            return (name, curves["AD"][:episodes]) if "AD" in curves else None
+def ad_reference(env_id: str, episodes: int, *folders: Path) -> tuple[str, list[float]] | None:
+    """The env's main-results record in the first of ``folders`` that has one, and AD's mean return over
+    its first ``episodes`` episodes there: the paper-scale one (batched learners' histories) when there
+    is one, else the preset's. A run writing its record elsewhere still finds the committed ones."""
+    for folder in folders:
+        for name in (f"main_results_{env_slug(env_id)}_batched.json", f"main_results_{env_slug(env_id)}.json"):
+            path = folder / name
+            if path.exists():
+                curves = {curve["method"]: curve["mean"] for curve in json.loads(path.read_text())["curves"]}
+                return (name, curves["AD"][:episodes]) if "AD" in curves else None
     return None
 
 
@@ -156,7 +158,7 @@ def write_record(
 ) -> None:
     """The record of the run so far: written after every chunk, so a stopped run leaves its partial results."""
     best = max(progress.evaluations, key=lambda e: e["late"])
-    reference = None if args.quick else ad_reference(args.env, args.results, len(best["curve"]))
+    reference = None if args.quick else ad_reference(args.env, len(best["curve"]), args.results, RESULTS_DIR)
     ad_record, ad = reference or (None, None)
     done = plateaued([e["late"] for e in progress.evaluations], optimal, random)
     evidence = (

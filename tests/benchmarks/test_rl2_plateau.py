@@ -39,9 +39,12 @@ def test_the_ad_reference_is_the_paper_scale_main_result_when_there_is_one(tmp_p
         curves = [{"method": "AD", "mean": ad_mean}, {"method": "ED", "mean": [9.0] * 3}]
         (tmp_path / name).write_text(json.dumps({"curves": curves}))
 
-    assert rl2_plateau.ad_reference("DarkKeyToDoor-v0", tmp_path, 2) is None
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert rl2_plateau.ad_reference("DarkKeyToDoor-v0", 2, tmp_path) is None
     write("main_results_darkkeytodoor.json", [0.1, 0.2, 0.3])
-    assert rl2_plateau.ad_reference("DarkKeyToDoor-v0", tmp_path, 2) == ("main_results_darkkeytodoor.json", [0.1, 0.2])
+    assert rl2_plateau.ad_reference("DarkKeyToDoor-v0", 2, tmp_path) == ("main_results_darkkeytodoor.json", [0.1, 0.2])
     write("main_results_darkkeytodoor_batched.json", [1.0, 1.5, 2.0])
     expected = ("main_results_darkkeytodoor_batched.json", [1.0, 1.5])
-    assert rl2_plateau.ad_reference("DarkKeyToDoor-v0", tmp_path, 2) == expected
+    assert rl2_plateau.ad_reference("DarkKeyToDoor-v0", 2, tmp_path) == expected
+    assert rl2_plateau.ad_reference("DarkKeyToDoor-v0", 2, elsewhere, tmp_path) == expected  # a run writing elsewhere
