@@ -13,7 +13,7 @@ from benchmarks.source_pace import main
 ENV, EPISODE = "DarkRoom-v0", 20  # Dark Room's fixed episode length
 
 
-def write_source_run(path, task: list[int], episode_returns: list[list[float]]) -> None:
+def write_source_run(path, task: list[int], episode_returns: list[list[float]], kind: str = "SourceConfig") -> None:
     """A run whose actors earn ``episode_returns[actor][k]`` in their k-th episode (all on its last step),
     plus one episode cut short, as a stopped learner leaves it."""
     returns = np.asarray(episode_returns, dtype=np.float32)
@@ -23,7 +23,7 @@ def write_source_run(path, task: list[int], episode_returns: list[list[float]]) 
     starts = np.broadcast_to(np.arange(rewards.shape[1]) % EPISODE == 0, rewards.shape).copy()
     zeros = np.zeros(rewards.shape, dtype=np.int64)
     streams = Streams(observations=zeros[..., None], actions=zeros, rewards=rewards, episode_starts=starts)
-    write_run(path, streams, {"env_id": ENV, "task": {"task": task}})
+    write_run(path, streams, {"env_id": ENV, "task": {"task": task}, "source": {"kind": kind}})
 
 
 def write_ad_record(path, shares: np.ndarray, env_id: str = ENV, optimal: float = 10.0) -> None:
@@ -94,6 +94,17 @@ def test_verdicts_on_an_ad_as_fast_as_one_actor(tmp_path, histories) -> None:
 def test_an_ad_that_played_fewer_episodes_than_an_actor_is_not_judged(tmp_path, histories) -> None:
     _, similar = run(tmp_path, histories, np.full(5, 0.95), suffix="searcher")["findings"]
     assert similar["reproduced"] is None
+
+
+def test_independent_actors_are_not_added_up_into_one_learner(tmp_path) -> None:
+    folder = tmp_path / "searched"
+    folder.mkdir()
+    best = get_preset(ENV).optimal_return([3, 3])
+    write_source_run(folder / "a.h5", [3, 3], [[0.0] + [best] * 11] * 2, kind="GridSearchConfig")
+    out = run(tmp_path, folder, np.full(40, 0.95))
+    assert [c["method"] for c in out["curves"]] == ["AD (ad)", "source, one actor"]
+    (similar,) = out["findings"]
+    assert similar["claim"].startswith("AD (ad) is about as good as one actor") and similar["reproduced"] is True
 
 
 def test_refuses_mismatched_inputs(tmp_path, histories) -> None:
