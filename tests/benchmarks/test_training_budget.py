@@ -2,10 +2,28 @@
 
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 
 from benchmarks import experiments, training_budget
+
+
+def quick_run(tmp_path: Path, *steps: str) -> tuple[Path, Path, list[str]]:
+    """A quick run's cache and results folders under ``tmp_path``, and its arguments (budgets ``steps``, default 5)."""
+    work, results = tmp_path / "work", tmp_path / "results"
+    argv = [
+        "--quick",
+        "--workdir",
+        str(work),
+        "--results",
+        str(results),
+        "--workers",
+        "1",
+        "--steps",
+        *(steps or ("5",)),
+    ]
+    return work, results, argv
 
 
 def test_the_preset_budget_shares_main_results_cache_names() -> None:
@@ -16,8 +34,7 @@ def test_the_preset_budget_shares_main_results_cache_names() -> None:
 
 @pytest.mark.slow
 def test_quick_budget_curve_trains_each_budget_once(tmp_path) -> None:
-    work, results = tmp_path / "work", tmp_path / "results"
-    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5", "10"]
+    work, results, argv = quick_run(tmp_path, "5", "10")
     training_budget.main(argv)
     record = json.loads((results / "training_budget_darkroom_quick.json").read_text())
     table = record["tables"]["Mean return per episode block, by training steps"]
@@ -39,8 +56,7 @@ def test_quick_budget_curve_trains_each_budget_once(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_another_depth_has_its_own_caches_and_record_and_train_tasks_are_played_too(tmp_path) -> None:
-    work, results = tmp_path / "work", tmp_path / "results"
-    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
+    work, results, argv = quick_run(tmp_path)
     training_budget.main([*argv, "--n-layers", "2", "--train-tasks", "2", "--train-seeds", "2"])
     record = json.loads((results / "training_budget_darkroom_2layers_2seeds_quick.json").read_text())
     assert record["budgets"]["model"]["n_layers"] == 2 and record["title"].endswith(", 2 layers, 2 training seeds")
@@ -58,8 +74,7 @@ def test_another_depth_has_its_own_caches_and_record_and_train_tasks_are_played_
 
 
 def test_the_lstm_variant_trains_under_its_own_name_with_the_lstm_shape(tmp_path) -> None:
-    work, results = tmp_path / "work", tmp_path / "results"
-    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
+    work, results, argv = quick_run(tmp_path)
     training_budget.main([*argv, "--arch", "lstm", "--record-suffix", "mine"])
     record = json.loads((results / "training_budget_darkroom_lstm_mine_quick.json").read_text())
     assert record["budgets"]["model"]["arch"] == "lstm" and record["budgets"]["model"]["n_layers"] == 1
@@ -68,8 +83,7 @@ def test_the_lstm_variant_trains_under_its_own_name_with_the_lstm_shape(tmp_path
 
 
 def test_a_longer_context_trains_under_its_own_name_with_the_context_recorded(tmp_path) -> None:
-    work, results = tmp_path / "work", tmp_path / "results"
-    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
+    work, results, argv = quick_run(tmp_path)
     training_budget.main([*argv, "--context-len", "48"])
     record = json.loads((results / "training_budget_darkroom_ctx48_quick.json").read_text())
     assert record["budgets"]["model"]["context_len"] == 48 and record["title"].endswith(", context 48 steps")
@@ -84,10 +98,10 @@ def test_histories_of_another_source_train_under_their_own_name_with_the_folder_
     from ad_agent.presets import get_preset
     from ad_agent.sources import GridSearchConfig
 
-    data, work, results = tmp_path / "searched", tmp_path / "work", tmp_path / "results"
+    data = tmp_path / "searched"
     jobs = split_jobs("DarkRoom-v0", get_preset("DarkRoom-v0").task_env.tasks, "train", 1, 0, num_tasks=3)
     collect(jobs, GridSearchConfig(n_actors=4, episodes=6), data, workers=1)
-    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
+    work, results, argv = quick_run(tmp_path)
     training_budget.main([*argv, "--histories", str(data)])
     record = json.loads((results / "training_budget_darkroom_on_searched_quick.json").read_text())
     assert record["budgets"]["data"] == {"histories": str(data)} and record["title"].endswith(", on searched")
@@ -101,8 +115,7 @@ def test_histories_of_another_source_train_under_their_own_name_with_the_folder_
 
 
 def test_label_smoothing_trains_under_its_own_name_with_the_smoothing_recorded(tmp_path) -> None:
-    work, results = tmp_path / "work", tmp_path / "results"
-    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
+    work, results, argv = quick_run(tmp_path)
     training_budget.main([*argv, "--label-smoothing", "0.2"])
     record = json.loads((results / "training_budget_darkroom_ls0.2_quick.json").read_text())
     assert record["budgets"]["train"]["label_smoothing"] == 0.2 and record["title"].endswith(", label smoothing 0.2")
@@ -110,8 +123,7 @@ def test_label_smoothing_trains_under_its_own_name_with_the_smoothing_recorded(t
 
 
 def test_subsampled_streams_train_under_their_own_name_with_the_view_recorded(tmp_path) -> None:
-    work, results = tmp_path / "work", tmp_path / "results"
-    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
+    work, results, argv = quick_run(tmp_path)
     training_budget.main([*argv, "--every-kth-episode", "2"])
     record = json.loads((results / "training_budget_darkroom_every2_quick.json").read_text())
     assert record["budgets"]["views"] == {"every_kth_episode": 2}
@@ -125,8 +137,7 @@ def test_subsampled_streams_train_under_their_own_name_with_the_view_recorded(tm
 
 @pytest.mark.slow
 def test_seeds_played_apart_pool_into_the_record_of_them_played_together(tmp_path) -> None:
-    work, results = tmp_path / "work", tmp_path / "results"
-    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
+    work, results, argv = quick_run(tmp_path)
     training_budget.main([*argv, "--train-seeds", "2"])  # seeds 0 and 1 in one run
     together = json.loads((results / "training_budget_darkroom_2seeds_quick.json").read_text())
     training_budget.main(argv)  # seed 0 alone, then seed 1 alone (as two sessions would)
@@ -146,8 +157,7 @@ def test_seeds_played_apart_pool_into_the_record_of_them_played_together(tmp_pat
 
 
 def test_pooling_refuses_another_experiment_a_seed_twice_and_nothing_to_play(tmp_path) -> None:
-    work, results = tmp_path / "work", tmp_path / "results"
-    argv = ["--quick", "--workdir", str(work), "--results", str(results), "--workers", "1", "--steps", "5"]
+    work, results, argv = quick_run(tmp_path)
     training_budget.main(argv)
     seed0 = str(results / "training_budget_darkroom_quick.json")
     with pytest.raises(ValueError, match="seed\\(s\\) \\[0\\] .* come twice"):
