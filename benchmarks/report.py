@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,19 @@ def _plots(path: Path, record: dict[str, Any]) -> list[str]:
     return names
 
 
-def section(path: Path, record: dict[str, Any], report_dir: Path) -> list[str]:
+def headings(records: list[tuple[Path, dict[str, Any]]]) -> list[str]:
+    """Each record's title, with its record's name added where two records share a title, so
+    every section has its own heading and link anchor."""
+    counts = Counter(record["title"] for _, record in records)
+    return [
+        record["title"] if counts[record["title"]] == 1 else f"{record['title']} ({path.stem})"
+        for path, record in records
+    ]
+
+
+def section(path: Path, record: dict[str, Any], report_dir: Path, heading: str) -> list[str]:
     """One experiment: what it compared, its verdicts, its tables and plots, how to rerun it."""
-    lines = [f"## {record['title']}", "", record.get("summary", ""), ""]
+    lines = [f"## {heading}", "", record.get("summary", ""), ""]
     lines += [
         f"- command: `{record.get('command', '?')}`",
         f"- seed {record.get('seed')}, {record.get('mode', 'full')} mode, {record.get('date', '?')}"
@@ -132,12 +143,13 @@ def build(results: Path = RESULTS_DIR, out: Path = REPORT, include_quick: bool =
         lines.append("No experiment records yet.")
     else:
         lines += ["## Summary", ""]
-        for _, record in records:
+        titles = headings(records)
+        for (_, record), title in zip(records, titles, strict=True):
             for f in record.get("findings", []):
-                lines.append(f"- {record['title']}: {f['claim']}: {VERDICT[f['reproduced']]}")
+                lines.append(f"- {title}: {f['claim']}: {VERDICT[f['reproduced']]}")
         lines += ["", "## Hardware", "", *_machines(records), ""]
-        for path, record in records:
-            lines += section(path, record, out.parent)
+        for (path, record), title in zip(records, titles, strict=True):
+            lines += section(path, record, out.parent, title)
     if NOTES.exists():
         lines += ["", NOTES.read_text().strip()]
     out.write_text("\n".join(lines).rstrip() + "\n")

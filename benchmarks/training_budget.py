@@ -142,6 +142,13 @@ def seeds_label(seeds: list[int], data_seed: int) -> str:
     return f"_seed{seeds[0]}" if len(seeds) == 1 else f"_{len(seeds)}seeds"
 
 
+def seeds_title(seeds: list[int], data_seed: int) -> str:
+    """The record title's part for its training seeds, so one seed's record is not titled as another's."""
+    if seeds == [data_seed]:
+        return ""
+    return f", training seed {seeds[0]}" if len(seeds) == 1 else f", {len(seeds)} training seeds"
+
+
 def _views(args: argparse.Namespace) -> dict[str, int]:
     """The view of each stream AD trains on, as ``distill`` takes it: none for whole streams, so the
     cache keys of whole-stream runs stay what they were."""
@@ -346,7 +353,7 @@ def run(args: argparse.Namespace) -> Path:
         + ("" if args.histories is None else f", on {args.histories.name}")
         + ("" if args.label_smoothing is None else f", label smoothing {args.label_smoothing:g}")
         + ("" if args.every_kth_episode == 1 else f", one episode in {args.every_kth_episode} of each stream")
-        + ("" if len(all_seeds) == 1 else f", {len(all_seeds)} training seeds"),
+        + seeds_title(all_seeds, args.seed),
         "summary": (
             f"AD trained for {', '.join(map(str, sorted(rows)))} gradient steps (each its own run, training seed(s) "
             f"{', '.join(map(str, all_seeds))}) on the same histories, each played in context on {len(tasks)} "

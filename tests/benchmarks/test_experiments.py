@@ -147,6 +147,19 @@ def test_report_renders_findings_tables_and_plots_of_any_experiment(tmp_path) ->
     assert "train_seconds" not in text
 
 
+def test_report_tells_records_of_one_title_apart_by_their_names(tmp_path) -> None:
+    curve = Curve.from_returns("AD", np.array([[1.0, 2.0]]), episode_length=20)
+    figures = {"title": "A sweep", "findings": [finding("X rises", True, "by 1")]}
+    for name in ("sweep", "sweep_steps400"):
+        save_experiment(name, argparse.Namespace(quick=False, seed=0, results=tmp_path), figures, [curve])
+    save_experiment("other", argparse.Namespace(quick=False, seed=0, results=tmp_path), {"title": "B"}, [curve])
+
+    text = report.build(tmp_path, tmp_path / "REPORT.md").read_text()
+    assert "## A sweep (sweep)\n" in text and "## A sweep (sweep_steps400)\n" in text
+    assert "- A sweep (sweep_steps400): X rises: **reproduced**" in text
+    assert "## B\n" in text
+
+
 def test_a_batched_dataset_is_collected_by_the_batched_learners(tmp_path) -> None:
     from benchmarks.experiments import dataset
     from benchmarks.main_results import data_name, variant

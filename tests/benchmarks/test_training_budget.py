@@ -144,6 +144,8 @@ def test_seeds_played_apart_pool_into_the_record_of_them_played_together(tmp_pat
     training_budget.main([*argv, "--first-train-seed", "1"])
     alone = [results / "training_budget_darkroom_quick.json", results / "training_budget_darkroom_seed1_quick.json"]
     assert json.loads(alone[1].read_text())["training_seeds"] == [1]
+    assert json.loads(alone[1].read_text())["title"].endswith(", training seed 1")
+    assert not json.loads(alone[0].read_text())["title"].endswith("seed 0")
     old_seed0 = results / "old_seed0.json"  # seed 0 in the format before records kept seed_curves: it pools too
     old_seed0.write_text(json.dumps({k: v for k, v in json.loads(alone[0].read_text()).items() if k != "seed_curves"}))
 
