@@ -23,6 +23,7 @@ from ad_agent.collection.runner import (
     plan_collection,
     require_backend,
     run_jobs,
+    scripted_source,
     source_for,
     split_jobs,
 )
@@ -40,7 +41,7 @@ from ad_agent.pipeline import (
 )
 from ad_agent.plots import plot_attention, plot_learning_curve
 from ad_agent.presets import PRESETS, TRAIN_PRESETS, Preset, get_preset
-from ad_agent.sources import ALGORITHMS, AnySourceConfig
+from ad_agent.sources import ALGORITHMS, SCRIPTED_SOURCES, AnySourceConfig
 from ad_agent.training.distributed import is_main, joined, launched_world_size
 from envs.core import Split, evenly_spaced
 
@@ -131,13 +132,25 @@ def _check_values(args: argparse.Namespace) -> None:
             raise ValueError(f"--{flag.replace('_', '-')} {folder} is a file; give the folder collect wrote")
 
 
+def _source(args: argparse.Namespace, preset: Preset) -> AnySourceConfig:
+    """The source the options name: a scripted one, or the preset's learner as --algo, --steps and
+    --batched change it."""
+    if args.source == "preset":
+        batch = args.learners_per_batch if args.batched else None
+        return source_for(preset.env_id, preset.source, args.algo, args.steps, batch)
+    learner_options = {"--algo": args.algo, "--steps": args.steps, "--batched": args.batched}
+    given = [flag for flag, value in learner_options.items() if value]
+    if given:
+        raise ValueError(f"--source {args.source} is not an SB3 learner, so {', '.join(given)} cannot change it")
+    return scripted_source(args.source, preset.env_id)
+
+
 def _collect(args: argparse.Namespace) -> None:
     preset = get_preset(args.env)
     which = getattr(args, "tasks", "train")  # `run` has no --tasks: it distils from the train tasks
     runs = _given(args.runs_per_task, preset.runs_per_task)
     jobs = split_jobs(preset.env_id, preset.task_env.tasks, which, runs, args.seed, args.num_tasks)
-    batch = args.learners_per_batch if args.batched else None
-    source = source_for(preset.env_id, preset.source, args.algo, args.steps, batch)
+    source = _source(args, preset)
     try:
         require_backend(args.backend)
         done = _collect_missing(args, jobs, source)
@@ -384,6 +397,12 @@ def build_parser() -> argparse.ArgumentParser:
     collect_p.add_argument("--workers", type=_POSITIVE, default=None, help="parallel processes (default: all cores)")
     collect_p.add_argument(
         "--algo", choices=sorted(ALGORITHMS), default=None, help="SB3 source learner (default: the preset's)"
+    )
+    collect_p.add_argument(
+        "--source",
+        choices=("preset", *SCRIPTED_SOURCES),
+        default="preset",
+        help="preset: the env's source learner; or a scripted source (no SB3 learner) at its defaults",
     )
     collect_p.add_argument(
         "--backend",

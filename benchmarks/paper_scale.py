@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from ad_agent.collection.runner import collect, plan_collection, source_for, split_jobs
+from ad_agent.collection.runner import collect, plan_collection, scripted_source, source_for, split_jobs
 from ad_agent.histories import read_shape_and_metadata, run_files
 from ad_agent.presets import get_preset
-from ad_agent.sources import GridSearchConfig, NoisyExpertConfig
+from ad_agent.sources import SCRIPTED_SOURCES
 from benchmarks.common import env_slug, write_result
 
 SOLVED = 0.9
@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--env", required=True)
     parser.add_argument("--num-tasks", type=int, required=True, help="train tasks, spread over the split")
     parser.add_argument("--runs-per-task", type=int, default=1)
-    parser.add_argument("--source", choices=("preset", "noisy-expert", "grid-search"), default="preset")
+    parser.add_argument("--source", choices=("preset", *SCRIPTED_SOURCES), default="preset")
     parser.add_argument("--batched", action="store_true", help="batched PPO/A2C learners")
     parser.add_argument("--learners-per-batch", type=int, default=128)
     parser.add_argument("--workers", type=int, default=2)
@@ -75,14 +75,12 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="dataset folder (re-running resumes)")
     args = parser.parse_args()
     preset = get_preset(args.env)
-    if args.source == "noisy-expert":
-        source = NoisyExpertConfig()  # 64 streams of 40 episodes, as many streams as a learner's actors
-    elif args.source == "grid-search":
-        source = GridSearchConfig()  # 64 streams of 40 episodes, each actor searching by itself
-    else:
+    if args.source == "preset":
         source = source_for(
             args.env, preset.source, learners_per_batch=args.learners_per_batch if args.batched else None
         )
+    else:  # 64 streams of 40 episodes, as many streams as a learner's actors
+        source = scripted_source(args.source, args.env)
     jobs = split_jobs(args.env, preset.task_env.tasks, "train", args.runs_per_task, args.seed, args.num_tasks)
     before = len(jobs) - len(plan_collection(jobs, args.out, source).todo)
     load = os.getloadavg()[0]

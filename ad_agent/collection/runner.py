@@ -44,6 +44,7 @@ from ad_agent.histories import (
 from ad_agent.presets import BATCHED_SOURCES, SOURCE_PRESETS
 from ad_agent.sources import (
     ALGORITHMS,
+    SCRIPTED_SOURCES,
     SOURCES,
     AnySourceConfig,
     BatchedSourceConfig,
@@ -125,6 +126,17 @@ def split_jobs(
         for index in evenly_spaced(range(len(tasks)), num_tasks):
             jobs += every_job[index * runs_per_task : (index + 1) * runs_per_task]
     return jobs
+
+
+def scripted_source(name: str, env_id: str) -> AnySourceConfig:
+    """The scripted source ``name`` (a key of :data:`~ad_agent.sources.SCRIPTED_SOURCES`) at its
+    defaults, refused here on an env it cannot play rather than in every worker."""
+    if name not in SCRIPTED_SOURCES:
+        raise ValueError(f"unknown scripted source {name!r}; choose from {', '.join(SCRIPTED_SOURCES)}")
+    make, envs = SCRIPTED_SOURCES[name]
+    if env_id not in envs:
+        raise ValueError(f"the {name} source plays {', '.join(envs)}, not {env_id}")
+    return make()
 
 
 def source_for(

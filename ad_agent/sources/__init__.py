@@ -8,17 +8,26 @@ contract), made known to collection by :func:`~ad_agent.sources.base.register_so
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import Any
 
 from ad_agent.sources.base import SOURCES, Recorded, Source, register_source
 from ad_agent.sources.batched import BatchedSourceConfig
+from ad_agent.sources.grid_search import ENVS as GRID_SEARCH_ENVS
 from ad_agent.sources.grid_search import GridSearchConfig, run_grid_search
-from ad_agent.sources.noisy_expert import NoisyExpertConfig, run_noisy_expert
+from ad_agent.sources.noisy_expert import EXPERTS, NoisyExpertConfig, run_noisy_expert
 from ad_agent.sources.sb3 import ALGORITHMS, HistoryRecorder, SourceConfig, run_source
 from ad_agent.sources.ucb import UCBConfig, run_ucb
 
 #: Any registered source's config (the built-in ones and yours).
 AnySourceConfig = Source
+
+#: The built-in sources that are not SB3 learners, by the name ``ad-agent collect --source`` takes:
+#: each one's config (made at its defaults) and the env ids it can play.
+SCRIPTED_SOURCES: dict[str, tuple[Callable[[], Source], Collection[str]]] = {
+    "noisy-expert": (NoisyExpertConfig, tuple(EXPERTS)),
+    "grid-search": (GridSearchConfig, GRID_SEARCH_ENVS),
+}
 
 __all__ = [
     "ALGORITHMS",
@@ -27,6 +36,7 @@ __all__ = [
     "GridSearchConfig",
     "HistoryRecorder",
     "NoisyExpertConfig",
+    "SCRIPTED_SOURCES",
     "SOURCES",
     "Source",
     "SourceConfig",

@@ -13,10 +13,18 @@ from pathlib import Path
 import pytest
 
 from ad_agent.cli import main
-from ad_agent.collection.runner import SourceMismatchError, collect, make_jobs, plan_collection, source_for, split_jobs
+from ad_agent.collection.runner import (
+    SourceMismatchError,
+    collect,
+    make_jobs,
+    plan_collection,
+    scripted_source,
+    source_for,
+    split_jobs,
+)
 from ad_agent.histories import read_run, scan, write_run
 from ad_agent.presets import DARKROOM_PPO, SOURCE_PRESETS, get_preset
-from ad_agent.sources import BatchedSourceConfig, NoisyExpertConfig, SourceConfig
+from ad_agent.sources import BatchedSourceConfig, GridSearchConfig, NoisyExpertConfig, SourceConfig
 from envs.core import evenly_spaced
 
 PRESET = get_preset("DarkRoom-v0")
@@ -135,6 +143,22 @@ def test_cli_algo_is_recorded_in_the_runs(tmp_path):
     (meta,) = [read_run(path)[1] for path in _runs(out)]
     assert meta["source"]["algo"] == "A2C" and meta["split"] == "test"
     assert meta["task"]["task"] == list(PRESET.test_tasks[0])
+
+
+def test_cli_source_collects_a_scripted_source_and_refuses_what_it_cannot_do(tmp_path, capsys):
+    out = tmp_path / "h"
+    toy = ["--num-tasks", "1", "--runs-per-task", "1", "--workers", "1", "--out", str(out)]
+    assert main(["collect", "--source", "grid-search", *toy]) == 0
+    (meta,) = [read_run(path)[1] for path in _runs(out)]
+    assert meta["source"] == {"kind": "GridSearchConfig", **dataclasses.asdict(GridSearchConfig())}
+    assert main(["collect", "--source", "grid-search", "--env", "DarkKeyToDoor-v0", *toy]) == 2
+    assert "the grid-search source plays DarkRoom-v0, DarkRoomHard-v0, not DarkKeyToDoor-v0" in capsys.readouterr().err
+    assert main(["collect", "--source", "noisy-expert", "--batched", "--steps", "128", *toy]) == 2
+    refusal = "--source noisy-expert is not an SB3 learner, so --steps, --batched cannot change it"
+    assert refusal in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown scripted source 'ucb'; choose from noisy-expert, grid-search"):
+        scripted_source("ucb", "DarkRoom-v0")
+    assert scripted_source("noisy-expert", "AdversarialBandit-v0") == NoisyExpertConfig()
 
 
 @pytest.mark.parametrize(
