@@ -29,6 +29,7 @@ from ad_agent.deployment.policy import InContextPolicy
 from ad_agent.histories import episode_returns, iter_rewards
 from ad_agent.pipeline import optimal_mean_return, random_mean_return
 from ad_agent.presets import PRESETS, Preset, get_preset, max_episode_steps
+from ad_agent.sources import SCRIPTED_SOURCES
 from ad_agent.sources.sb3 import SourceConfig
 from benchmarks.common import env_slug
 from benchmarks.experiments import (
@@ -258,21 +259,55 @@ def findings(curves: dict[str, Curve], optimal: float, random: float, horizon: i
     return out
 
 
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    """The options that choose the source learner whose histories AD and ED distil."""
+    parser.add_argument("--batched", action="store_true", help="collect with the batched PPO/A2C learners")
+    parser.add_argument(
+        "--source",
+        choices=("preset", *SCRIPTED_SOURCES),
+        default="preset",
+        help="preset: the env's source learner; or a scripted source, as `ad-agent collect --source` takes",
+    )
+
+
+def check_source_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse --batched with a scripted --source: batching applies to the PPO/A2C learners only."""
+    if args.batched and args.source != "preset":
+        parser.error(f"--batched runs PPO/A2C learners; --source {args.source} is not one")
+
+
+def source_name(args: argparse.Namespace) -> str:
+    """The source's part of dataset, cache and record names: '' for the preset's learner, else
+    '-batched' or the scripted source's name ('-gridsearch')."""
+    scripted = getattr(args, "source", "preset")
+    if scripted != "preset":
+        return "-" + scripted.replace("-", "")
+    return "-batched" if args.batched else ""
+
+
 def data_name(args: argparse.Namespace) -> str | None:
-    """The dataset's own name when it is not the preset's collection (a task subset, more runs, batched)."""
+    """The dataset's own name when it is not the preset's collection (a task subset, more runs,
+    another source)."""
     parts = [f"tasks{args.num_tasks}" if args.num_tasks is not None else ""]
     parts += [f"x{args.runs_per_task}" if args.runs_per_task is not None else ""]
-    parts += ["-batched" if args.batched else ""]
-    return "".join(parts) or None
+    parts += [source_name(args)]
+    return "".join(parts).lstrip("-") or None
 
 
 def use_data_options(args: argparse.Namespace, budgets: Budgets) -> None:
     """Point ``budgets.data`` at a dataset of its own when the options ask for one (a task subset, more
-    runs, batched learners), named as the ablations name theirs."""
+    runs, another source), named as the ablations name theirs."""
     if data_name(args) is not None:
-        given = {"num_tasks": args.num_tasks, "runs_per_task": args.runs_per_task, "batched": args.batched or None}
+        scripted = getattr(args, "source", "preset")
+        given = {
+            "num_tasks": args.num_tasks,
+            "runs_per_task": args.runs_per_task,
+            "batched": args.batched or None,
+            "source": None if scripted == "preset" else scripted,
+        }
         given = {key: value for key, value in given.items() if value is not None}
-        budgets.data = {**budgets.data, **given, "name": data_name(args)}
+        kept = {k: v for k, v in budgets.data.items() if not ("source" in given and k == "steps")}  # SB3's budget
+        budgets.data = {**kept, **given, "name": data_name(args)}
 
 
 def _data_label(args: argparse.Namespace) -> str:
@@ -281,14 +316,16 @@ def _data_label(args: argparse.Namespace) -> str:
         return ""
     runs = "" if args.runs_per_task is None else f" x {args.runs_per_task} runs"
     tasks = "all train tasks" if args.num_tasks is None else f"{args.num_tasks} train tasks"
-    return f", {tasks}{runs}{', batched PPO' if args.batched else ''}"
+    scripted = getattr(args, "source", "preset")
+    source = f", {scripted} source" if scripted != "preset" else ", batched PPO" if args.batched else ""
+    return f", {tasks}{runs}{source}"
 
 
 def variant(args: argparse.Namespace) -> str:
-    """A name suffix for AD and ED trained for other than the preset's number of steps, or on batched
-    learners' histories: their own cache entries and result file."""
+    """A name suffix for AD and ED trained for other than the preset's number of steps, or on another
+    source's histories: their own cache entries and result file."""
     steps = "" if args.train_steps is None else f"-steps{args.train_steps}"
-    return steps + ("-batched" if args.batched else "")
+    return steps + source_name(args)
 
 
 def policy_names(args: argparse.Namespace) -> tuple[str, str]:
@@ -437,12 +474,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--runs-per-task", type=count, default=None, help="source runs per train task (default: preset)"
     )
-    parser.add_argument("--batched", action="store_true", help="collect with the batched PPO/A2C learners")
+    add_source_options(parser)
     parser.add_argument("--test-tasks", type=count, default=None, help="held-out tasks to measure on (default: all)")
     parser.add_argument("--episodes", type=count, default=None, help="in-context episodes per AD / ED trial")
     parser.add_argument("--trials", type=count, default=None, help="AD / ED trials per held-out task")
     parser.add_argument("--threads", type=count, default=1, help="torch threads (1 leaves a core to another job)")
-    path = run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    check_source_options(parser, args)
+    path = run(args)
     print(f"wrote {path}")
 
 

@@ -51,9 +51,12 @@ from benchmarks.main_results import (
     ENVS,
     Budgets,
     _run_preset,
+    add_source_options,
+    check_source_options,
     in_context_returns,
     policy_names,
     quick_budgets,
+    source_name,
     use_data_options,
 )
 from envs.core import evenly_spaced
@@ -333,6 +336,7 @@ def run(args: argparse.Namespace) -> Path:
     late = "ep {}-{}".format(*(reached or [(1, budgets.episodes)])[-1])
     label = f"training_budget_{env_slug(args.env)}"
     label += f"_{shape.replace('-', '_')}" if shape else ""
+    label += f"_{args.source.replace('-', '')}" if args.source != "preset" else ""
     all_seeds = sorted({int(seed) for by_seed in seed_record.values() for seed in by_seed})
     label += seeds_label(all_seeds, args.seed)
     label += f"_{args.record_suffix}" if args.record_suffix else ""
@@ -351,6 +355,7 @@ def run(args: argparse.Namespace) -> Path:
         + ("" if args.n_layers is None else f", {args.n_layers} layers")
         + ("" if args.context_len is None else f", context {args.context_len} steps")
         + ("" if args.histories is None else f", on {args.histories.name}")
+        + ("" if args.source == "preset" else f", {args.source} source")
         + ("" if args.label_smoothing is None else f", label smoothing {args.label_smoothing:g}")
         + ("" if args.every_kth_episode == 1 else f", one episode in {args.every_kth_episode} of each stream")
         + seeds_title(all_seeds, args.seed),
@@ -387,7 +392,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--num-tasks", type=positive_int, default=None, help="train tasks (default: the split)")
     parser.add_argument("--runs-per-task", type=positive_int, default=None, help="source runs per train task")
-    parser.add_argument("--batched", action="store_true", help="the batched PPO/A2C learners' histories")
+    add_source_options(parser)
     parser.add_argument("--test-tasks", type=positive_int, default=None, help="held-out tasks (default: all)")
     parser.add_argument("--train-tasks", type=positive_int, default=None, help="also play N train tasks (spread)")
     parser.add_argument(
@@ -435,8 +440,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--train-seeds must be >= 1, or 0 with --pool")
     if args.pool and args.train_tasks:
         parser.error("--pool pools held-out curves only; --train-tasks needs every seed played here")
-    if args.histories is not None and (args.num_tasks or args.runs_per_task or args.batched):
-        parser.error("--histories names the data; --num-tasks, --runs-per-task and --batched choose a collection")
+    check_source_options(parser, args)
+    if args.histories is not None and (args.num_tasks or args.runs_per_task or source_name(args)):
+        parser.error(
+            "--histories names the data; --num-tasks, --runs-per-task, --batched and --source choose a collection"
+        )
     if args.histories is not None and (not args.histories.is_dir() or not run_files(args.histories)):
         parser.error(f"--histories: no run files in {args.histories}")
     if missing := [str(path) for path in args.pool if not path.is_file()]:

@@ -1,5 +1,6 @@
 """main_results --quick end to end on Dark Room: every method measured, the figure drawn, the report built."""
 
+import argparse
 import json
 
 import pytest
@@ -58,4 +59,17 @@ def test_budget_options_refuse_non_positive_values_before_any_work(tmp_path, cap
     with pytest.raises(SystemExit) as exit_:
         main_results.main(["--quick", option, "0", "--workdir", str(tmp_path / "work"), "--results", str(tmp_path)])
     assert exit_.value.code == 2 and f"argument {option}: must be a positive integer, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()
+
+
+def test_a_scripted_source_is_named_apart_and_refused_with_batched_before_any_work(tmp_path, capsys) -> None:
+    args = argparse.Namespace(train_steps=None, num_tasks=None, runs_per_task=5, batched=False, source="grid-search")
+    assert main_results.data_name(args) == "x5-gridsearch" and main_results.policy_names(args)[0] == "ad-gridsearch"
+    budgets = main_results.quick_budgets()
+    main_results.use_data_options(args, budgets)
+    assert budgets.data["source"] == "grid-search" and "steps" not in budgets.data  # SB3's budget does not apply
+    argv = ["--quick", "--source", "grid-search", "--batched", "--workdir", str(tmp_path / "work")]
+    with pytest.raises(SystemExit) as exit_:
+        main_results.main([*argv, "--results", str(tmp_path)])
+    assert exit_.value.code == 2 and "--source grid-search is not one" in capsys.readouterr().err
     assert not (tmp_path / "work").exists()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ad_agent.histories import read_run, run_files
 from benchmarks import experiments, training_budget
 
 
@@ -112,6 +113,19 @@ def test_histories_of_another_source_train_under_their_own_name_with_the_folder_
         training_budget.main([*argv, "--histories", str(data), "--batched"])
     with pytest.raises(SystemExit):
         training_budget.main([*argv, "--histories", str(tmp_path / "missing")])
+
+
+def test_a_scripted_source_collects_and_trains_under_its_own_names(tmp_path) -> None:
+    work, results, argv = quick_run(tmp_path)
+    training_budget.main([*argv, "--source", "grid-search"])
+    record = json.loads((results / "training_budget_darkroom_gridsearch_quick.json").read_text())
+    assert record["budgets"]["data"]["source"] == "grid-search" and record["title"].endswith(", grid-search source")
+    data = work / "DarkRoom-v0" / "gridsearch-seed0"  # named as ad-agent's other datasets, by what differs
+    assert {read_run(path)[1]["source"]["kind"] for path in run_files(data)} == {"GridSearchConfig"}
+    assert [p.name for p in (work / "DarkRoom-v0" / "policies").iterdir()] == ["ad-steps5-gridsearch-seed0"]
+    for clash in (["--batched"], ["--histories", str(data)]):
+        with pytest.raises(SystemExit):
+            training_budget.main([*argv, "--source", "grid-search", *clash])
 
 
 def test_label_smoothing_trains_under_its_own_name_with_the_smoothing_recorded(tmp_path) -> None:
