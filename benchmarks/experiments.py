@@ -134,8 +134,7 @@ def trained_policy(
     steps: a changed setting under the same name retrains instead of silently reusing a stale policy.
     """
     folder = workdir / preset.env_id / "policies" / f"{name}-seed{seed}"
-    job = {"model": preset.model.resolved(), "train": training_key(preset.train), "steps": steps}
-    job["data"] = dataset_key(data_dir)
+    job = _policy_job(preset, data_dir, steps)
     if _job_done(folder, {**job, **views}):
         return InContextPolicy.load(folder / "policy")
     started = time.perf_counter()
@@ -149,6 +148,22 @@ def trained_policy(
     shutil.rmtree(checkpoints, ignore_errors=True)
     (folder / "pending.json").unlink(missing_ok=True)
     return policy
+
+
+def _policy_job(preset: Preset, data_dir: Path, steps: int | None) -> dict[str, Any]:
+    """What a cached policy depends on (its views aside): the model, training, steps and data."""
+    job = {"model": preset.model.resolved(), "train": training_key(preset.train), "steps": steps}
+    return {**job, "data": dataset_key(data_dir)}
+
+
+def adopt_trained_policy(
+    preset: Preset, data_dir: Path, seed: int, workdir: Path, name: str, steps: int | None = None, **views: Any
+) -> None:
+    """Bring a finished twin of this policy job (trained under another name) to ``name`` without
+    training, so that a run whose returns are cached under a twin's name still finds what its policy
+    cost (:func:`compute_seconds`). Does nothing when no such job has finished."""
+    folder = workdir / preset.env_id / "policies" / f"{name}-seed{seed}"
+    _job_done(folder, {**_policy_job(preset, data_dir, steps), **views})
 
 
 def _seconds_trained(checkpoints: Path) -> float:

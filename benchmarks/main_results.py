@@ -34,6 +34,7 @@ from ad_agent.sources.sb3 import SourceConfig
 from benchmarks.common import env_slug
 from benchmarks.experiments import (
     Curve,
+    adopt_trained_policy,
     cached_returns,
     compute_seconds,
     dataset,
@@ -148,6 +149,7 @@ def in_context_returns(
         return evaluate(policy[0], preset.env_id, tasks * trials, budgets.episodes, seed)
 
     folder = workdir / preset.env_id / "evaluations" / f"{evaluation or name}-seed{seed}"
+    adopt_trained_policy(preset, data, seed, workdir, name, budgets.train_steps, **views)
     return cached_returns(folder, job, play, train_first)
 
 

@@ -12,6 +12,7 @@ from ad_agent.training.loop import TrainConfig
 from benchmarks import report
 from benchmarks.experiments import (
     Curve,
+    adopt_trained_policy,
     cached_returns,
     compute_seconds,
     dataset_key,
@@ -119,6 +120,23 @@ def test_dataset_key_changes_with_the_runs_in_the_folder(tmp_path) -> None:
     assert first == {"folder": str(tmp_path), "runs": ["a.h5"]} and dataset_key(tmp_path) == first
     (tmp_path / "b.h5").touch()
     assert dataset_key(tmp_path)["runs"] == ["a.h5", "b.h5"]
+
+
+def test_a_policy_trained_under_another_name_is_adopted_with_its_cost_and_no_training(tmp_path) -> None:
+    from ad_agent.presets import get_preset
+    from benchmarks.experiments import _mark_done, _policy_job, _record_seconds
+
+    preset, data = get_preset("DarkRoom-v0"), tmp_path / "data"
+    data.mkdir()
+    policies = tmp_path / "DarkRoom-v0" / "policies"
+    _record_seconds(policies / "ad-on-data-seed0", 2911.0)  # as trained_policy leaves a finished job
+    _mark_done(policies / "ad-on-data-seed0", _policy_job(preset, data, None))
+
+    adopt_trained_policy(preset, data, 0, tmp_path, "ad-searched")
+    assert compute_seconds(policies / "ad-searched-seed0") == 2911.0
+    adopt_trained_policy(preset, data, 0, tmp_path, "ad-other-steps", steps=10)  # another job: nothing to adopt
+    adopt_trained_policy(preset, data, 1, tmp_path, "ad-searched")  # another seed: nor here
+    assert sorted(p.name for p in policies.iterdir()) == ["ad-on-data-seed0", "ad-searched-seed0"]
 
 
 def test_report_renders_findings_tables_and_plots_of_any_experiment(tmp_path) -> None:
