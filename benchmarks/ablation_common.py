@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ad_agent.collection.runner import split_jobs
+from ad_agent.collection.runner import source_record, split_jobs
 from ad_agent.deployment.evaluation import evaluate
 from ad_agent.deployment.policy import InContextPolicy
 from ad_agent.histories import run_files
@@ -104,10 +104,12 @@ def source_data(env_id: str, args: argparse.Namespace, name: str = "histories", 
 
 
 def shipped_as_preset(policy: InContextPolicy, preset: Preset) -> bool:
-    """Whether ``policy`` was trained with ``preset``'s model, training settings and seed 0 (its file's record)."""
+    """Whether ``policy`` was distilled from ``preset``'s source with its model, training settings and
+    seed 0 (its file's record): a policy shipped from another source's histories is no preset baseline."""
     trained = policy.spec.provenance.get("train", {})
     same_training = training_key(TrainConfig(**trained)) == training_key(preset.train) if trained else False
-    return same_training and policy.spec.model == preset.model_config()
+    same_source = policy.spec.provenance.get("source") == source_record(preset.source)
+    return same_training and same_source and policy.spec.model == preset.model_config()
 
 
 def default_policy(args: argparse.Namespace, preset: Preset) -> tuple[InContextPolicy, str]:

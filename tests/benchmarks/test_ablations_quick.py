@@ -1,6 +1,7 @@
 """The ablation scripts (paper Figs. 3, 5-7, 10, 12, 14; action heads) end to end in --quick mode, and shared pieces."""
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from ad_agent.deployment.policy import InContextPolicy
 from ad_agent.presets import PRESETS, get_preset
+from ad_agent.sources import GridSearchConfig
 from benchmarks import (
     ablation_common,
     action_heads,
@@ -98,6 +100,7 @@ def test_the_shipped_policy_stands_in_for_the_default_only_when_trained_as_the_p
     assert shipped_as_preset(shipped, preset)
     assert not shipped_as_preset(shipped, preset.customised(train={"steps": 2400}))
     assert not shipped_as_preset(shipped, preset.customised(model={"n_layers": 4}))
+    assert not shipped_as_preset(shipped, dataclasses.replace(preset, source=GridSearchConfig()))
 
 
 @pytest.mark.parametrize(("quick", "steps"), [(True, ablation_common.QUICK_TRAIN_STEPS), (False, None)])
