@@ -10,6 +10,7 @@ figure in those tables can go stale.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import textwrap
 from collections.abc import Callable
@@ -96,15 +97,18 @@ class BudgetTable:
     """Return against training budget on one env: a row per training seed and budget from every record
     of the experiment that ``reference`` holds (same env, data, model, training and evaluation), and a
     row per pooled record besides; data efficiency against the single-stream source of ``source``,
-    a main-results record of the same data."""
+    a main-results record of the same data (None: no such record, the env steps alone)."""
 
     reference: str
-    source: str
+    source: str | None
 
     def __call__(self, results: Path) -> str:
         reference = _record(results, self.reference)
         optimal = reference["optimal"]
-        source80 = _record(results, self.source)["tables"][EFFICIENCY]["source (scratch)"]["80%"]
+        source80 = None
+        if self.source is not None:
+            source80 = _record(results, self.source)["tables"][EFFICIENCY]["source (scratch)"]["80%"]
+        against = functools.partial(_against_source, source80=source80, compared=self.source is not None)
         rows: dict[tuple[int, int, int], str] = {}  # by (steps, 0, seed), then pooled: (steps, 1, seeds)
         for path in sorted(results.glob(f"training_budget_{env_slug(reference['env_id'])}*.json")):
             record = json.loads(path.read_text())
@@ -112,12 +116,12 @@ class BudgetTable:
                 continue  # another experiment on this env
             for steps, by_seed in record_seed_curves(record).items():
                 for seed, part in by_seed.items():
-                    rows[steps, 0, seed] = _budget_row(f"{steps:,}, seed {seed}", part["curve"], optimal, source80)
+                    rows[steps, 0, seed] = _budget_row(f"{steps:,}, seed {seed}", part["curve"], optimal, against)
                 if len(by_seed) > 1:
                     curve = Curve.from_dict(next(c for c in record["curves"] if c["method"] == f"AD, {steps} steps"))
                     spread = np.std([_block_mean(part["curve"], BUDGET_BLOCKS[2]) for part in by_seed.values()])
                     label = f"{steps:,}, {len(by_seed)} seeds ({curve.n} trials)"
-                    rows[steps, 1, len(by_seed)] = _budget_row(label, curve, optimal, source80, float(spread))
+                    rows[steps, 1, len(by_seed)] = _budget_row(label, curve, optimal, against, float(spread))
         header = [
             "| training steps | " + " | ".join(f"episodes {a}-{b}" for a, b in BUDGET_BLOCKS) + " | env steps to 80% |",
             "|---|" + "---:|" * (len(BUDGET_BLOCKS) + 1),
@@ -133,18 +137,22 @@ def _block_mean(curve: Curve, block: tuple[int, int]) -> float:
     return float(curve.mean[block[0] - 1 : block[1]].mean())
 
 
-def _budget_row(label: str, curve: Curve, optimal: float, source80: int | None, spread: float | None = None) -> str:
+def _budget_row(
+    label: str, curve: Curve, optimal: float, against: Callable[[int | None], str], spread: float | None = None
+) -> str:
     """One curve as a row: its mean return per block (the 91-100 block's spread over seeds, given one),
-    and the env steps until it first reaches 80% of optimal, against the source's."""
+    and the env steps until it first reaches 80% of optimal, as ``against`` sets them beside the source's."""
     cells = [f"{_block_mean(curve, block):.2f}" if len(curve.mean) >= block[1] else "-" for block in BUDGET_BLOCKS]
     if spread is not None:
         cells[2] += f" (spread {spread:.2f})"
-    return "| " + " | ".join([label, *cells, _against_source(curve.steps_to_reach(0.8 * optimal), source80)]) + " |"
+    return "| " + " | ".join([label, *cells, against(curve.steps_to_reach(0.8 * optimal))]) + " |"
 
 
-def _against_source(reached: int | None, source80: int | None) -> str:
+def _against_source(reached: int | None, source80: int | None, compared: bool = True) -> str:
     if reached is None:
         return "never"
+    if not compared:
+        return f"{reached:,}"
     if source80 is None:
         return f"{reached:,} (the source never does)"
     ratio = source80 / reached

@@ -75,6 +75,8 @@ def test_the_budget_table_has_a_row_per_seed_and_pooled_record_of_the_same_exper
     assert rows["| 100, seed 0"][-1] == "4,820 (4.8x more than the source's 1,000) |"
     assert rows["| 100, seed 1"][-1] == "never |"  # the flat seed, and the pooled mean, never reach 80%
     assert rows["| 100, 2 seeds (4 trials)"][-1] == "never |"
+    alone = readme_results.BudgetTable("training_budget_x_2seeds", None)(tmp_path).splitlines()  # no source record
+    assert alone[2].endswith(" | 4,820 |") and alone[3].endswith(" | never |")
     pooled_91_100 = (rising[90:100].mean() + 0.5) / 2
     spread = np.std([rising[90:100].mean(), 0.5])
     assert rows["| 100, 2 seeds (4 trials)"][2] == f"{pooled_91_100:.2f} (spread {spread:.2f})"
