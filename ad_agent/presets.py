@@ -317,8 +317,9 @@ PRESETS: dict[str, Preset] = {
     # hold the env's own rewards. The 'fast' shape without Table 1's input masking and label smoothing:
     # the goal pays once, so a window often holds a single reward, which masking would erase half the time.
     # Half the depth trained twice as long, as for Key-to-Door (the same training compute as 4 layers x
-    # 3,000, and 0.70 against 0.61 by episodes 91-100: benchmarks/results/training_budget_darkroomhard.json,
-    # where 12,000 steps reach 0.79 and ship as pretrained:DarkRoomHard-v0).
+    # 3,000, and 0.70 against 0.61 by episodes 91-100: benchmarks/results/training_budget_darkroomhard.json).
+    # pretrained:DarkRoomHard-v0 is this model distilled from the grid searcher's histories instead
+    # (training_budget_darkroomhard_gridsearch.json); the preset keeps an RL source, see README.
     "DarkRoomHard-v0": Preset(
         env_id="DarkRoomHard-v0",
         source=source_preset("DarkRoomHard-v0", "PPO"),
