@@ -198,7 +198,9 @@ BLOCKS_IN_README = (
         "training-budget-darkroomhard",
         BudgetTable("training_budget_darkroomhard_3seeds", "main_results_darkroomhard_batched"),
     ),
-    Block("training-budget-darkroomhard-gridsearch", BudgetTable("training_budget_darkroomhard_gridsearch_3seeds", None)),
+    Block(
+        "training-budget-darkroomhard-gridsearch", BudgetTable("training_budget_darkroomhard_gridsearch_3seeds", None)
+    ),
 )
 
 
