@@ -278,11 +278,16 @@ def check_source_options(parser: argparse.ArgumentParser, args: argparse.Namespa
         parser.error(f"--batched runs PPO/A2C learners; --source {args.source} is not one")
 
 
+def scripted_source_name(args: argparse.Namespace) -> str | None:
+    """The scripted source ``--source`` names, if any (arguments made without the option have none)."""
+    source = getattr(args, "source", "preset")
+    return None if source == "preset" else source
+
+
 def source_name(args: argparse.Namespace) -> str:
     """The source's part of dataset, cache and record names: '' for the preset's learner, else
     '-batched' or the scripted source's name ('-gridsearch')."""
-    scripted = getattr(args, "source", "preset")
-    if scripted != "preset":
+    if scripted := scripted_source_name(args):
         return "-" + scripted.replace("-", "")
     return "-batched" if args.batched else ""
 
@@ -300,12 +305,11 @@ def use_data_options(args: argparse.Namespace, budgets: Budgets) -> None:
     """Point ``budgets.data`` at a dataset of its own when the options ask for one (a task subset, more
     runs, another source), named as the ablations name theirs."""
     if data_name(args) is not None:
-        scripted = getattr(args, "source", "preset")
         given = {
             "num_tasks": args.num_tasks,
             "runs_per_task": args.runs_per_task,
             "batched": args.batched or None,
-            "source": None if scripted == "preset" else scripted,
+            "source": scripted_source_name(args),
         }
         given = {key: value for key, value in given.items() if value is not None}
         kept = {k: v for k, v in budgets.data.items() if not ("source" in given and k == "steps")}  # SB3's budget
@@ -318,8 +322,8 @@ def _data_label(args: argparse.Namespace) -> str:
         return ""
     runs = "" if args.runs_per_task is None else f" x {args.runs_per_task} runs"
     tasks = "all train tasks" if args.num_tasks is None else f"{args.num_tasks} train tasks"
-    scripted = getattr(args, "source", "preset")
-    source = f", {scripted} source" if scripted != "preset" else ", batched PPO" if args.batched else ""
+    scripted = scripted_source_name(args)
+    source = f", {scripted} source" if scripted else ", batched PPO" if args.batched else ""
     return f", {tasks}{runs}{source}"
 
 
