@@ -133,7 +133,7 @@ def trained_policy(
     cache key is the folder ``name`` plus a record of the preset, data (:func:`dataset_key`), views and
     steps: a changed setting under the same name retrains instead of silently reusing a stale policy.
     """
-    folder = workdir / preset.env_id / "policies" / f"{name}-seed{seed}"
+    folder = policy_folder(preset.env_id, workdir, name, seed)
     job = _policy_job(preset, data_dir, steps)
     if _job_done(folder, {**job, **views}):
         return InContextPolicy.load(folder / "policy")
@@ -150,6 +150,11 @@ def trained_policy(
     return policy
 
 
+def policy_folder(env_id: str, workdir: Path, name: str, seed: int) -> Path:
+    """Where :func:`trained_policy` keeps the policy it caches as ``name`` for ``seed``."""
+    return workdir / env_id / "policies" / f"{name}-seed{seed}"
+
+
 def _policy_job(preset: Preset, data_dir: Path, steps: int | None) -> dict[str, Any]:
     """What a cached policy depends on (its views aside): the model, training, steps and data."""
     job = {"model": preset.model.resolved(), "train": training_key(preset.train), "steps": steps}
@@ -162,8 +167,7 @@ def adopt_trained_policy(
     """Bring a finished twin of this policy job (trained under another name) to ``name`` without
     training, so that a run whose returns are cached under a twin's name still finds what its policy
     cost (:func:`compute_seconds`). Does nothing when no such job has finished."""
-    folder = workdir / preset.env_id / "policies" / f"{name}-seed{seed}"
-    _job_done(folder, {**_policy_job(preset, data_dir, steps), **views})
+    _job_done(policy_folder(preset.env_id, workdir, name, seed), {**_policy_job(preset, data_dir, steps), **views})
 
 
 def _seconds_trained(checkpoints: Path) -> float:

@@ -44,6 +44,7 @@ from benchmarks.experiments import (
     experiment_parser,
     finding,
     plot_curves,
+    policy_folder,
     positive_int,
     save_experiment,
 )
@@ -289,7 +290,7 @@ def run(args: argparse.Namespace) -> Path:
                     in_context_returns(preset, histories(), name, tasks, budgets, s, args.workdir, **views),
                     horizon,
                 ),
-                "train_seconds": compute_seconds(args.workdir / args.env / "policies" / f"{name}-seed{s}"),
+                "train_seconds": compute_seconds(policy_folder(args.env, args.workdir, name, s)),
             }
             for s in seeds
         }

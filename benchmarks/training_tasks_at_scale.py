@@ -30,6 +30,7 @@ from benchmarks.experiments import (
     experiment_parser,
     finding,
     plot_curves,
+    policy_folder,
     positive_int,
     save_experiment,
 )
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> None:
         policy = f"ad-{name}"
         returns = in_context_returns(preset, data, policy, tasks, budgets, args.seed, args.workdir)
         curves.append(Curve.from_returns(f"{n} training tasks", returns, max_episode_steps(args.env) or 1))
-        train_seconds = compute_seconds(args.workdir / args.env / "policies" / f"{policy}-seed{args.seed}")
+        train_seconds = compute_seconds(policy_folder(args.env, args.workdir, policy, args.seed))
         rows[str(n)] = {**count_row(returns, optimal), "train_seconds": train_seconds}
     shares = [row["last block share of optimal"] for row in rows.values()]
     few = [row["last block share of optimal"] for n, row in rows.items() if int(n) < FEW_TASKS]
