@@ -57,6 +57,7 @@ from benchmarks.main_results import (
     in_context_returns,
     policy_names,
     quick_budgets,
+    scripted_source_name,
     source_name,
     use_data_options,
 )
@@ -139,18 +140,14 @@ def train_seeds(args: argparse.Namespace) -> list[int]:
     return list(range(first, first + args.train_seeds))
 
 
-def seeds_label(seeds: list[int], data_seed: int) -> str:
-    """The record name's part for its training seeds: none for the data's own seed alone."""
+def seeds_parts(seeds: list[int], data_seed: int) -> tuple[str, str]:
+    """The record name's and title's parts for its training seeds: none for the data's own seed alone,
+    so that one seed's record is neither named nor titled as another's."""
     if seeds == [data_seed]:
-        return ""
-    return f"_seed{seeds[0]}" if len(seeds) == 1 else f"_{len(seeds)}seeds"
-
-
-def seeds_title(seeds: list[int], data_seed: int) -> str:
-    """The record title's part for its training seeds, so one seed's record is not titled as another's."""
-    if seeds == [data_seed]:
-        return ""
-    return f", training seed {seeds[0]}" if len(seeds) == 1 else f", {len(seeds)} training seeds"
+        return "", ""
+    if len(seeds) == 1:
+        return f"_seed{seeds[0]}", f", training seed {seeds[0]}"
+    return f"_{len(seeds)}seeds", f", {len(seeds)} training seeds"
 
 
 def _views(args: argparse.Namespace) -> dict[str, int]:
@@ -337,9 +334,11 @@ def run(args: argparse.Namespace) -> Path:
     late = "ep {}-{}".format(*(reached or [(1, budgets.episodes)])[-1])
     label = f"training_budget_{env_slug(args.env)}"
     label += f"_{shape.replace('-', '_')}" if shape else ""
-    label += f"_{args.source.replace('-', '')}" if args.source != "preset" else ""
+    scripted = scripted_source_name(args)
+    label += f"_{scripted.replace('-', '')}" if scripted else ""
     all_seeds = sorted({int(seed) for by_seed in seed_record.values() for seed in by_seed})
-    label += seeds_label(all_seeds, args.seed)
+    seeds_label, seeds_title = seeds_parts(all_seeds, args.seed)
+    label += seeds_label
     label += f"_{args.record_suffix}" if args.record_suffix else ""
     label = f"{label}_quick" if args.quick else label
     findings = [_target_finding(rows, "blocks", late, target, optimal, "within the budgets measured")]
@@ -356,10 +355,10 @@ def run(args: argparse.Namespace) -> Path:
         + ("" if args.n_layers is None else f", {args.n_layers} layers")
         + ("" if args.context_len is None else f", context {args.context_len} steps")
         + ("" if args.histories is None else f", on {args.histories.name}")
-        + ("" if args.source == "preset" else f", {args.source} source")
+        + (f", {scripted} source" if scripted else "")
         + ("" if args.label_smoothing is None else f", label smoothing {args.label_smoothing:g}")
         + ("" if args.every_kth_episode == 1 else f", one episode in {args.every_kth_episode} of each stream")
-        + seeds_title(all_seeds, args.seed),
+        + seeds_title,
         "summary": (
             f"AD trained for {', '.join(map(str, sorted(rows)))} gradient steps (each its own run, training seed(s) "
             f"{', '.join(map(str, all_seeds))}) on the same histories, each played in context on {len(tasks)} "
