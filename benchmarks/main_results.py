@@ -312,7 +312,9 @@ def use_data_options(args: argparse.Namespace, budgets: Budgets) -> None:
             "source": scripted_source_name(args),
         }
         given = {key: value for key, value in given.items() if value is not None}
-        kept = {k: v for k, v in budgets.data.items() if not ("source" in given and k == "steps")}  # SB3's budget
+        kept = dict(budgets.data)
+        if "source" in given:
+            kept.pop("steps", None)  # an SB3 learner's step budget: a scripted source has none
         budgets.data = {**kept, **given, "name": data_name(args)}
 
 

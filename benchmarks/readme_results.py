@@ -105,10 +105,10 @@ class BudgetTable:
     def __call__(self, results: Path) -> str:
         reference = _record(results, self.reference)
         optimal = reference["optimal"]
-        source80 = None
+        against: Callable[[int | None], str] = _steps_alone
         if self.source is not None:
             source80 = _record(results, self.source)["tables"][EFFICIENCY]["source (scratch)"]["80%"]
-        against = functools.partial(_against_source, source80=source80, compared=self.source is not None)
+            against = functools.partial(_against_source, source80=source80)
         rows: dict[tuple[int, int, int], str] = {}  # by (steps, 0, seed), then pooled: (steps, 1, seeds)
         for path in sorted(results.glob(f"training_budget_{env_slug(reference['env_id'])}*.json")):
             record = json.loads(path.read_text())
@@ -148,11 +148,13 @@ def _budget_row(
     return "| " + " | ".join([label, *cells, against(curve.steps_to_reach(0.8 * optimal))]) + " |"
 
 
-def _against_source(reached: int | None, source80: int | None, compared: bool = True) -> str:
+def _steps_alone(reached: int | None) -> str:
+    return "never" if reached is None else f"{reached:,}"
+
+
+def _against_source(reached: int | None, source80: int | None) -> str:
     if reached is None:
         return "never"
-    if not compared:
-        return f"{reached:,}"
     if source80 is None:
         return f"{reached:,} (the source never does)"
     ratio = source80 / reached
