@@ -137,8 +137,13 @@ def _source(args: argparse.Namespace, preset: Preset) -> AnySourceConfig:
     --batched change it."""
     if args.source == "preset":
         batch = args.learners_per_batch if args.batched else None
-        return source_for(preset.env_id, preset.source, args.algo, args.steps, batch)
-    learner_options = {"--algo": args.algo, "--steps": args.steps, "--batched": args.batched}
+        return source_for(preset.env_id, preset.source, args.algo, args.steps, batch, args.single_stream)
+    learner_options = {
+        "--algo": args.algo,
+        "--steps": args.steps,
+        "--batched": args.batched,
+        "--single-stream": args.single_stream,
+    }
     given = [flag for flag, value in learner_options.items() if value]
     if given:
         raise ValueError(f"--source {args.source} is not an SB3 learner, so {', '.join(given)} cannot change it")
@@ -387,6 +392,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--batched",
         action="store_true",
         help="run the PPO/A2C learners many at once in each process (same histories format, far faster)",
+    )
+    collect_p.add_argument(
+        "--single-stream",
+        action="store_true",
+        help="one actor per source run for its whole step budget, so each history is one learner's own "
+        "(paper Fig. 6)",
     )
     collect_p.add_argument(
         "--learners-per-batch",

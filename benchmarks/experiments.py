@@ -84,11 +84,12 @@ def dataset(
     algo: str | None = None,
     workers: int | None = None,
     batched: bool = False,
+    single_stream: bool = False,
     source: str = "preset",
 ) -> Path:
     """Source histories of ``env_id``'s ``split`` tasks, collected with its preset source unless told otherwise
-    (``batched``: its PPO/A2C learners batched, ``ad-agent collect --batched``; ``source``: a scripted
-    source by the name ``ad-agent collect --source`` takes).
+    (``batched``: its PPO/A2C learners batched, ``ad-agent collect --batched``; ``single_stream``: one actor
+    per run, ``--single-stream``; ``source``: a scripted source by the name ``ad-agent collect --source`` takes).
 
     Goes through ``ad-agent collect`` itself, so an experiment's data is exactly what a user gets, and an
     interrupted collection resumes. ``name`` keeps datasets of different settings apart.
@@ -106,6 +107,7 @@ def dataset(
         if value is not None:
             argv += [flag, str(value)]
     argv += ["--batched"] if batched else []
+    argv += ["--single-stream"] if single_stream else []
     argv += ["--source", source] if source != "preset" else []
     if ad_agent_cli(argv) != 0:
         raise RuntimeError(f"collection failed: ad-agent {' '.join(argv)}")

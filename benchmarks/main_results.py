@@ -270,12 +270,30 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
         default="preset",
         help="preset: the env's source learner; or a scripted source, as `ad-agent collect --source` takes",
     )
+    parser.add_argument(
+        "--single-stream",
+        action="store_true",
+        help="one actor per source run, as `ad-agent collect --single-stream` (paper Fig. 6)",
+    )
+    parser.add_argument(
+        "--source-steps", type=positive_int, default=None, help="env steps per source run (default: the preset's)"
+    )
 
 
 def check_source_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Refuse --batched with a scripted --source: batching applies to the PPO/A2C learners only."""
-    if args.batched and args.source != "preset":
-        parser.error(f"--batched runs PPO/A2C learners; --source {args.source} is not one")
+    """Refuse learner options with a scripted --source: they change the SB3 (or batched) learner only."""
+    given = [flag for flag, value in _learner_options(args).items() if value]
+    if args.source != "preset" and given:
+        parser.error(f"{', '.join(given)} change(s) an SB3 learner; --source {args.source} is not one")
+
+
+def _learner_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options that change the preset's learner (arguments made without them have none)."""
+    return {
+        "--batched": args.batched,
+        "--single-stream": getattr(args, "single_stream", False),
+        "--source-steps": getattr(args, "source_steps", None),
+    }
 
 
 def scripted_source_name(args: argparse.Namespace) -> str | None:
@@ -285,11 +303,14 @@ def scripted_source_name(args: argparse.Namespace) -> str | None:
 
 
 def source_name(args: argparse.Namespace) -> str:
-    """The source's part of dataset, cache and record names: '' for the preset's learner, else
-    '-batched' or the scripted source's name ('-gridsearch')."""
+    """The source's part of dataset, cache and record names: '' for the preset's learner, else how the
+    learner differs ('-singlestream-envsteps20000-batched') or the scripted source's name ('-gridsearch')."""
     if scripted := scripted_source_name(args):
         return "-" + scripted.replace("-", "")
-    return "-batched" if args.batched else ""
+    options = _learner_options(args)
+    parts = ["-singlestream" if options["--single-stream"] else ""]
+    parts += [f"-envsteps{options['--source-steps']}" if options["--source-steps"] else ""]
+    return "".join(parts) + ("-batched" if args.batched else "")
 
 
 def data_name(args: argparse.Namespace) -> str | None:
@@ -309,6 +330,8 @@ def use_data_options(args: argparse.Namespace, budgets: Budgets) -> None:
             "num_tasks": args.num_tasks,
             "runs_per_task": args.runs_per_task,
             "batched": args.batched or None,
+            "single_stream": getattr(args, "single_stream", False) or None,
+            "steps": getattr(args, "source_steps", None),
             "source": scripted_source_name(args),
         }
         given = {key: value for key, value in given.items() if value is not None}
@@ -324,9 +347,17 @@ def _data_label(args: argparse.Namespace) -> str:
         return ""
     runs = "" if args.runs_per_task is None else f" x {args.runs_per_task} runs"
     tasks = "all train tasks" if args.num_tasks is None else f"{args.num_tasks} train tasks"
-    scripted = scripted_source_name(args)
-    source = f", {scripted} source" if scripted else ", batched PPO" if args.batched else ""
-    return f", {tasks}{runs}{source}"
+    return f", {tasks}{runs}{source_label(args)}"
+
+
+def source_label(args: argparse.Namespace) -> str:
+    """How the source differs from the preset's learner, for titles ('' when it does not)."""
+    if scripted := scripted_source_name(args):
+        return f", {scripted} source"
+    options = _learner_options(args)
+    learner = ("single-stream " if options["--single-stream"] else "") + ("batched " if args.batched else "")
+    steps = f", {options['--source-steps']} env steps per run" if options["--source-steps"] else ""
+    return f", {learner}PPO{steps}" if learner or steps else ""
 
 
 def variant(args: argparse.Namespace) -> str:

@@ -57,7 +57,7 @@ from benchmarks.main_results import (
     in_context_returns,
     policy_names,
     quick_budgets,
-    scripted_source_name,
+    source_label,
     source_name,
     use_data_options,
 )
@@ -132,6 +132,13 @@ def shape_name(args: argparse.Namespace) -> str:
     parts += [f"ls{args.label_smoothing:g}"] if args.label_smoothing is not None else []
     parts += [f"every{args.every_kth_episode}"] if args.every_kth_episode > 1 else []
     return "-".join(parts)
+
+
+def source_parts(args: argparse.Namespace) -> tuple[str, str]:
+    """The record name's and title's parts for a source other than the preset's learner; none for its
+    batched twin, whose records kept the preset's names."""
+    name = source_name(args).removesuffix("-batched")
+    return name.replace("-", "_"), source_label(args) if name else ""
 
 
 def train_seeds(args: argparse.Namespace) -> list[int]:
@@ -334,8 +341,8 @@ def run(args: argparse.Namespace) -> Path:
     late = "ep {}-{}".format(*(reached or [(1, budgets.episodes)])[-1])
     label = f"training_budget_{env_slug(args.env)}"
     label += f"_{shape.replace('-', '_')}" if shape else ""
-    scripted = scripted_source_name(args)
-    label += f"_{scripted.replace('-', '')}" if scripted else ""
+    source_part, source_title = source_parts(args)
+    label += source_part
     all_seeds = sorted({int(seed) for by_seed in seed_record.values() for seed in by_seed})
     seeds_label, seeds_title = seeds_parts(all_seeds, args.seed)
     label += seeds_label
@@ -355,7 +362,7 @@ def run(args: argparse.Namespace) -> Path:
         + ("" if args.n_layers is None else f", {args.n_layers} layers")
         + ("" if args.context_len is None else f", context {args.context_len} steps")
         + ("" if args.histories is None else f", on {args.histories.name}")
-        + (f", {scripted} source" if scripted else "")
+        + source_title
         + ("" if args.label_smoothing is None else f", label smoothing {args.label_smoothing:g}")
         + ("" if args.every_kth_episode == 1 else f", one episode in {args.every_kth_episode} of each stream")
         + seeds_title,
@@ -443,7 +450,7 @@ def main(argv: list[str] | None = None) -> None:
     check_source_options(parser, args)
     if args.histories is not None and (args.num_tasks or args.runs_per_task or source_name(args)):
         parser.error(
-            "--histories names the data; --num-tasks, --runs-per-task, --batched and --source choose a collection"
+            "--histories names the data; --num-tasks, --runs-per-task and the source options choose a collection"
         )
     if args.histories is not None and (not args.histories.is_dir() or not run_files(args.histories)):
         parser.error(f"--histories: no run files in {args.histories}")

@@ -8,8 +8,9 @@ scratch on each held-out task as a single stream, and RL^2.
 """
 
 from ad_agent.baselines.rl2 import RL2Config, evaluate_rl2, train_rl2, trial_vec_env
-from ad_agent.baselines.scratch import learn_from_scratch, single_stream
+from ad_agent.baselines.scratch import learn_from_scratch
 from ad_agent.baselines.trial import TrialWrapper
+from ad_agent.sources.sb3 import single_stream  # the yardstick's learner, also a source of its own
 
 __all__ = [
     "RL2Config",

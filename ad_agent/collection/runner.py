@@ -52,7 +52,7 @@ from ad_agent.sources import (
     record,
 )
 from ad_agent.sources.batched import check_batch_fits, check_env_fits, run_batched
-from ad_agent.sources.sb3 import check_learner_fits
+from ad_agent.sources.sb3 import check_learner_fits, single_stream
 from envs.core import Split, evenly_spaced
 
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -145,6 +145,7 @@ def source_for(
     algo: str | None = None,
     total_timesteps: int | None = None,
     learners_per_batch: int | None = None,
+    one_actor: bool = False,
 ) -> AnySourceConfig:
     """The source learner to collect with: ``base`` (the preset's), or the SB3 learner ``algo``.
 
@@ -153,10 +154,16 @@ def source_for(
     budget): another algorithm's tuned hyper-parameters would not fit it, SB3's defaults are sane.
     ``learners_per_batch`` runs that learner batched (:class:`BatchedSourceConfig`), that many at once;
     the preset's learner gives way to the env's :data:`~ad_agent.presets.BATCHED_SOURCES` entry there.
+    ``one_actor`` makes it a single-stream learner (:func:`~ad_agent.sources.sb3.single_stream`, same
+    step budget): each history then shows one actor's own learning, not a stream of a shared policy.
     """
     source = _sb3_source(env_id, base, algo)
     if learners_per_batch is not None and source is base and env_id in BATCHED_SOURCES:
         source = BATCHED_SOURCES[env_id]
+    if one_actor:
+        if not isinstance(source, SourceConfig):
+            raise ValueError(f"one actor per run applies to SB3 learners, not to {type(source).__name__}")
+        source = single_stream(source, source.total_timesteps)
     if isinstance(source, SourceConfig):
         check_learner_fits(source.algo, env_id)
     if learners_per_batch is not None:

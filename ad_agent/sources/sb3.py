@@ -7,6 +7,7 @@ Laskin et al. (2022, Sec. 3.2), without touching how the learner learns.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -289,6 +290,23 @@ class SourceConfig:
             run_source(self, env_id, env_kwargs, seed, recorder=recorder)
         capture = recorder.capture()
         return capture.streams, capture.extras()
+
+
+def single_stream(config: SourceConfig, total_timesteps: int) -> SourceConfig:
+    """``config`` with one actor for ``total_timesteps`` steps, every other setting kept where it still means the same.
+
+    ``n_steps`` is per actor in SB3, so each update still follows the same stretch of one actor's
+    experience (one Dark Room episode for the PPO preset), and epochs, learning rate, entropy bonus
+    and discount are kept. Only a minibatch larger than the now 1-actor rollout is shrunk to the
+    rollout (PPO's 320 of 64 x 20 steps becomes 20): one minibatch per epoch, rather than the
+    preset's four, which would be 5 transitions each and too noisy to learn from. A single stream
+    so takes more gradient steps per env step than the preset does (which favours it as a baseline),
+    and its history shows one actor's own learning, as the paper's single-stream source does (Fig. 6).
+    """
+    hyperparams = dict(config.hyperparams)
+    if "n_steps" in hyperparams and "batch_size" in hyperparams:
+        hyperparams["batch_size"] = min(hyperparams["batch_size"], hyperparams["n_steps"])
+    return dataclasses.replace(config, n_envs=1, total_timesteps=total_timesteps, hyperparams=hyperparams)
 
 
 def learner_env(

@@ -145,6 +145,28 @@ def test_cli_algo_is_recorded_in_the_runs(tmp_path):
     assert meta["task"]["task"] == list(PRESET.test_tasks[0])
 
 
+def test_single_stream_source_is_one_actor_for_the_whole_budget_batched_or_not():
+    one = source_for("DarkRoom-v0", DARKROOM_PPO, total_timesteps=4000, one_actor=True)
+    assert (one.n_envs, one.total_timesteps, one.hyperparams["batch_size"]) == (1, 4000, 20)
+    assert source_for("DarkRoom-v0", DARKROOM_PPO, one_actor=True).total_timesteps == DARKROOM_PPO.total_timesteps
+    batched = source_for("DarkRoom-v0", DARKROOM_PPO, learners_per_batch=8, one_actor=True)
+    assert isinstance(batched, BatchedSourceConfig) and batched.n_envs == 1 and batched.hyperparams["batch_size"] == 20
+    with pytest.raises(ValueError, match="one actor per run applies to SB3 learners, not to NoisyExpertConfig"):
+        source_for("DarkRoom-v0", NoisyExpertConfig(), one_actor=True)
+
+
+def test_cli_single_stream_records_one_stream_per_run(tmp_path, capsys):
+    out = tmp_path / "h"
+    toy = ["--num-tasks", "1", "--runs-per-task", "2", "--steps", "200", "--workers", "1", "--out", str(out)]
+    assert main(["collect", "--single-stream", "--batched", *toy]) == 0
+    runs = [read_run(path) for path in _runs(out)]
+    assert len(runs) == 2
+    for streams, meta in runs:
+        assert meta["source"]["n_envs"] == 1 and len(streams.actions) == 1 and streams.actions[0].shape == (200,)
+    assert main(["collect", "--source", "grid-search", "--single-stream", *toy]) == 2
+    assert "so --steps, --single-stream cannot change it" in capsys.readouterr().err
+
+
 def test_cli_source_collects_a_scripted_source_and_refuses_what_it_cannot_do(tmp_path, capsys):
     out = tmp_path / "h"
     toy = ["--num-tasks", "1", "--runs-per-task", "1", "--workers", "1", "--out", str(out)]

@@ -73,3 +73,22 @@ def test_a_scripted_source_is_named_apart_and_refused_with_batched_before_any_wo
         main_results.main([*argv, "--results", str(tmp_path)])
     assert exit_.value.code == 2 and "--source grid-search is not one" in capsys.readouterr().err
     assert not (tmp_path / "work").exists()
+
+
+def test_a_single_stream_source_is_named_labelled_and_collected_with_its_own_budget(tmp_path, capsys) -> None:
+    args = argparse.Namespace(
+        train_steps=6000, num_tasks=231, runs_per_task=5, batched=True, source="preset", single_stream=True,
+        source_steps=20000,
+    )  # fmt: skip
+    assert main_results.data_name(args) == "tasks231x5-singlestream-envsteps20000-batched"
+    assert main_results.policy_names(args)[0] == "ad-steps6000-singlestream-envsteps20000-batched"
+    assert main_results.source_label(args) == ", single-stream batched PPO, 20000 env steps per run"
+    budgets = main_results.quick_budgets()
+    main_results.use_data_options(args, budgets)
+    assert budgets.data["single_stream"] is True and budgets.data["steps"] == 20000
+    argv = ["--quick", "--source", "noisy-expert", "--single-stream", "--source-steps", "100"]
+    with pytest.raises(SystemExit) as exit_:
+        main_results.main([*argv, "--workdir", str(tmp_path / "work"), "--results", str(tmp_path)])
+    message = "--single-stream, --source-steps change(s) an SB3 learner; --source noisy-expert is not one"
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()

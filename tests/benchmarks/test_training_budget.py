@@ -128,6 +128,19 @@ def test_a_scripted_source_collects_and_trains_under_its_own_names(tmp_path) -> 
             training_budget.main([*argv, "--source", "grid-search", *clash])
 
 
+def test_a_single_stream_source_subsampled_trains_under_its_own_names(tmp_path) -> None:
+    work, results, argv = quick_run(tmp_path)
+    training_budget.main([*argv, "--single-stream", "--source-steps", "200", "--every-kth-episode", "2"])
+    record = json.loads((results / "training_budget_darkroom_every2_singlestream_envsteps200_quick.json").read_text())
+    assert record["budgets"]["data"]["single_stream"] is True and record["budgets"]["data"]["steps"] == 200
+    assert record["title"].endswith(", single-stream PPO, 200 env steps per run, one episode in 2 of each stream")
+    data = work / "DarkRoom-v0" / "singlestream-envsteps200-seed0"
+    assert {read_run(path)[1]["source"]["n_envs"] for path in run_files(data)} == {1}
+    assert [p.name for p in (work / "DarkRoom-v0" / "policies").iterdir()] == [
+        "ad-every2-steps5-singlestream-envsteps200-seed0"
+    ]
+
+
 def test_label_smoothing_trains_under_its_own_name_with_the_smoothing_recorded(tmp_path) -> None:
     work, results, argv = quick_run(tmp_path)
     training_budget.main([*argv, "--label-smoothing", "0.2"])
