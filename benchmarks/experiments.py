@@ -84,6 +84,7 @@ def dataset(
     algo: str | None = None,
     workers: int | None = None,
     batched: bool = False,
+    learners_per_batch: int | None = None,
     single_stream: bool = False,
     source: str = "preset",
 ) -> Path:
@@ -102,6 +103,7 @@ def dataset(
         "--steps": steps,
         "--algo": algo,
         "--workers": workers,
+        "--learners-per-batch": learners_per_batch,
     }
     for flag, value in options.items():
         if value is not None:

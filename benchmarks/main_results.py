@@ -278,13 +278,22 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source-steps", type=positive_int, default=None, help="env steps per source run (default: the preset's)"
     )
+    parser.add_argument(
+        "--learners-per-batch",
+        type=positive_int,
+        default=None,
+        help="with --batched: learners trained together, as `ad-agent collect` takes it (default: its own)",
+    )
 
 
 def check_source_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Refuse learner options with a scripted --source: they change the SB3 (or batched) learner only."""
+    """Refuse learner options with a scripted --source (they change the SB3 or batched learner only), and a
+    batch size without batches."""
     given = [flag for flag, value in _learner_options(args).items() if value]
     if args.source != "preset" and given:
         parser.error(f"{', '.join(given)} change(s) an SB3 learner; --source {args.source} is not one")
+    if args.learners_per_batch is not None and not args.batched:
+        parser.error("--learners-per-batch sizes the batches of --batched; give both or neither")
 
 
 def _learner_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -293,6 +302,7 @@ def _learner_options(args: argparse.Namespace) -> dict[str, Any]:
         "--batched": args.batched,
         "--single-stream": getattr(args, "single_stream", False),
         "--source-steps": getattr(args, "source_steps", None),
+        "--learners-per-batch": getattr(args, "learners_per_batch", None),
     }
 
 
@@ -332,6 +342,7 @@ def use_data_options(args: argparse.Namespace, budgets: Budgets) -> None:
             "batched": args.batched or None,
             "single_stream": getattr(args, "single_stream", False) or None,
             "steps": getattr(args, "source_steps", None),
+            "learners_per_batch": getattr(args, "learners_per_batch", None),
             "source": scripted_source_name(args),
         }
         given = {key: value for key, value in given.items() if value is not None}

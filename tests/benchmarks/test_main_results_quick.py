@@ -78,7 +78,7 @@ def test_a_scripted_source_is_named_apart_and_refused_with_batched_before_any_wo
 def test_a_single_stream_source_is_named_labelled_and_collected_with_its_own_budget(tmp_path, capsys) -> None:
     args = argparse.Namespace(
         train_steps=6000, num_tasks=231, runs_per_task=5, batched=True, source="preset", single_stream=True,
-        source_steps=20000,
+        source_steps=20000, learners_per_batch=289,
     )  # fmt: skip
     assert main_results.data_name(args) == "tasks231x5-singlestream-envsteps20000-batched"
     assert main_results.policy_names(args)[0] == "ad-steps6000-singlestream-envsteps20000-batched"
@@ -86,9 +86,13 @@ def test_a_single_stream_source_is_named_labelled_and_collected_with_its_own_bud
     budgets = main_results.quick_budgets()
     main_results.use_data_options(args, budgets)
     assert budgets.data["single_stream"] is True and budgets.data["steps"] == 20000
+    assert budgets.data["learners_per_batch"] == 289  # batches seed their learners: part of the data
     argv = ["--quick", "--source", "noisy-expert", "--single-stream", "--source-steps", "100"]
     with pytest.raises(SystemExit) as exit_:
         main_results.main([*argv, "--workdir", str(tmp_path / "work"), "--results", str(tmp_path)])
     message = "--single-stream, --source-steps change(s) an SB3 learner; --source noisy-expert is not one"
     assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "work").exists()
+    with pytest.raises(SystemExit) as exit_:
+        main_results.main(["--quick", "--learners-per-batch", "8", "--workdir", str(tmp_path / "work")])
+    assert exit_.value.code == 2 and "--learners-per-batch sizes the batches of --batched" in capsys.readouterr().err
