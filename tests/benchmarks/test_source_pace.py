@@ -107,6 +107,21 @@ def test_independent_actors_are_not_added_up_into_one_learner(tmp_path) -> None:
     assert similar["claim"].startswith("AD (ad) is about as good as one actor") and similar["reproduced"] is True
 
 
+def test_a_single_stream_source_is_one_curve_judged_by_the_single_stream_claim(tmp_path) -> None:
+    folder = tmp_path / "single"
+    folder.mkdir()
+    preset = get_preset(ENV)
+    for name, task in (("a.h5", [0, 1]), ("b.h5", [8, 8])):  # one actor a run, optimal from its 7th episode
+        write_source_run(folder / name, task, [[0.0] * 6 + [preset.optimal_return(task)] * 6])
+    out = run(tmp_path, folder, np.full(40, 0.95))
+    assert out["title"].startswith("AD against the single-stream source")
+    curves = {c["method"]: c for c in out["curves"]}
+    assert sorted(curves) == ["AD (ad)", "source, single stream"] and curves["source, single stream"]["n"] == 2
+    (speedup,) = out["findings"]  # no "one actor of many" to be similar to
+    assert speedup["claim"].endswith("than its single-stream source (Fig. 6)")
+    assert speedup["reproduced"] is True and "7.0x" in speedup["evidence"]  # 20 steps against 140
+
+
 def test_refuses_mismatched_inputs(tmp_path, histories) -> None:
     record = tmp_path / "hard.json"
     write_ad_record(record, np.ones(20), env_id="DarkRoomHard-v0")
