@@ -396,8 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     collect_p.add_argument(
         "--single-stream",
         action="store_true",
-        help="one actor per source run for its whole step budget, so each history is one learner's own "
-        "(paper Fig. 6)",
+        help="one actor per source run for its whole step budget, so each history is one learner's own (paper Fig. 6)",
     )
     collect_p.add_argument(
         "--learners-per-batch",
