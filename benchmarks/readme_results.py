@@ -203,6 +203,12 @@ BLOCKS_IN_README = (
     Block(
         "training-budget-darkroomhard-gridsearch", BudgetTable("training_budget_darkroomhard_gridsearch_3seeds", None)
     ),
+    Block(
+        "training-budget-darkroomhard-singlestream",
+        BudgetTable(
+            "training_budget_darkroomhard_every10_singlestream_envsteps20000", "main_results_darkroomhard_batched"
+        ),
+    ),
 )
 
 

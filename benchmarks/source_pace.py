@@ -168,7 +168,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "title": f"AD against the {'single-stream' if actors == 1 else 'distributed'} source it distilled on "
         + args.env,
         "summary": (
-            f"The source's {len(streams.returns)} streams ({len(streams.metadata)} {kind} runs of {actors} actors, "
+            f"The source's {len(streams.returns)} streams ({len(streams.metadata)} {kind} runs of {actors} "
+            f"actor{'s' if actors > 1 else ''}, "
             f"{len(one.steps)} whole episodes each, train tasks) against AD on held-out tasks; returns as "
             "shares of each task's optimal."
         ),
