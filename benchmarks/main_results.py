@@ -336,13 +336,14 @@ def use_data_options(args: argparse.Namespace, budgets: Budgets) -> None:
     """Point ``budgets.data`` at a dataset of its own when the options ask for one (a task subset, more
     runs, another source), named as the ablations name theirs."""
     if data_name(args) is not None:
+        options = _learner_options(args)
         given = {
             "num_tasks": args.num_tasks,
             "runs_per_task": args.runs_per_task,
-            "batched": args.batched or None,
-            "single_stream": getattr(args, "single_stream", False) or None,
-            "steps": getattr(args, "source_steps", None),
-            "learners_per_batch": getattr(args, "learners_per_batch", None),
+            "batched": options["--batched"] or None,
+            "single_stream": options["--single-stream"] or None,
+            "steps": options["--source-steps"],
+            "learners_per_batch": options["--learners-per-batch"],
             "source": scripted_source_name(args),
         }
         given = {key: value for key, value in given.items() if value is not None}
