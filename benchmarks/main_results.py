@@ -15,7 +15,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import multiprocessing as mp
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ import numpy as np
 import torch
 
 from ad_agent.baselines import RL2Config, evaluate_rl2, learn_from_scratch, single_stream, train_rl2
+from ad_agent.collection.processes import die_with_parent
 from ad_agent.deployment.evaluation import evaluate
 from ad_agent.deployment.policy import InContextPolicy
 from ad_agent.histories import episode_returns, iter_rewards
@@ -53,6 +57,7 @@ from envs.core import evenly_spaced
 
 ENVS = ("DarkRoom-v0", "DarkRoomHard-v0", "DarkKeyToDoor-v0", "PixelWatermaze-v0", "PointRobot-v0")
 METHODS = ("AD", "ED", "source (scratch)", "RL^2", "random", "optimal")
+LEARNED = METHODS[:4]  # measured on the held-out tasks; random and optimal are computed
 SPEEDUP = 5.0  # the data-efficiency factor checked against the source from scratch
 ICL_MARGIN = 0.1  # "learns in context": last episodes beat the first by this share of (optimal - random)
 
@@ -390,9 +395,23 @@ def constant_curve(method: str, values: np.ndarray, steps: np.ndarray) -> Curve:
     return Curve(method, steps, mean, std, len(values))
 
 
-def run(args: argparse.Namespace) -> Path:
-    torch.set_num_threads(args.threads)
-    started = time.time()
+@dataclass
+class Setup:
+    """What measuring any method needs, rebuilt from the arguments in each process that measures one."""
+
+    args: argparse.Namespace
+    preset: Preset
+    budgets: Budgets
+    tasks: list[Any]
+    data: Path
+
+    @property
+    def ed_episodes(self) -> int:
+        return expert_episodes(self.preset.model.value("context_len"), max_episode_steps(self.args.env))
+
+
+def plan(args: argparse.Namespace, data: Path | None = None) -> Setup:
+    """The run's preset, budgets and held-out tasks; collects the histories unless ``data`` names them."""
     budgets = quick_budgets() if args.quick else Budgets(scratch_seeds=args.scratch_seeds, rl2_seeds=args.rl2_seeds)
     if args.rl2_steps is not None:
         budgets.rl2 = dataclasses.replace(budgets.rl2, total_timesteps=args.rl2_steps)
@@ -402,20 +421,56 @@ def run(args: argparse.Namespace) -> Path:
     preset = _run_preset(args.env, budgets)
     use_data_options(args, budgets)
     tasks = evenly_spaced(preset.test_tasks, budgets.test_tasks)
+    if data is None:
+        data = dataset(args.env, args.seed, args.workdir, workers=args.workers, **budgets.data)
+    return Setup(args, preset, budgets, tasks, data)
+
+
+def method_returns(setup: Setup, method: str) -> np.ndarray:
+    """One learned method's returns on the held-out tasks (cached under ``--workdir``)."""
+    args, preset, budgets, tasks = setup.args, setup.preset, setup.budgets, setup.tasks
+    ad_name, ed_name = policy_names(args)
+    if method == "AD":
+        return in_context_returns(preset, setup.data, ad_name, tasks, budgets, args.seed, args.workdir)
+    if method == "ED":
+        views = {"last_episodes": setup.ed_episodes}
+        return in_context_returns(preset, setup.data, ed_name, tasks, budgets, args.seed, args.workdir, **views)
+    if method == "source (scratch)":
+        return scratch_returns(preset, tasks, budgets, args.seed, args.workdir)
+    if method == "RL^2":
+        return rl2_returns(preset, tasks, budgets, args.seed, args.workdir)
+    raise ValueError(f"no learned method {method!r}; the learned ones are {LEARNED}")
+
+
+def _measure_apart(args: argparse.Namespace, data: Path, method: str) -> np.ndarray:
+    torch.set_num_threads(args.threads)
+    return method_returns(plan(args, data), method)
+
+
+def measure(setup: Setup, jobs: int) -> dict[str, np.ndarray]:
+    """Every learned method's returns, ``jobs`` methods at once in processes of their own (spawned, as
+    collection's workers are, and ended with this one); AD, the longest, starts first."""
+    if jobs == 1:
+        return {method: method_returns(setup, method) for method in LEARNED}
+    context = mp.get_context("spawn")
+    workers = min(jobs, len(LEARNED))
+    with ProcessPoolExecutor(workers, context, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        futures = [pool.submit(_measure_apart, setup.args, setup.data, method) for method in LEARNED]
+        try:
+            return {method: future.result() for method, future in zip(LEARNED, futures, strict=True)}
+        finally:  # on an error, start no queued method; the finished ones are cached for a re-run
+            pool.shutdown(cancel_futures=True)
+
+
+def run(args: argparse.Namespace) -> Path:
+    torch.set_num_threads(args.threads)
+    started = time.time()
+    setup = plan(args)
+    preset, budgets, tasks, data = setup.preset, setup.budgets, setup.tasks, setup.data
     horizon = max_episode_steps(args.env)
     optimal, random = optimal_mean_return(preset, tasks), random_mean_return(preset, tasks)
-    data = dataset(args.env, args.seed, args.workdir, workers=args.workers, **budgets.data)
-    ed_episodes = expert_episodes(preset.model.value("context_len"), horizon)
-    ad_name, ed_name = policy_names(args)
-
-    returns = {
-        "AD": in_context_returns(preset, data, ad_name, tasks, budgets, args.seed, args.workdir),
-        "ED": in_context_returns(
-            preset, data, ed_name, tasks, budgets, args.seed, args.workdir, last_episodes=ed_episodes
-        ),
-        "source (scratch)": scratch_returns(preset, tasks, budgets, args.seed, args.workdir),
-        "RL^2": rl2_returns(preset, tasks, budgets, args.seed, args.workdir),
-    }
+    ed_episodes = setup.ed_episodes
+    returns = measure(setup, args.jobs)
     curves = {method: Curve.from_returns(method, r, horizon) for method, r in returns.items()}
     ad_steps = curves["AD"].steps
     curves["random"] = constant_curve("random", np.array([preset.task_env.random_return(t) for t in tasks]), ad_steps)
@@ -424,7 +479,7 @@ def run(args: argparse.Namespace) -> Path:
     name = f"main_results_{env_slug(args.env)}{variant(args).replace('-', '_')}"
     trained_for = "" if args.train_steps is None else f", AD and ED trained {args.train_steps} steps"
     label = f"{name}_quick" if args.quick else name
-    learned = [curves[m] for m in METHODS if m not in ("random", "optimal")]
+    learned = [curves[m] for m in LEARNED]
     plot = plot_curves(
         learned, optimal, random, f"{args.env}: held-out tasks", args.results / f"{label}.png", xscale="log"
     )
@@ -530,6 +585,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--episodes", type=count, default=None, help="in-context episodes per AD / ED trial")
     parser.add_argument("--trials", type=count, default=None, help="AD / ED trials per held-out task")
     parser.add_argument("--threads", type=count, default=1, help="torch threads (1 leaves a core to another job)")
+    parser.add_argument(
+        "--jobs", type=count, default=1, help="methods measured at once after collection, each with --threads threads"
+    )
     args = parser.parse_args(argv)
     check_source_options(parser, args)
     path = run(args)

@@ -236,9 +236,9 @@ def test_a_killed_policy_job_resumes_from_its_checkpoint_and_trains_the_same_mod
     resumed = experiments.trained_policy(preset, data, 0, tmp_path / "killed", "ad", steps=12)
     assert steps_run[0] == 5 and steps_run[-1] == 12  # went on from the step-4 checkpoint
     assert not (folder / "checkpoints").exists() and not (folder / "pending.json").exists()
-    assert (
+    assert (  # seconds are kept to 0.1 s, so the resumed steps may add nothing visible
         1000.0
-        < compute_seconds(folder)
+        <= compute_seconds(folder)
         < 1000.0 + compute_seconds(tmp_path / "whole" / "DarkRoom-v0" / "policies" / "ad-seed0") + 5
     )
     for name, weight in whole.model.state_dict().items():

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -28,6 +29,36 @@ def test_quick_main_results_records_every_method_and_plots_them(tmp_path) -> Non
     text = out.read_text()
     assert record["title"] in text and "main_results_darkroom_quick.png" in text
     assert report.build(results, tmp_path / "FULL.md").read_text().count("No experiment records yet") == 1
+
+
+@pytest.mark.slow
+def test_methods_measured_at_once_give_the_curves_measured_one_by_one(tmp_path, monkeypatch) -> None:
+    """--jobs N measures AD, ED, the source and RL^2 in processes of their own: same seeds, same numbers."""
+    pools = []
+
+    def watched_pool(workers, *args, **kwargs):
+        pools.append(workers)
+        return ProcessPoolExecutor(workers, *args, **kwargs)
+
+    monkeypatch.setattr(main_results, "ProcessPoolExecutor", watched_pool)
+    records = {}
+    for jobs in (1, 2):
+        results = tmp_path / f"results{jobs}"
+        argv = [
+            "--quick",
+            "--env",
+            "DarkRoom-v0",
+            "--workdir",
+            str(tmp_path / f"work{jobs}"),
+            "--results",
+            str(results),
+        ]
+        main_results.main([*argv, "--workers", "1", "--jobs", str(jobs)])
+        records[jobs] = json.loads((results / "main_results_darkroom_quick.json").read_text())
+    assert pools == [2]  # only --jobs 2 started processes
+    curves = {jobs: {c["method"]: c["mean"] for c in record["curves"]} for jobs, record in records.items()}
+    assert list(curves[2]) == list(main_results.METHODS) and curves[2] == curves[1]
+    assert all(seconds is not None for seconds in records[2]["compute_seconds"].values())  # each cached its piece
 
 
 @pytest.mark.slow
