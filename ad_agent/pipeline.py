@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from ad_agent.actions import ActionCoding
@@ -22,13 +23,15 @@ from ad_agent.histories import FlatHistories, LazyHistories, fingerprint, in_mem
 from ad_agent.model import ADModel, ModelConfig
 from ad_agent.presets import Preset, max_episode_steps
 from ad_agent.training.loop import train
+from envs.core import observation_table
 
 Progress = Callable[[dict[str, Any]], None]
 
 IN_CONTEXT_EPISODES = 10  # per probe during training: enough to see the curve rise, cheap
 #: Datasets that would take more memory than this are read from disk window by window
-#: (:class:`LazyHistories`): 32 Pixel Watermaze runs take 12 GB laid out in memory, and loading
-#: them as :class:`FlatHistories` ran a 24 GB machine out of memory.
+#: (:class:`LazyHistories`): 32 Pixel Watermaze runs take 12 GB as images, and loading them as
+#: images ran a 24 GB machine out of memory. Loading holds images as rows of a table of the distinct
+#: ones, so an env whose observation table bounds them (the maze's 324 views) fits far more runs.
 LAZY_ABOVE_BYTES = 2 * 2**30
 
 # Episode blocks of the summary table: (first, last) episode, 1-based and inclusive.
@@ -134,7 +137,7 @@ def _load_histories(
     A disk-backed dataset is handed to ``closes``, which closes its files when the caller is done."""
     whole = every_kth_episode == 1 and last_episodes is None
     data: FlatHistories | LazyHistories
-    if whole and in_memory_bytes(data_dir, coding) > LAZY_ABOVE_BYTES:
+    if whole and _bytes_in_memory(data_dir, env_id, coding) > LAZY_ABOVE_BYTES:
         data = closes.enter_context(LazyHistories.open(data_dir, coding))
     else:
         data = FlatHistories.load(
@@ -144,6 +147,15 @@ def _load_histories(
     if env_ids != {env_id}:
         raise ValueError(f"{data_dir} holds histories of {sorted(env_ids)}, not {env_id}")
     return data
+
+
+def _bytes_in_memory(data_dir: str | Path, env_id: str, coding: ActionCoding) -> int:
+    """:func:`in_memory_bytes` of the dataset, its images counted as rows of the env's observation
+    table where it has one: the env emits no other image, so loading can hold no more."""
+    env = gym.make(env_id)
+    table = observation_table(env)
+    env.close()
+    return in_memory_bytes(data_dir, coding, image_rows=None if table is None else len(table))
 
 
 class HeldOutTasksWarning(UserWarning):

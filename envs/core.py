@@ -251,6 +251,13 @@ class TaskVectorEnv(gym.vector.VectorEnv):
         return actions.astype(np.int64)
 
 
+def observation_table(env: gym.Env | gym.vector.VectorEnv) -> np.ndarray | None:
+    """``env``'s :meth:`TaskEnv.observation_table` through any wrappers, or ``None`` for an env without one
+    (any other Gymnasium env)."""
+    table = getattr(env.unwrapped, "observation_table", None)
+    return None if table is None else table()
+
+
 def compact_bound(bound: np.ndarray) -> np.ndarray | np.generic:
     """A uniform bound as one scalar, so specs and messages about large spaces stay readable; else the array."""
     if bound.size and np.all(bound == bound.flat[0]):

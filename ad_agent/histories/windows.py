@@ -353,18 +353,24 @@ def fingerprint(data: FlatHistories | LazyHistories) -> str:
     return digest.hexdigest()[:16]
 
 
-def in_memory_bytes(root: str | Path, n_actions: int | ActionCoding | None = None) -> int:
+def in_memory_bytes(
+    root: str | Path, n_actions: int | ActionCoding | None = None, *, image_rows: int | None = None
+) -> int:
     """What :meth:`FlatHistories.load` of ``root`` would hold: per step the observation (integer ones
     at the width of the smallest type that holds all of them, which this reads from the files; others
-    as stored, images too, though loading codes those), the action and previous action at the width
-    of ``n_actions``'s classes (8 bytes each without it), a float32 previous reward and a bool episode
-    start. Cheap for any size but an integer dataset, whose observations it reads once. A file loading
-    would skip (unreadable, or without observations) counts for nothing here rather than failing:
-    loading warns about it."""
+    as stored), the action and previous action at the width of ``n_actions``'s classes (8 bytes each
+    without it), a float32 previous reward and a bool episode start. Images count as stored, unless
+    ``image_rows`` bounds how many distinct ones the dataset holds (its env's observation table): then
+    as what loading makes of them, a row number per step of the width that ``image_rows`` rows need,
+    and a table of ``image_rows`` images (at most what loading holds, exactly that when every row
+    appears). Cheap for any size but an integer dataset, whose observations it reads once. A file
+    loading would skip (unreadable, or without observations) counts for nothing here rather than
+    failing: loading warns about it."""
     class_bytes = 8 if n_actions is None else np.min_scalar_type(action_coding(n_actions).null).itemsize
+    row_bytes = None if image_rows is None else np.min_scalar_type(max(image_rows - 1, 0)).itemsize
     steps = 0  # steps of the integer observations, whose width is known only once all are read
     widths: list[np.dtype] = []
-    total = 0
+    total = table = 0
     for path in run_files(root):
         try:
             with _open(path) as f:
@@ -376,8 +382,11 @@ def in_memory_bytes(root: str | Path, n_actions: int | ActionCoding | None = Non
                 if obs.dtype.kind in "iu" and not coded and obs.size:
                     widths.append(_narrowest(obs[()]))
                     steps += n_steps * per_step
+                elif coded and image_rows is not None and row_bytes is not None:
+                    total += n_steps * row_bytes
+                    table = image_rows * per_step  # the distinct images, once
                 else:
                     total += n_steps * per_step * obs.dtype.itemsize
         except (CorruptRunError, KeyError):
             continue
-    return total + (steps * np.result_type(*widths).itemsize if widths else 0)
+    return total + table + (steps * np.result_type(*widths).itemsize if widths else 0)

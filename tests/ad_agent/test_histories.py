@@ -300,6 +300,18 @@ def test_image_histories_are_held_coded_and_give_the_windows_laid_out_ones_would
             assert a["observations"].shape == (16, 20, 8, 8, 3)
 
 
+def test_in_memory_bytes_counts_images_as_the_rows_loading_holds_when_their_table_bounds_them(tmp_path):
+    for name, run in zip("ab", [image_streams(3, 60, 0), image_streams(2, 80, 1)], strict=True):
+        write_run(tmp_path / f"{name}.h5", run, {"env_id": "x"})
+    flat = FlatHistories.load(tmp_path, n_actions=5)
+    assert isinstance(flat.observations, CodedObservations)
+    held = (flat.observations.codes, flat.observations.table, flat.actions, flat.prev_actions)
+    held += (flat.prev_rewards, flat.episode_starts)
+    assert in_memory_bytes(tmp_path, 5, image_rows=6) == sum(a.nbytes for a in held)  # every one of 6 rows used
+    assert in_memory_bytes(tmp_path, 5, image_rows=300) > in_memory_bytes(tmp_path, 5, image_rows=6)  # a bound
+    assert in_memory_bytes(tmp_path, 5) == sum(a.nbytes for a in held[2:]) + 340 * 8 * 8 * 3  # images as stored
+
+
 def test_a_run_is_verified_once_per_process_until_it_changes(tmp_path, monkeypatch):
     from ad_agent.histories import runfile
 

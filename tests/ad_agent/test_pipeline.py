@@ -2,13 +2,16 @@
 
 import dataclasses
 
+import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 
 from ad_agent import pipeline
-from ad_agent.histories import CorruptHistoryWarning, FlatHistories, in_memory_bytes
+from ad_agent.histories import CorruptHistoryWarning, FlatHistories, Streams, in_memory_bytes, write_run
 from ad_agent.pipeline import distill
 from ad_agent.presets import get_preset
+from envs.core import observation_table
 from tests.ad_agent.synthetic import write_learnable_histories
 
 
@@ -64,6 +67,26 @@ def test_a_dataset_too_large_for_memory_trains_from_disk_to_the_same_model(tmp_p
         torch.testing.assert_close(from_disk.model.state_dict()[name], weights, rtol=0, atol=0)
     viewed, _ = distill(preset, tmp_path, seed=0, steps=1, device="cpu", last_episodes=1)
     assert len(opened) == 1 and viewed.spec.provenance["n_steps"] == 4 * 20  # a view loads into memory
+
+
+def test_images_that_the_envs_table_bounds_train_in_memory_though_too_large_as_stored(tmp_path, monkeypatch):
+    env = gym.make("PixelWatermaze-v0")
+    table = observation_table(env)
+    env.close()
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, len(table), size=(4, 500))  # 2,000 steps: as images, 6x the table of 324 views
+    streams = Streams(table[rows], rng.integers(0, 3, size=rows.shape), np.zeros(rows.shape, np.float32), rows < 0)
+    write_run(tmp_path / "run.h5", streams, {"env_id": "PixelWatermaze-v0"})
+    base = get_preset("PixelWatermaze-v0")
+    preset = dataclasses.replace(base, model=dataclasses.replace(base.model, context_len=10))
+    opened = []
+    monkeypatch.setattr(pipeline.LazyHistories, "close", lambda self: opened.append(self))
+    monkeypatch.setattr(pipeline, "LAZY_ABOVE_BYTES", in_memory_bytes(tmp_path) // 2)  # too large as images
+    distill(preset, tmp_path, seed=0, steps=1, device="cpu")
+    assert opened == []  # held as the rows of the maze's 324 views, in memory
+    monkeypatch.setattr(pipeline, "LAZY_ABOVE_BYTES", 0)
+    distill(preset, tmp_path, seed=0, steps=1, device="cpu")
+    assert len(opened) == 1  # too large even as rows: read from disk
 
 
 def test_a_disk_backed_dataset_is_closed_when_training_fails(tmp_path, monkeypatch):

@@ -53,6 +53,7 @@ from ad_agent.sources.batched.updates import (
 from ad_agent.sources.batched.views import DECODER, ViewChain, check_batched_views
 from ad_agent.sources.learner_view import ObservationIndex
 from ad_agent.sources.wrapper import Capture
+from envs.core import observation_table
 
 #: One batch's recorded histories may take at most this much memory (a worker holds one batch at a
 #: time, so two workers stay well inside a 24 GiB machine).
@@ -155,7 +156,7 @@ def check_env_fits(env_id: str, learner_views: dict[str, dict[str, Any]] | None 
     Gaussian policy) and its observations Discrete, 1-D MultiDiscrete or a 1-D Box, or any array the
     ``image_index`` view decodes through the env's observation table."""
     env = gym.make(env_id)
-    obs_space, space, table = env.observation_space, env.action_space, _observation_table(env)
+    obs_space, space, table = env.observation_space, env.action_space, observation_table(env)
     env.close()
     views = learner_views or {}
     check_batched_views(views, obs_space)
@@ -170,17 +171,11 @@ def check_env_fits(env_id: str, learner_views: dict[str, dict[str, Any]] | None 
         )
 
 
-def _observation_table(env: gym.Env | gym.vector.VectorEnv) -> np.ndarray | None:
-    """The env's :meth:`~envs.core.TaskEnv.observation_table`, or ``None`` for an env without one."""
-    table = getattr(env.unwrapped, "observation_table", None)
-    return None if table is None else table()
-
-
 def batch_bytes(config: BatchedSourceConfig, env_id: str, n_learners: int) -> int:
     """Memory the recorded histories of ``n_learners`` learners take (the networks are small beside them):
     every learner's steps as the recorder holds them, and one run at a time laid out and written."""
     env = gym.make(env_id)
-    table = _observation_table(env) if DECODER in config.learner_views else None
+    table = observation_table(env) if DECODER in config.learner_views else None
     held = _Recorder(1, 1, env.observation_space, env.action_space, table).nbytes  # one actor-step, every field
     written = _Recorder(1, 1, env.observation_space, env.action_space).nbytes
     env.close()
@@ -348,7 +343,7 @@ class _Batch:
         observation = _observation_input(self.env.single_observation_space, DECODER in config.learner_views)
         learner_of = np.repeat(np.arange(self.n_learners), self.n_actors)
         # the env's table of observations where a view decodes them (the recorder then keeps rows too)
-        self.table = _observation_table(self.env) if DECODER in config.learner_views else None
+        self.table = observation_table(self.env) if DECODER in config.learner_views else None
         self.views = ViewChain(config.learner_views, observation, learner_of, self.table)
         policy_kwargs = config.hyperparams.get("policy_kwargs", {})
         head = _action_head(self.action_space)
