@@ -1,17 +1,21 @@
 """Training windows read from disk (``LazyHistories``) against the same windows in memory (``FlatHistories``).
 
-Datasets above 2 GiB in memory (such as 32 Pixel Watermaze runs) train from disk, one h5py slice
-per array per window; this measures what that costs per batch, as a ratio to the
-in-memory draw of the same windows in the same process, and as a share of a training step of the
-Hard preset's model (2 layers of width 64, batch 64 x 200 steps) on the same data.
+Datasets above 2 GiB in memory train from disk, one h5py slice per array per window; this measures
+what that costs per batch, as a ratio to the in-memory draw of the same windows in the same process,
+and as a share of a training step of the env preset's model on the same data (Hard's by default:
+2 layers of width 64, batch 64 x 200 steps).
 
-On synthetic runs shaped as the batched Hard learner writes them by default; given ``--histories``,
-on a collected dataset, where it also says what loading holds (compact, against the files' widths),
-how long loading takes and at what peak, and times training steps from memory against from disk.
+On synthetic runs shaped as the batched Hard learner writes them by default; given ``--histories``
+(of ``--env``), on a collected dataset, where it also says what loading holds (compact, against the
+files' widths), how long loading takes and at what peak, and times training steps from memory
+against from disk. Image histories load as rows of a table of their distinct images, so the pixel
+maze's paper-scale runs, 173 GiB as images, fit in memory: this says what reading them from disk cost.
 
     python -m benchmarks.window_sampling --seed 0
     python -m benchmarks.window_sampling --seed 0 --threads 2 --train-steps 40 \\
         --histories runs/experiments/DarkRoomHard-v0/tasks231x5-batched-seed0
+    python -m benchmarks.window_sampling --seed 0 --threads 1 --train-steps 20 --env PixelWatermaze-v0 \\
+        --histories runs/experiments/PixelWatermaze-v0/tasks64x8-batched-seed0
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 import torch
 
 from ad_agent.actions import ActionCoding
-from ad_agent.histories import FlatHistories, LazyHistories, Streams, write_run
+from ad_agent.histories import CodedObservations, FlatHistories, LazyHistories, Streams, write_run
 from ad_agent.presets import get_preset
 from benchmarks.common import RESULTS_DIR, env_slug, write_result
 from benchmarks.train_throughput import timed_training
@@ -63,25 +67,30 @@ def seconds_per_batch(data: FlatHistories | LazyHistories, seed: int, batches: i
     return float(np.median(times))
 
 
-def seconds_per_train_step(data: FlatHistories | LazyHistories, seed: int, steps: int) -> float:
-    """Median wall seconds of one training step of the Hard preset's model on ``data``."""
-    preset = get_preset(ENV_ID)
+def seconds_per_train_step(data: FlatHistories | LazyHistories, env_id: str, seed: int, steps: int) -> float:
+    """Median wall seconds of one training step of ``env_id``'s preset model on ``data``."""
+    preset = get_preset(env_id)
     _, seconds = timed_training(data, preset.model_config(), preset.train, steps, seed)
     return float(np.median(seconds[1:]))  # the first step also builds the model, untimed
 
 
 def held_bytes(data: FlatHistories) -> int:
     """What ``data`` holds: its arrays as loaded (what :func:`in_memory_bytes` predicts from the files)."""
-    arrays = (data.observations, data.actions, data.prev_actions, data.prev_rewards, data.episode_starts)
+    observations = data.observations
+    coded = (observations.codes, observations.table) if isinstance(observations, CodedObservations) else ()
+    arrays = coded or (observations,)
+    arrays += (data.actions, data.prev_actions, data.prev_rewards, data.episode_starts)
     return sum(array.nbytes for array in arrays)
 
 
 def bytes_at_file_widths(data: FlatHistories) -> int:
     """What ``data`` would hold with every array at its files' width (8-byte integers, float32
-    rewards, bool starts): what loading held before it narrowed integers."""
+    rewards, bool starts, whole images): what loading held before it narrowed integers and coded images."""
     steps = len(data.prev_rewards)
-    obs_item = (data.observation_dtype or data.observations.dtype).itemsize
-    per_step_obs = int(np.prod(data.observations.shape[1:]))
+    observations = data.observations
+    stored = observations.table if isinstance(observations, CodedObservations) else observations
+    obs_item = (data.observation_dtype or stored.dtype).itemsize
+    per_step_obs = int(np.prod(stored.shape[1:]))
     per_step_actions = int(np.prod(data.actions.shape[1:]))
     return steps * (obs_item * per_step_obs + 2 * 8 * per_step_actions + 4 + 1)
 
@@ -122,21 +131,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train-steps", type=int, default=10, help="timed training steps")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR, help="where the JSON goes")
-    parser.add_argument("--histories", type=Path, default=None, help=f"a collected {ENV_ID} dataset")
+    parser.add_argument("--histories", type=Path, default=None, help="a collected dataset of --env")
+    parser.add_argument("--env", default=ENV_ID, help="whose preset model trains (another needs --histories)")
     args = parser.parse_args(argv)
+    if args.env != ENV_ID and args.histories is None:
+        parser.error(f"the synthetic runs are {ENV_ID}'s; --env {args.env} needs --histories")
     torch.set_num_threads(args.threads)
-    length = get_preset(ENV_ID).model.value("context_len")
-    coding = get_preset(ENV_ID).model_config().action_coding
+    preset = get_preset(args.env)
+    length, coding = preset.model.value("context_len"), preset.model_config().action_coding
     with _dataset(args) as folder:
         in_memory, loading = _load_figures(folder, coding)
-        if args.histories is not None and {m["env_id"] for m in in_memory.metadata} != {ENV_ID}:
-            raise SystemExit(f"--histories: {folder} holds no {ENV_ID} histories alone")
+        if args.histories is not None and {m["env_id"] for m in in_memory.metadata} != {args.env}:
+            raise SystemExit(f"--histories: {folder} holds no {args.env} histories alone")
         with LazyHistories.open(folder, coding) as from_disk:
             disk = seconds_per_batch(from_disk, args.seed, args.batches, length)
-            disk_step = seconds_per_train_step(from_disk, args.seed, args.train_steps) if args.histories else None
+            disk_step = None
+            if args.histories:
+                disk_step = seconds_per_train_step(from_disk, args.env, args.seed, args.train_steps)
         memory = seconds_per_batch(in_memory, args.seed, args.batches, length)
-        step = seconds_per_train_step(in_memory, args.seed, args.train_steps)
+        step = seconds_per_train_step(in_memory, args.env, args.seed, args.train_steps)
     figures = {
+        "env_id": args.env,
         "seed": args.seed,
         "threads": args.threads,
         "histories": str(args.histories) if args.histories else f"{args.runs} synthetic runs",
@@ -160,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
         f"loading held {loading['held_bytes'] / 2**30:.2f} GiB "
         f"({loading['held_at_file_widths_bytes'] / 2**30:.2f} at the files' widths) in {loading['load_seconds']} s"
     )
-    name = "window_sampling" + (f"_{env_slug(ENV_ID)}" if args.histories else "")
+    name = "window_sampling" + (f"_{env_slug(args.env)}" if args.histories else "")
     print(f"wrote {write_result(name, figures, args.results)}")
 
 

@@ -1,12 +1,15 @@
 """window_sampling: disk and memory draw the same windows, and the record says what each costs."""
 
+import dataclasses
 import json
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
 from ad_agent.histories import FlatHistories, Streams, read_run, write_run
 from benchmarks import window_sampling
+from envs.core import observation_table
 
 
 def make_streams(actors: int, steps: int) -> Streams:
@@ -48,6 +51,30 @@ def test_a_collected_dataset_adds_what_loading_holds_and_training_from_disk(tmp_
     assert record["held_bytes"] == 1800 * 9 and record["held_at_file_widths_bytes"] == 1800 * 37
     assert record["train_step_seconds_from_disk"] > 0 and record["train_from_disk_over_in_memory"] > 0
     assert record["load_peak_rss_gib"] >= record["peak_rss_before_load_gib"] > 0
+
+
+def test_image_histories_are_measured_held_as_table_rows_with_their_envs_model(tmp_path) -> None:
+    env = gym.make("PixelWatermaze-v0")
+    table = observation_table(env)
+    env.close()
+    rows = np.random.default_rng(0).integers(0, len(table), size=(3, 250))
+    plain = make_streams(3, 250)
+    streams = dataclasses.replace(plain, observations=table[rows], actions=plain.actions % 3)  # 3 maze actions
+    write_run(tmp_path / "data" / "a.h5", streams, {"env_id": "PixelWatermaze-v0"})
+    args = ["--batches", "2", "--train-steps", "1", "--threads", "1", "--results", str(tmp_path / "results")]
+    window_sampling.main([*args, "--env", "PixelWatermaze-v0", "--histories", str(tmp_path / "data")])
+    record = json.loads((tmp_path / "results" / "window_sampling_pixelwatermaze.json").read_text())
+    steps, image = 750, table[0].nbytes
+    distinct = len(np.unique(rows))  # the table loading holds, and a 2-byte row number per step
+    assert record["held_bytes"] == distinct * image + steps * (2 + 1 + 1 + 4 + 1)
+    assert record["held_at_file_widths_bytes"] == steps * (image + 8 + 8 + 4 + 1)
+    assert record["env_id"] == "PixelWatermaze-v0" and record["train_from_disk_over_in_memory"] > 0
+
+
+def test_another_env_needs_its_own_histories(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        window_sampling.main(["--env", "PixelWatermaze-v0", "--results", str(tmp_path)])
+    assert exit_.value.code == 2 and "--env PixelWatermaze-v0 needs --histories" in capsys.readouterr().err
 
 
 def test_a_dataset_of_another_env_is_refused(tmp_path) -> None:
