@@ -367,7 +367,6 @@ def in_memory_bytes(
     loading would skip (unreadable, or without observations) counts for nothing here rather than
     failing: loading warns about it."""
     class_bytes = 8 if n_actions is None else np.min_scalar_type(action_coding(n_actions).null).itemsize
-    row_bytes = None if image_rows is None else np.min_scalar_type(max(image_rows - 1, 0)).itemsize
     steps = 0  # steps of the integer observations, whose width is known only once all are read
     widths: list[np.dtype] = []
     total = table = 0
@@ -382,8 +381,8 @@ def in_memory_bytes(
                 if obs.dtype.kind in "iu" and not coded and obs.size:
                     widths.append(_narrowest(obs[()]))
                     steps += n_steps * per_step
-                elif coded and image_rows is not None and row_bytes is not None:
-                    total += n_steps * row_bytes
+                elif coded and image_rows is not None:
+                    total += n_steps * np.min_scalar_type(max(image_rows - 1, 0)).itemsize
                     table = image_rows * per_step  # the distinct images, once
                 else:
                     total += n_steps * per_step * obs.dtype.itemsize

@@ -75,7 +75,8 @@ def test_images_that_the_envs_table_bounds_train_in_memory_though_too_large_as_s
     env.close()
     rng = np.random.default_rng(0)
     rows = rng.integers(0, len(table), size=(4, 500))  # 2,000 steps: as images, 6x the table of 324 views
-    streams = Streams(table[rows], rng.integers(0, 3, size=rows.shape), np.zeros(rows.shape, np.float32), rows < 0)
+    no_reward, no_starts = np.zeros(rows.shape, np.float32), np.zeros(rows.shape, bool)
+    streams = Streams(table[rows], rng.integers(0, 3, size=rows.shape), no_reward, no_starts)
     write_run(tmp_path / "run.h5", streams, {"env_id": "PixelWatermaze-v0"})
     base = get_preset("PixelWatermaze-v0")
     preset = dataclasses.replace(base, model=dataclasses.replace(base.model, context_len=10))
